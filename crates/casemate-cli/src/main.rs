@@ -1,0 +1,86 @@
+//! `casemate`: the server and its command-line client in one binary.
+
+mod commands;
+mod input;
+mod output;
+mod profile;
+mod server_cmd;
+
+use clap::{Parser, Subcommand};
+use output::OutputFormat;
+
+#[derive(Parser)]
+#[command(
+    name = "casemate",
+    version,
+    about = "Self-hosted, security-first machine-learning workspace server"
+)]
+struct Cli {
+    /// How to print results.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table, env = "CASEMATE_OUTPUT")]
+    output: OutputFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the server (zero configuration: data under ./.casemate or $CASEMATE_HOME).
+    Server(server_cmd::ServerArgs),
+    /// Sign in to a server and remember it (pinning its TLS certificate).
+    Login(commands::LoginArgs),
+    /// Sign out: end the session on the server and forget the stored tokens.
+    Logout,
+    /// Manage users (needs Owner at `/`), or your own second factor.
+    User {
+        #[command(subcommand)]
+        command: commands::UserCommand,
+    },
+    /// Manage service principals and their client secrets (needs Owner at `/`).
+    Sp {
+        #[command(subcommand)]
+        command: commands::SpCommand,
+    },
+    /// Manage your personal access tokens.
+    Pat {
+        #[command(subcommand)]
+        command: commands::PatCommand,
+    },
+    /// Inspect the stored access token.
+    Token {
+        #[command(subcommand)]
+        command: commands::TokenCommand,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Server(args) => server_cmd::run(args).await,
+            Command::Login(args) => commands::login(args, cli.output).await,
+            Command::Logout => commands::logout().await,
+            Command::User { command } => commands::user(command, cli.output).await,
+            Command::Sp { command } => commands::sp(command, cli.output).await,
+            Command::Pat { command } => commands::pat(command, cli.output).await,
+            Command::Token { command } => commands::token(command, cli.output).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

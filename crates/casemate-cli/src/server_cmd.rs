@@ -1,0 +1,131 @@
+//! `casemate server`.
+
+use anyhow::Context;
+use casemate_server::config::{ConfigLayer, LogFormat, ServerConfig};
+use casemate_types::{Sensitive, SystemClock};
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Args)]
+pub struct ServerArgs {
+    /// TOML settings file; defaults to $CASEMATE_HOME/casemate.toml when that exists.
+    #[arg(long, env = "CASEMATE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8443].
+    #[arg(long, env = "CASEMATE_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Data directory [default: ./.casemate].
+    #[arg(long, env = "CASEMATE_HOME")]
+    home: Option<PathBuf>,
+    /// PEM certificate chain to serve instead of the self-signed one.
+    #[arg(long, env = "CASEMATE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert (must not be readable by others).
+    #[arg(long, env = "CASEMATE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain HTTP. Only allowed on a loopback address.
+    #[arg(long, env = "CASEMATE_INSECURE_HTTP")]
+    insecure_http: bool,
+    /// Log filter, e.g. `info` or `casemate_server=debug`.
+    #[arg(long, env = "CASEMATE_LOG_LEVEL")]
+    log_level: Option<String>,
+    /// `text` or `json`.
+    #[arg(long, env = "CASEMATE_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
+    /// Make a TOTP second factor mandatory for every user.
+    #[arg(long, env = "CASEMATE_REQUIRE_MFA")]
+    require_mfa: bool,
+    /// Access token lifetime in seconds [default: 3600].
+    #[arg(long, env = "CASEMATE_ACCESS_TOKEN_TTL_SECONDS")]
+    access_token_ttl_seconds: Option<i64>,
+}
+
+impl ServerArgs {
+    fn layer(&self) -> ConfigLayer {
+        ConfigLayer {
+            listen: self.listen,
+            home: self.home.clone(),
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
+            insecure_http: self.insecure_http.then_some(true),
+            log_level: self.log_level.clone(),
+            log_format: self.log_format,
+            access_token_ttl_seconds: self.access_token_ttl_seconds,
+            require_mfa: self.require_mfa.then_some(true),
+            ..Default::default()
+        }
+    }
+}
+
+fn init_logging(config: &ServerConfig) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
+        .with_context(|| format!("log_level: '{}' is not a valid filter", config.log_level))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match config.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    result.map_err(|e| anyhow::anyhow!("logging: {e}"))
+}
+
+async fn shutdown_signal() -> anyhow::Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    Ok(tokio::select! {
+        _ = terminate.recv() => "SIGTERM",
+        _ = interrupt.recv() => "SIGINT",
+    })
+}
+
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let flags = args.layer();
+    let home = flags
+        .home
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(".casemate"));
+    let file = match args
+        .config
+        .clone()
+        .or_else(|| Some(home.join("casemate.toml")).filter(|p| p.exists()))
+    {
+        Some(path) => ConfigLayer::from_file(&path).map_err(anyhow::Error::msg)?,
+        None => ConfigLayer::default(),
+    };
+    let admin_password = std::env::var("CASEMATE_ADMIN_PASSWORD")
+        .ok()
+        .map(Sensitive::new);
+    let config =
+        ServerConfig::resolve(flags.over(file), admin_password).map_err(anyhow::Error::msg)?;
+    init_logging(&config)?;
+    let server = casemate_server::start(&config, Arc::new(SystemClock)).await?;
+    println!("casemate server listening on {}", server.url);
+    println!("data directory: {}", config.home.display());
+    if let (Some(path), Some(fingerprint)) = (&server.cert_path, &server.fingerprint) {
+        println!("TLS certificate: {}", path.display());
+        println!("SHA-256 fingerprint: {fingerprint}");
+    }
+    if let Some(password) = &server.generated_admin_password {
+        // Printed to the terminal once; never logged.
+        println!();
+        println!("First start: user 'admin' (Owner at '/') was created with this password:");
+        println!("    {}", password.expose());
+        println!(
+            "It is shown only this once. Sign in with: casemate login {} --username admin",
+            server.url
+        );
+        println!();
+    }
+    let signal = shutdown_signal().await?;
+    tracing::info!(
+        signal,
+        "shutting down: no new connections, finishing in-flight requests"
+    );
+    server.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,391 @@
+//! A typed HTTP client for casemate. TLS is verified by pinning the server certificate's
+//! SHA-256 fingerprint (as the CLI records it at login), or not at all for plain-HTTP loopback servers.
+
+mod pinning;
+
+pub use pinning::{normalize_fingerprint, probe_fingerprint};
+
+use casemate_types::wire::*;
+use casemate_types::{ErrorBody, Sensitive};
+use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error body.
+    #[error("{status} {code}: {message}")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+        retry_after: Option<u64>,
+    },
+    #[error("server URL: {0}")]
+    Url(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("could not reach the server: {0}")]
+    Transport(String),
+    #[error("unexpected response ({status}): {detail}")]
+    Decode { status: u16, detail: String },
+}
+
+impl ClientError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } | ClientError::Decode { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+pub type ClientResult<T> = Result<T, ClientError>;
+
+#[derive(Clone)]
+enum Auth {
+    Bearer(Sensitive),
+    Basic { username: String, secret: Sensitive },
+}
+
+/// A response as it came, for callers (and tests) that need the raw status, headers and body.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn error(&self) -> Option<ErrorBody> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    auth: Option<Auth>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// `fingerprint` is required for `https://` URLs and ignored for `http://`.
+    pub fn new(base_url: &str, fingerprint: Option<&str>) -> ClientResult<Self> {
+        let base = Url::parse(base_url).map_err(|e| ClientError::Url(e.to_string()))?;
+        let builder = reqwest::Client::builder()
+            .user_agent(concat!("casemate-client/", env!("CARGO_PKG_VERSION")))
+            .tcp_nodelay(true);
+        let builder = match base.scheme() {
+            "https" => {
+                let fingerprint = fingerprint.ok_or_else(|| {
+                    ClientError::Tls("an https URL needs a pinned certificate fingerprint".into())
+                })?;
+                builder.tls_backend_preconfigured(pinning::pinned_config(Some(fingerprint))?)
+            }
+            "http" => builder,
+            other => {
+                return Err(ClientError::Url(format!(
+                    "scheme must be https or http, not {other}"
+                )));
+            }
+        };
+        let http = builder
+            .build()
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        Ok(Self {
+            http,
+            base,
+            auth: None,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        self.base.as_str()
+    }
+
+    pub fn with_bearer(&self, token: Sensitive) -> Self {
+        Self {
+            auth: Some(Auth::Bearer(token)),
+            ..self.clone()
+        }
+    }
+
+    pub fn with_basic(&self, username: &str, secret: Sensitive) -> Self {
+        Self {
+            auth: Some(Auth::Basic {
+                username: username.to_owned(),
+                secret,
+            }),
+            ..self.clone()
+        }
+    }
+
+    fn url(&self, segments: &[&str]) -> ClientResult<Url> {
+        let mut url = self.base.clone();
+        {
+            let mut path = url
+                .path_segments_mut()
+                .map_err(|_| ClientError::Url("base URL cannot have a path".into()))?;
+            path.pop_if_empty();
+            for segment in segments {
+                path.push(segment);
+            }
+        }
+        Ok(url)
+    }
+
+    fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
+        let builder = self.http.request(method, url);
+        match &self.auth {
+            Some(Auth::Bearer(token)) => builder.bearer_auth(token.expose()),
+            Some(Auth::Basic { username, secret }) => {
+                builder.basic_auth(username, Some(secret.expose()))
+            }
+            None => builder,
+        }
+    }
+
+    async fn send(builder: reqwest::RequestBuilder) -> ClientResult<RawResponse> {
+        let response = builder.send().await.map_err(|e| {
+            let detail = std::error::Error::source(&e)
+                .map(|source| format!("{e}: {source}"))
+                .unwrap_or_else(|| e.to_string());
+            ClientError::Transport(detail)
+        })?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?
+            .to_vec();
+        Ok(RawResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    fn decode<T: DeserializeOwned>(response: RawResponse) -> ClientResult<T> {
+        Self::check(&response)?;
+        serde_json::from_slice(&response.body).map_err(|e| ClientError::Decode {
+            status: response.status,
+            detail: e.to_string(),
+        })
+    }
+
+    fn check(response: &RawResponse) -> ClientResult<()> {
+        if (200..300).contains(&response.status) {
+            return Ok(());
+        }
+        let retry_after = response.header("retry-after").and_then(|v| v.parse().ok());
+        match response.error() {
+            Some(body) => Err(ClientError::Api {
+                status: response.status,
+                code: body.error.code,
+                message: body.error.message,
+                retry_after,
+            }),
+            None => Err(ClientError::Decode {
+                status: response.status,
+                detail: String::from_utf8_lossy(&response.body)
+                    .chars()
+                    .take(300)
+                    .collect(),
+            }),
+        }
+    }
+
+    async fn get<T: DeserializeOwned>(&self, segments: &[&str]) -> ClientResult<T> {
+        Self::decode(Self::send(self.request(Method::GET, self.url(segments)?)).await?)
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: &B,
+    ) -> ClientResult<T> {
+        Self::decode(Self::send(self.request(Method::POST, self.url(segments)?).json(body)).await?)
+    }
+
+    async fn post_empty<T: DeserializeOwned>(&self, segments: &[&str]) -> ClientResult<T> {
+        Self::decode(Self::send(self.request(Method::POST, self.url(segments)?)).await?)
+    }
+
+    async fn no_content(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&serde_json::Value>,
+    ) -> ClientResult<()> {
+        let mut builder = self.request(method, self.url(segments)?);
+        if let Some(body) = body {
+            builder = builder.json(body);
+        }
+        Self::check(&Self::send(builder).await?)
+    }
+
+    /// Any request, answered as it came. `path` is appended to the base URL as written.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> ClientResult<RawResponse> {
+        let method =
+            Method::from_bytes(method.as_bytes()).map_err(|e| ClientError::Url(e.to_string()))?;
+        let url = self
+            .base
+            .join(path)
+            .map_err(|e| ClientError::Url(e.to_string()))?;
+        let mut builder = self.request(method, url).body(body);
+        if let Some(content_type) = content_type {
+            builder = builder.header(reqwest::header::CONTENT_TYPE, content_type);
+        }
+        Self::send(builder).await
+    }
+
+    pub async fn health(&self) -> ClientResult<Health> {
+        self.get(&["health"]).await
+    }
+
+    pub async fn token(&self, request: &TokenRequest) -> ClientResult<TokenResponse> {
+        let builder = self
+            .request(Method::POST, self.url(&["oauth2", "token"])?)
+            .form(request);
+        Self::decode(Self::send(builder).await?)
+    }
+
+    pub async fn userinfo(&self) -> ClientResult<UserInfo> {
+        self.get(&["oauth2", "userinfo"]).await
+    }
+
+    pub async fn logout(&self) -> ClientResult<()> {
+        self.no_content(Method::POST, &["oauth2", "logout"], None)
+            .await
+    }
+
+    pub async fn public_keys(&self) -> ClientResult<PublicKeySet> {
+        self.get(&[".well-known", "casemate-keys"]).await
+    }
+
+    pub async fn rotate_signing_key(&self) -> ClientResult<PublicKeySet> {
+        self.post_empty(&["signing-keys", "rotate"]).await
+    }
+
+    pub async fn create_user(&self, request: &CreateUserRequest) -> ClientResult<User> {
+        self.post(&["users"], request).await
+    }
+
+    pub async fn list_users(&self) -> ClientResult<Vec<User>> {
+        self.get(&["users"]).await
+    }
+
+    pub async fn get_user(&self, user: &str) -> ClientResult<User> {
+        self.get(&["users", user]).await
+    }
+
+    pub async fn delete_user(&self, user: &str) -> ClientResult<()> {
+        self.no_content(Method::DELETE, &["users", user], None)
+            .await
+    }
+
+    pub async fn disable_user(&self, user: &str) -> ClientResult<User> {
+        self.post_empty(&["users", user, "disable"]).await
+    }
+
+    pub async fn enable_user(&self, user: &str) -> ClientResult<User> {
+        self.post_empty(&["users", user, "enable"]).await
+    }
+
+    pub async fn reset_user_mfa(&self, user: &str) -> ClientResult<()> {
+        self.no_content(Method::DELETE, &["users", user, "mfa"], None)
+            .await
+    }
+
+    pub async fn begin_totp(&self) -> ClientResult<TotpEnrollment> {
+        self.post_empty(&["me", "mfa", "totp"]).await
+    }
+
+    pub async fn confirm_totp(&self, code: Sensitive) -> ClientResult<()> {
+        let body = serde_json::json!({ "code": code.expose() });
+        self.no_content(Method::POST, &["me", "mfa", "totp", "confirm"], Some(&body))
+            .await
+    }
+
+    pub async fn create_service_principal(
+        &self,
+        request: &CreateServicePrincipalRequest,
+    ) -> ClientResult<ServicePrincipal> {
+        self.post(&["service-principals"], request).await
+    }
+
+    pub async fn list_service_principals(&self) -> ClientResult<Vec<ServicePrincipal>> {
+        self.get(&["service-principals"]).await
+    }
+
+    pub async fn get_service_principal(&self, sp: &str) -> ClientResult<ServicePrincipal> {
+        self.get(&["service-principals", sp]).await
+    }
+
+    pub async fn delete_service_principal(&self, sp: &str) -> ClientResult<()> {
+        self.no_content(Method::DELETE, &["service-principals", sp], None)
+            .await
+    }
+
+    pub async fn add_client_secret(
+        &self,
+        sp: &str,
+        request: &AddClientSecretRequest,
+    ) -> ClientResult<ClientSecretCreated> {
+        self.post(&["service-principals", sp, "secrets"], request)
+            .await
+    }
+
+    pub async fn remove_client_secret(&self, sp: &str, secret_id: Uuid) -> ClientResult<()> {
+        let id = secret_id.to_string();
+        self.no_content(
+            Method::DELETE,
+            &["service-principals", sp, "secrets", &id],
+            None,
+        )
+        .await
+    }
+
+    pub async fn create_pat(&self, request: &CreatePatRequest) -> ClientResult<PatCreated> {
+        self.post(&["me", "tokens"], request).await
+    }
+
+    pub async fn list_pats(&self) -> ClientResult<Vec<PersonalAccessToken>> {
+        self.get(&["me", "tokens"]).await
+    }
+
+    pub async fn revoke_pat(&self, token_id: Uuid) -> ClientResult<()> {
+        let id = token_id.to_string();
+        self.no_content(Method::DELETE, &["me", "tokens", &id], None)
+            .await
+    }
+}

@@ -1,0 +1,50 @@
+//! Cryptographic foundations: key providers, AEAD sealing, password hashing, access tokens,
+//! opaque credentials and TOTP. No I/O beyond the key file; no HTTP.
+
+pub mod aead;
+pub mod keyprovider;
+pub mod opaque;
+pub mod password;
+pub mod token;
+pub mod totp;
+
+pub use keyprovider::{FileKeyProvider, KeyProvider};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("ciphertext could not be opened: wrong key, wrong record, or altered data")]
+    Open,
+    #[error("encryption failed")]
+    Seal,
+    #[error("the system random number generator failed")]
+    Random,
+    #[error("key file {path}: {reason}")]
+    KeyFile { path: String, reason: String },
+    #[error("password hashing failed: {0}")]
+    PasswordHash(String),
+    #[error("token signing key: {0}")]
+    SigningKey(String),
+    #[error("TOTP: {0}")]
+    Totp(String),
+}
+
+/// Fills a fresh buffer from the operating system's CSPRNG.
+pub fn random_bytes<const N: usize>() -> Result<zeroize::Zeroizing<[u8; N]>, CryptoError> {
+    let mut buffer = zeroize::Zeroizing::new([0u8; N]);
+    aws_lc_rs::rand::fill(buffer.as_mut()).map_err(|_| CryptoError::Random)?;
+    Ok(buffer)
+}
+
+/// SHA-256, for hashing high-entropy credentials (never passwords).
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
+}

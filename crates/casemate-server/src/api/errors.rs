@@ -1,0 +1,70 @@
+//! The one table from service errors to HTTP statuses and error codes.
+
+use crate::error::Error;
+use axum::Json;
+use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use casemate_types::ErrorBody;
+
+impl Error {
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Error::InvalidInput { .. } => (StatusCode::BAD_REQUEST, "InvalidInput"),
+            Error::Unauthenticated { .. } => (StatusCode::UNAUTHORIZED, "Unauthenticated"),
+            Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "InvalidCredentials"),
+            Error::MfaRequired => (StatusCode::UNAUTHORIZED, "MfaRequired"),
+            Error::Forbidden { .. } | Error::ForbiddenOther(_) => {
+                (StatusCode::FORBIDDEN, "Forbidden")
+            }
+            Error::NotFound(_) => (StatusCode::NOT_FOUND, "NotFound"),
+            Error::Conflict(_) => (StatusCode::CONFLICT, "Conflict"),
+            Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed"),
+            Error::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge"),
+            Error::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "Throttled"),
+            Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
+            Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = match &self {
+            Error::Unauthenticated { reason } => {
+                tracing::info!(reason, "unauthenticated");
+                self.to_string()
+            }
+            Error::Internal(detail) => {
+                tracing::error!(detail, "internal error");
+                "internal error; the server log has the details under this response's x-request-id"
+                    .to_owned()
+            }
+            Error::Unavailable(detail) => {
+                tracing::warn!(detail, "unavailable");
+                self.to_string()
+            }
+            _ => self.to_string(),
+        };
+        let mut response = (status, Json(ErrorBody::new(code, message))).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            Error::Unauthenticated { .. } | Error::InvalidCredentials | Error::MfaRequired => {
+                headers.insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"casemate\""),
+                );
+            }
+            Error::Throttled {
+                retry_after_seconds,
+            } => {
+                if let Ok(value) = HeaderValue::from_str(&retry_after_seconds.to_string()) {
+                    headers.insert(RETRY_AFTER, value);
+                }
+            }
+            _ => {}
+        }
+        response
+    }
+}

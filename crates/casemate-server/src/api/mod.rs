@@ -1,0 +1,85 @@
+//! The HTTP API: handlers, the router, and the error table. Every route goes through the gate.
+
+mod auth;
+mod errors;
+mod me;
+mod principals;
+
+use crate::error::Error;
+use crate::gate;
+use crate::services::Services;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub type ApiResult<T> = Result<T, Error>;
+
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "casemate",
+    description = "Self-hosted, security-first ML workspace server"
+))]
+struct ApiDoc;
+
+/// Every route, with its OpenAPI description. The gate is not yet applied.
+pub fn routes() -> OpenApiRouter<Arc<Services>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::health))
+        .routes(routes!(auth::openapi))
+        .routes(routes!(auth::public_keys))
+        .routes(routes!(auth::token))
+        .routes(routes!(auth::userinfo))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::rotate_signing_key))
+        .routes(routes!(me::begin_totp))
+        .routes(routes!(me::confirm_totp))
+        .routes(routes!(me::create_pat, me::list_pats))
+        .routes(routes!(me::revoke_pat))
+        .routes(routes!(principals::create_user, principals::list_users))
+        .routes(routes!(principals::get_user, principals::delete_user))
+        .routes(routes!(principals::disable_user))
+        .routes(routes!(principals::enable_user))
+        .routes(routes!(principals::reset_user_mfa))
+        .routes(routes!(
+            principals::create_service_principal,
+            principals::list_service_principals
+        ))
+        .routes(routes!(
+            principals::get_service_principal,
+            principals::delete_service_principal
+        ))
+        .routes(routes!(principals::add_client_secret))
+        .routes(routes!(principals::remove_client_secret))
+}
+
+/// The whole application: routes behind the gate, the request context around everything.
+pub fn app(services: Arc<Services>, max_body_bytes: usize) -> Router {
+    let (router, document) = routes().split_for_parts();
+    gate_router(router, services, max_body_bytes, document)
+}
+
+/// Applies the gate to `router`. Separate so tests can show the gate refusing a route the table lacks.
+pub fn gate_router(
+    router: Router<Arc<Services>>,
+    services: Arc<Services>,
+    max_body_bytes: usize,
+    document: utoipa::openapi::OpenApi,
+) -> Router {
+    router
+        .route_layer(axum::middleware::from_fn_with_state(
+            services.clone(),
+            gate::gate,
+        ))
+        .fallback(auth::not_found)
+        .method_not_allowed_fallback(auth::method_not_allowed)
+        .layer(axum::Extension(Arc::new(document)))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            max_body_bytes,
+            gate::request_context,
+        ))
+        .with_state(services)
+}

@@ -1,0 +1,241 @@
+//! Server configuration: flags and `CASEMATE_*` variables (parsed by the CLI) over a TOML file
+//! over defaults. Unknown keys in the file are errors naming the key.
+
+use casemate_types::Sensitive;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!(
+                "log format must be 'text' or 'json', not '{other}'"
+            )),
+        }
+    }
+}
+
+/// One layer of settings; every field optional so layers can be merged.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigLayer {
+    pub listen: Option<SocketAddr>,
+    pub home: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub insecure_http: Option<bool>,
+    pub log_level: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub access_token_ttl_seconds: Option<i64>,
+    pub session_ttl_seconds: Option<i64>,
+    pub require_mfa: Option<bool>,
+    pub max_body_bytes: Option<usize>,
+    pub signing_key_rotation_days: Option<i64>,
+}
+
+impl ConfigLayer {
+    /// Reads a TOML file; an unknown key or a wrong type is an error naming it.
+    pub fn from_file(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("config file {}: {e}", path.display()))?;
+        toml::from_str(&text)
+            .map_err(|e| format!("config file {}: {}", path.display(), e.message().trim()))
+    }
+
+    /// Fields of `self` win; `lower` fills the gaps.
+    pub fn over(self, lower: ConfigLayer) -> ConfigLayer {
+        ConfigLayer {
+            listen: self.listen.or(lower.listen),
+            home: self.home.or(lower.home),
+            tls_cert: self.tls_cert.or(lower.tls_cert),
+            tls_key: self.tls_key.or(lower.tls_key),
+            insecure_http: self.insecure_http.or(lower.insecure_http),
+            log_level: self.log_level.or(lower.log_level),
+            log_format: self.log_format.or(lower.log_format),
+            access_token_ttl_seconds: self
+                .access_token_ttl_seconds
+                .or(lower.access_token_ttl_seconds),
+            session_ttl_seconds: self.session_ttl_seconds.or(lower.session_ttl_seconds),
+            require_mfa: self.require_mfa.or(lower.require_mfa),
+            max_body_bytes: self.max_body_bytes.or(lower.max_body_bytes),
+            signing_key_rotation_days: self
+                .signing_key_rotation_days
+                .or(lower.signing_key_rotation_days),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum TlsSource {
+    /// Made on first start under `{home}/tls/`.
+    SelfSigned,
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
+    /// Plain HTTP, only on loopback and only when asked for.
+    PlainHttp,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub home: PathBuf,
+    pub tls: TlsSource,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub access_token_ttl_seconds: i64,
+    pub session_ttl_seconds: i64,
+    pub require_mfa: bool,
+    pub max_body_bytes: usize,
+    pub signing_key_rotation_days: i64,
+    /// The first administrator's password; generated and printed once when absent.
+    pub admin_password: Option<Sensitive>,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+
+impl ServerConfig {
+    pub fn resolve(layer: ConfigLayer, admin_password: Option<Sensitive>) -> Result<Self, String> {
+        let default_listen: SocketAddr = DEFAULT_LISTEN
+            .parse()
+            .map_err(|e| format!("default listen address: {e}"))?;
+        let listen = layer.listen.unwrap_or(default_listen);
+        let tls = match (
+            layer.insecure_http.unwrap_or(false),
+            layer.tls_cert,
+            layer.tls_key,
+        ) {
+            (true, None, None) if listen.ip().is_loopback() => TlsSource::PlainHttp,
+            (true, None, None) => {
+                return Err(format!(
+                    "insecure_http: plain HTTP is only allowed on a loopback address, not {listen}"
+                ));
+            }
+            (true, _, _) => {
+                return Err("insecure_http: cannot be combined with tls_cert or tls_key".into());
+            }
+            (false, Some(cert), Some(key)) => TlsSource::Files { cert, key },
+            (false, None, None) => TlsSource::SelfSigned,
+            (false, Some(_), None) => return Err("tls_key: required when tls_cert is given".into()),
+            (false, None, Some(_)) => return Err("tls_cert: required when tls_key is given".into()),
+        };
+        let access_token_ttl_seconds = layer.access_token_ttl_seconds.unwrap_or(3600);
+        if !(60..=86_400).contains(&access_token_ttl_seconds) {
+            return Err("access_token_ttl_seconds: must be between 60 and 86400".into());
+        }
+        let session_ttl_seconds = layer.session_ttl_seconds.unwrap_or(30 * 86_400);
+        if !(access_token_ttl_seconds..=365 * 86_400).contains(&session_ttl_seconds) {
+            return Err(
+                "session_ttl_seconds: must be between the access token lifetime and 365 days"
+                    .into(),
+            );
+        }
+        let max_body_bytes = layer.max_body_bytes.unwrap_or(1024 * 1024);
+        if !(1024..=64 * 1024 * 1024).contains(&max_body_bytes) {
+            return Err("max_body_bytes: must be between 1024 and 67108864".into());
+        }
+        let signing_key_rotation_days = layer.signing_key_rotation_days.unwrap_or(30);
+        if !(1..=365).contains(&signing_key_rotation_days) {
+            return Err("signing_key_rotation_days: must be between 1 and 365".into());
+        }
+        let log_format = layer.log_format.unwrap_or_default();
+        Ok(Self {
+            listen,
+            home: layer.home.unwrap_or_else(|| PathBuf::from(".casemate")),
+            tls,
+            log_level: layer.log_level.unwrap_or_else(|| "info".into()),
+            log_format,
+            access_token_ttl_seconds,
+            session_ttl_seconds,
+            require_mfa: layer.require_mfa.unwrap_or(false),
+            max_body_bytes,
+            signing_key_rotation_days,
+            admin_password,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("casemate.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:1\"\nlisten_port = 5\n").unwrap();
+        let err = ConfigLayer::from_file(&path).unwrap_err();
+        assert!(err.contains("unknown field `listen_port`"), "{err}");
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        let layer = ConfigLayer {
+            insecure_http: Some(true),
+            listen: "0.0.0.0:80".parse().ok(),
+            ..Default::default()
+        };
+        let err = ServerConfig::resolve(layer, None).unwrap_err();
+        assert!(err.starts_with("insecure_http:"), "{err}");
+        let layer = ConfigLayer {
+            insecure_http: Some(true),
+            listen: "127.0.0.1:80".parse().ok(),
+            ..Default::default()
+        };
+        assert!(matches!(
+            ServerConfig::resolve(layer, None).unwrap().tls,
+            TlsSource::PlainHttp
+        ));
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let file = ConfigLayer {
+            log_level: Some("debug".into()),
+            require_mfa: Some(true),
+            ..Default::default()
+        };
+        let flags = ConfigLayer {
+            log_level: Some("warn".into()),
+            ..Default::default()
+        };
+        let merged = flags.over(file);
+        assert_eq!(merged.log_level.as_deref(), Some("warn"));
+        assert_eq!(merged.require_mfa, Some(true));
+    }
+
+    #[test]
+    fn out_of_range_settings_are_named() {
+        let layer = ConfigLayer {
+            access_token_ttl_seconds: Some(5),
+            ..Default::default()
+        };
+        assert!(
+            ServerConfig::resolve(layer, None)
+                .unwrap_err()
+                .starts_with("access_token_ttl_seconds:")
+        );
+        let layer = ConfigLayer {
+            tls_cert: Some("c.pem".into()),
+            ..Default::default()
+        };
+        assert!(
+            ServerConfig::resolve(layer, None)
+                .unwrap_err()
+                .starts_with("tls_key:")
+        );
+    }
+}

@@ -1,0 +1,81 @@
+//! The one error type of the services and the gate. It carries no HTTP types; `api::errors`
+//! maps it to status codes in one table.
+
+use casemate_types::error::FieldError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input: names the field and the rule it broke.
+    #[error("{field}: {rule}")]
+    InvalidInput { field: String, rule: String },
+    /// No usable credential. The precise reason goes to the server log, never to the client.
+    #[error("authentication required: the token is missing, invalid, expired or revoked")]
+    Unauthenticated { reason: String },
+    #[error("the user name, password, client secret or code is wrong")]
+    InvalidCredentials,
+    #[error("a TOTP code is required for this account: send it in the `totp` field")]
+    MfaRequired,
+    #[error("forbidden: action '{action}' is not granted at scope '{scope}'")]
+    Forbidden { action: String, scope: String },
+    #[error("forbidden: {0}")]
+    ForbiddenOther(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("this route does not accept that HTTP method")]
+    MethodNotAllowed,
+    #[error("the request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("too many failed sign-in attempts; retry after {retry_after_seconds} seconds")]
+    Throttled { retry_after_seconds: u64 },
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// An internal failure. The detail is logged; the client sees only the request id.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        Self::InvalidInput {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+
+    pub fn unauthenticated(reason: impl Into<String>) -> Self {
+        Self::Unauthenticated {
+            reason: reason.into(),
+        }
+    }
+
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Self::Internal(detail.to_string())
+    }
+}
+
+impl From<FieldError> for Error {
+    fn from(error: FieldError) -> Self {
+        Self::invalid(error.field, error.rule)
+    }
+}
+
+impl From<casemate_store::StoreError> for Error {
+    fn from(error: casemate_store::StoreError) -> Self {
+        use casemate_store::StoreError;
+        match error {
+            StoreError::NotFound(what) => Self::NotFound(what.to_owned()),
+            StoreError::Conflict(message) => Self::Conflict(message),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<casemate_crypto::CryptoError> for Error {
+    fn from(error: casemate_crypto::CryptoError) -> Self {
+        Self::Internal(error.to_string())
+    }
+}

@@ -1,0 +1,206 @@
+//! Request-body extractors whose every refusal is the JSON error naming the field and rule.
+
+use super::BodyLimit;
+use crate::error::Error;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+/// A JSON body, decoded strictly: unknown fields, missing fields and wrong types are 400s that
+/// name the field.
+pub struct ApiJson<T>(pub T);
+
+fn content_type(request: &Request) -> String {
+    request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default()
+}
+
+fn is_json(content_type: &str) -> bool {
+    content_type == "application/json" || content_type.ends_with("+json")
+}
+
+async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, Error> {
+    let limit = request
+        .extensions()
+        .get::<BodyLimit>()
+        .map(|l| l.0)
+        .unwrap_or(0);
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Error::PayloadTooLarge { limit }
+            } else {
+                Error::invalid("body", rejection.body_text())
+            }
+        })
+}
+
+/// Names the field a serde message is about: `missing field `x``, `unknown field `x``.
+fn field_in_message(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    let lead = &message[..start];
+    (lead.contains("missing field") || lead.contains("unknown field"))
+        .then(|| message[start..end].to_owned())
+}
+
+fn without_position(message: &str) -> &str {
+    message.split(" at line ").next().unwrap_or(message)
+}
+
+pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return Error::invalid(
+                "body",
+                format!(
+                    "is not valid JSON: {}",
+                    without_position(&inner.to_string())
+                ),
+            );
+        }
+        let message = without_position(&inner.to_string()).to_owned();
+        let field = if path == "." {
+            field_in_message(&message).unwrap_or_else(|| "body".to_owned())
+        } else {
+            path
+        };
+        Error::invalid(field, message)
+    })?;
+    deserializer
+        .end()
+        .map_err(|_| Error::invalid("body", "has trailing characters after the JSON value"))?;
+    Ok(value)
+}
+
+fn decode_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    serde_urlencoded::from_bytes(bytes).map_err(|error| {
+        let message = error.to_string();
+        let field = field_in_message(&message).unwrap_or_else(|| "body".to_owned());
+        Error::invalid(field, message)
+    })
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = Error;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(&content_type(&request)) {
+            return Err(Error::invalid("content-type", "must be application/json"));
+        }
+        let bytes = read_body(request, state).await?;
+        decode_json(&bytes).map(ApiJson)
+    }
+}
+
+/// An OAuth2 token request: a form (as OAuth2 clients send it) or JSON.
+pub struct FormOrJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for FormOrJson<T> {
+    type Rejection = Error;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = content_type(&request);
+        let bytes = read_body(request, state).await?;
+        if content_type == "application/x-www-form-urlencoded" {
+            decode_form(&bytes).map(FormOrJson)
+        } else if is_json(&content_type) {
+            decode_json(&bytes).map(FormOrJson)
+        } else {
+            Err(Error::invalid(
+                "content-type",
+                "must be application/x-www-form-urlencoded or application/json",
+            ))
+        }
+    }
+}
+
+/// Path parameters; a malformed one (say, a token id that is not a UUID) is a 400 naming the path.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(|rejection| Error::invalid("path", rejection.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use casemate_types::wire::{CreateUserRequest, TokenRequest};
+    use proptest::prelude::*;
+
+    fn field_of(result: Result<CreateUserRequest, Error>) -> String {
+        match result {
+            Err(Error::InvalidInput { field, .. }) => field,
+            other => panic!("expected InvalidInput, got {:?}", other.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn names_the_field_at_fault() {
+        assert_eq!(field_of(decode_json(br#"{"password":"x"}"#)), "name");
+        assert_eq!(
+            field_of(decode_json(br#"{"name":5,"password":"x"}"#)),
+            "name"
+        );
+        assert_eq!(
+            field_of(decode_json(br#"{"name":"a","password":"x","admin":true}"#)),
+            "admin"
+        );
+        assert_eq!(field_of(decode_json(br#"{"name":"a","#)), "body");
+        assert_eq!(
+            field_of(decode_json(br#"{"name":"a","password":"x"} []"#)),
+            "body"
+        );
+    }
+
+    #[test]
+    fn form_errors_name_the_field() {
+        let result: Result<TokenRequest, Error> = decode_form(b"grant_type=magic");
+        assert!(
+            matches!(result, Err(Error::InvalidInput { ref rule, .. }) if rule.contains("magic"))
+        );
+        let result: Result<TokenRequest, Error> = decode_form(b"username=a");
+        assert!(
+            matches!(result, Err(Error::InvalidInput { ref field, .. }) if field == "grant_type")
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decode_json::<TokenRequest>(&bytes);
+            let _ = decode_form::<TokenRequest>(&bytes);
+            let _ = decode_json::<CreateUserRequest>(&bytes);
+        }
+
+        #[test]
+        fn json_shaped_input_never_panics(text in r#"\{("[a-z_]{1,12}":("[^"]{0,20}"|[0-9]{1,5}|true|null|\[\]),?){0,6}\}"#) {
+            let _ = decode_json::<TokenRequest>(text.as_bytes());
+            let _ = decode_json::<CreateUserRequest>(text.as_bytes());
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The casemate server: the gate, the services and the HTTP API over the foundations.
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod gate;
+mod listener;
+pub mod services;
+pub mod tls;
+
+use casemate_crypto::{FileKeyProvider, KeyProvider};
+use casemate_store::Store;
+use casemate_types::{Clock, Sensitive};
+use config::ServerConfig;
+use services::Services;
+use std::net::SocketAddr;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("data directory {path}: {source}")]
+    Home {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Crypto(#[from] casemate_crypto::CryptoError),
+    #[error("metadata store: {0}")]
+    Store(#[from] casemate_store::StoreError),
+    #[error("blob store: {0}")]
+    Blobs(#[from] object_store::Error),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("start-up: {0}")]
+    Service(#[from] error::Error),
+}
+
+/// A server that is accepting connections.
+pub struct RunningServer {
+    pub local_addr: SocketAddr,
+    /// `https://127.0.0.1:PORT` (or `http://` in plain-HTTP mode).
+    pub url: String,
+    pub fingerprint: Option<String>,
+    pub cert_path: Option<PathBuf>,
+    /// Set on first start when casemate chose the admin password: print it once, to the terminal only.
+    pub generated_admin_password: Option<Sensitive>,
+    pub services: Arc<Services>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Stops accepting, finishes in-flight requests, closes the store.
+    pub async fn shutdown(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Err(error) = (&mut self.task).await {
+            tracing::error!(%error, "server task failed");
+        }
+        self.services.store.close().await;
+    }
+}
+
+/// Opens (or creates) everything under the data directory and starts serving.
+pub async fn start(
+    config: &ServerConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<RunningServer, StartError> {
+    let home = &config.home;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(home)
+        .map_err(|source| StartError::Home {
+            path: home.display().to_string(),
+            source,
+        })?;
+    let root_key: Arc<dyn KeyProvider> = Arc::new(FileKeyProvider::load_or_create(
+        &FileKeyProvider::path_for(home),
+    )?);
+    let store = Store::open(&home.join("casemate.db")).await?;
+    let blob_dir = home.join("blobs");
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&blob_dir)
+        .map_err(|source| StartError::Home {
+            path: blob_dir.display().to_string(),
+            source,
+        })?;
+    let blobs = Arc::new(object_store::local::LocalFileSystem::new_with_prefix(
+        &blob_dir,
+    )?);
+    let bootstrap = services::bootstrap::bootstrap(
+        &store,
+        config.admin_password.as_ref(),
+        clock.now().unix_timestamp(),
+    )
+    .await?;
+    let services = Arc::new(
+        Services::new(
+            store,
+            blobs,
+            clock,
+            root_key,
+            config,
+            &bootstrap.installation_id,
+        )
+        .await?,
+    );
+    let tls = tls::prepare(&config.tls, home).map_err(StartError::Tls)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            address: config.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| StartError::Listen {
+        address: config.listen,
+        source,
+    })?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let app = api::app(services.clone(), config.max_body_bytes);
+    let (shutdown_tx, shutdown_rx) = oneshot::channel();
+    let acceptor = tls
+        .as_ref()
+        .map(|material| tokio_rustls::TlsAcceptor::from(material.config.clone()));
+    let task = tokio::spawn(listener::serve(listener, acceptor, app, shutdown_rx));
+    tracing::info!(address = %local_addr, scheme, "casemate server listening");
+    Ok(RunningServer {
+        local_addr,
+        url: format!("{scheme}://{local_addr}"),
+        fingerprint: tls.as_ref().map(|material| material.fingerprint.clone()),
+        cert_path: tls.map(|material| material.cert_path),
+        generated_admin_password: bootstrap.generated_password,
+        services,
+        shutdown: Some(shutdown_tx),
+        task,
+    })
+}

@@ -1,0 +1,104 @@
+//! Failed sign-in throttling, per principal name and per client address, in fixed windows.
+
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use time::{Duration, OffsetDateTime};
+
+pub const WINDOW: Duration = Duration::minutes(15);
+pub const FAILURES_PER_PRINCIPAL: u32 = 5;
+pub const FAILURES_PER_ADDRESS: u32 = 20;
+const MAX_TRACKED: usize = 100_000;
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    started: OffsetDateTime,
+    failures: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct SignInLimiter {
+    windows: Mutex<HashMap<String, Window>>,
+}
+
+/// The throttling keys for one attempt: the principal named and the address it came from.
+pub fn keys(principal: &str, address: std::net::IpAddr) -> [(String, u32); 2] {
+    [
+        (
+            format!("principal:{}", principal.to_lowercase()),
+            FAILURES_PER_PRINCIPAL,
+        ),
+        (format!("address:{address}"), FAILURES_PER_ADDRESS),
+    ]
+}
+
+impl SignInLimiter {
+    /// Refuses with 429 while any key has used up its failures in the current window.
+    pub fn check(&self, keys: &[(String, u32)], now: OffsetDateTime) -> Result<()> {
+        let windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        for (key, limit) in keys {
+            if let Some(window) = windows.get(key)
+                && now < window.started + WINDOW
+                && window.failures >= *limit
+            {
+                let remaining = (window.started + WINDOW - now).whole_seconds().max(1);
+                return Err(Error::Throttled {
+                    retry_after_seconds: u64::try_from(remaining).unwrap_or(1),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn record_failure(&self, keys: &[(String, u32)], now: OffsetDateTime) {
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        if windows.len() >= MAX_TRACKED {
+            windows.retain(|_, window| now < window.started + WINDOW);
+        }
+        for (key, _) in keys {
+            let window = windows.entry(key.clone()).or_insert(Window {
+                started: now,
+                failures: 0,
+            });
+            if now >= window.started + WINDOW {
+                *window = Window {
+                    started: now,
+                    failures: 0,
+                };
+            }
+            window.failures += 1;
+        }
+    }
+
+    /// A successful sign-in clears the principal's count (not the address's).
+    pub fn record_success(&self, principal_key: &str) {
+        self.windows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(principal_key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttles_after_the_limit_until_the_window_ends() {
+        let limiter = SignInLimiter::default();
+        let start = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let keys = [("principal:alice".to_string(), 2)];
+        limiter.check(&keys, start).unwrap();
+        limiter.record_failure(&keys, start);
+        limiter.check(&keys, start).unwrap();
+        limiter.record_failure(&keys, start);
+        let Err(Error::Throttled {
+            retry_after_seconds,
+        }) = limiter.check(&keys, start + Duration::minutes(5))
+        else {
+            panic!("not throttled");
+        };
+        assert_eq!(retry_after_seconds, 600);
+        limiter.check(&keys, start + WINDOW).unwrap();
+    }
+}

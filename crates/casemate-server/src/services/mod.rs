@@ -1,0 +1,141 @@
+//! Services: plain Rust over the foundations, no HTTP types. The gate and the API call these.
+
+pub mod authz;
+pub mod bootstrap;
+pub mod identity;
+pub mod limiter;
+pub mod principals;
+pub mod signing;
+pub mod tokens;
+
+use crate::config::ServerConfig;
+use crate::error::{Error, Result};
+use casemate_crypto::KeyProvider;
+use casemate_store::Store;
+use casemate_types::Clock;
+use object_store::ObjectStore;
+use std::sync::Arc;
+use time::OffsetDateTime;
+use tokio::sync::Semaphore;
+
+pub use identity::{Caller, Credential};
+
+/// Token and sign-in policy, fixed at start.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub issuer: String,
+    pub access_token_ttl_seconds: i64,
+    pub session_ttl_seconds: i64,
+    pub require_mfa: bool,
+    pub signing_key_rotation_days: i64,
+}
+
+/// Everything the services share. One per server process.
+pub struct Services {
+    pub store: Store,
+    pub blobs: Arc<dyn ObjectStore>,
+    pub clock: Arc<dyn Clock>,
+    pub root_key: Arc<dyn KeyProvider>,
+    pub signing: signing::SigningKeyRing,
+    pub limiter: limiter::SignInLimiter,
+    pub settings: AuthSettings,
+    /// Bounds concurrent argon2 work so sign-in floods cannot starve the runtime of memory.
+    hashing: Semaphore,
+    decoy_hash: String,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Services {
+    pub async fn new(
+        store: Store,
+        blobs: Arc<dyn ObjectStore>,
+        clock: Arc<dyn Clock>,
+        root_key: Arc<dyn KeyProvider>,
+        config: &ServerConfig,
+        installation_id: &str,
+    ) -> Result<Self> {
+        let settings = AuthSettings {
+            issuer: format!("casemate:{installation_id}"),
+            access_token_ttl_seconds: config.access_token_ttl_seconds,
+            session_ttl_seconds: config.session_ttl_seconds,
+            require_mfa: config.require_mfa,
+            signing_key_rotation_days: config.signing_key_rotation_days,
+        };
+        let signing =
+            signing::SigningKeyRing::load(&store, root_key.as_ref(), clock.now(), &settings)
+                .await?;
+        let decoy_hash = tokio::task::spawn_blocking(casemate_crypto::password::decoy_hash)
+            .await
+            .map_err(Error::internal)??;
+        Ok(Self {
+            store,
+            blobs,
+            clock,
+            root_key,
+            signing,
+            limiter: limiter::SignInLimiter::default(),
+            settings,
+            hashing: Semaphore::new(4),
+            decoy_hash,
+        })
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    pub fn now_unix(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
+
+    /// Hashes a password on a blocking thread, at most four at a time.
+    pub async fn hash_password(&self, password: &casemate_types::Sensitive) -> Result<String> {
+        let _permit = self.hashing.acquire().await.map_err(Error::internal)?;
+        let password = password.clone();
+        tokio::task::spawn_blocking(move || {
+            casemate_crypto::password::hash_password(password.expose())
+        })
+        .await
+        .map_err(Error::internal)?
+        .map_err(Error::from)
+    }
+
+    /// Verifies a password on a blocking thread. With no stored hash, verifies against a decoy
+    /// so that unknown users take as long as wrong passwords.
+    pub async fn verify_password(
+        &self,
+        password: &casemate_types::Sensitive,
+        stored: Option<&str>,
+    ) -> Result<bool> {
+        let _permit = self.hashing.acquire().await.map_err(Error::internal)?;
+        let password = password.clone();
+        let known = stored.is_some();
+        let hash = stored.unwrap_or(&self.decoy_hash).to_owned();
+        let matched = tokio::task::spawn_blocking(move || {
+            casemate_crypto::password::verify_password(password.expose(), &hash)
+        })
+        .await
+        .map_err(Error::internal)?;
+        Ok(known && matched)
+    }
+
+    /// Liveness of the stores this process depends on.
+    pub async fn check_ready(&self) -> Result<()> {
+        self.store
+            .ping()
+            .await
+            .map_err(|e| Error::Unavailable(format!("metadata store: {e}")))?;
+        self.blobs
+            .list_with_delimiter(None)
+            .await
+            .map_err(|e| Error::Unavailable(format!("blob store: {e}")))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,311 @@
+//! Token issuance: the password, client-credentials and refresh-token grants; sign-out.
+
+use super::limiter;
+use super::{Caller, Services};
+use crate::error::{Error, Result};
+use casemate_crypto::opaque;
+use casemate_crypto::token::AccessClaims;
+use casemate_store::{PrincipalRecord, RefreshOutcome, RefreshTokenRecord, SessionRecord};
+use casemate_types::Sensitive;
+use casemate_types::wire::{GrantType, PrincipalKind, TokenRequest, TokenResponse, TokenScope};
+use std::net::IpAddr;
+use time::Duration;
+use uuid::Uuid;
+
+/// An enrolment-only token lives just long enough to set up a second factor.
+const ENROLLMENT_TOKEN_SECONDS: i64 = 600;
+
+fn required<'a, T>(value: &'a Option<T>, field: &str, grant: &str) -> Result<&'a T> {
+    value
+        .as_ref()
+        .ok_or_else(|| Error::invalid(field, format!("is required for grant_type={grant}")))
+}
+
+fn forbid_field<T>(value: &Option<T>, field: &str, grant: &str) -> Result<()> {
+    match value {
+        Some(_) => Err(Error::invalid(
+            field,
+            format!("is not allowed with grant_type={grant}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+impl Services {
+    pub async fn issue_token(
+        &self,
+        request: &TokenRequest,
+        client_address: IpAddr,
+    ) -> Result<TokenResponse> {
+        match request.grant_type {
+            GrantType::Password => {
+                let grant = "password";
+                forbid_field(&request.client_id, "client_id", grant)?;
+                forbid_field(&request.client_secret, "client_secret", grant)?;
+                forbid_field(&request.refresh_token, "refresh_token", grant)?;
+                let username = required(&request.username, "username", grant)?;
+                let password = required(&request.password, "password", grant)?;
+                self.password_grant(username, password, request.totp.as_ref(), client_address)
+                    .await
+            }
+            GrantType::ClientCredentials => {
+                let grant = "client_credentials";
+                forbid_field(&request.username, "username", grant)?;
+                forbid_field(&request.password, "password", grant)?;
+                forbid_field(&request.totp, "totp", grant)?;
+                forbid_field(&request.refresh_token, "refresh_token", grant)?;
+                let client_id = required(&request.client_id, "client_id", grant)?;
+                let secret = required(&request.client_secret, "client_secret", grant)?;
+                self.client_credentials_grant(client_id, secret, client_address)
+                    .await
+            }
+            GrantType::RefreshToken => {
+                let grant = "refresh_token";
+                forbid_field(&request.username, "username", grant)?;
+                forbid_field(&request.password, "password", grant)?;
+                forbid_field(&request.totp, "totp", grant)?;
+                forbid_field(&request.client_id, "client_id", grant)?;
+                forbid_field(&request.client_secret, "client_secret", grant)?;
+                let refresh = required(&request.refresh_token, "refresh_token", grant)?;
+                self.refresh_grant(refresh).await
+            }
+        }
+    }
+
+    async fn password_grant(
+        &self,
+        username: &str,
+        password: &Sensitive,
+        totp: Option<&Sensitive>,
+        client_address: IpAddr,
+    ) -> Result<TokenResponse> {
+        let now = self.now();
+        let keys = limiter::keys(username, client_address);
+        self.limiter.check(&keys, now)?;
+        let principal = self
+            .store
+            .principal_by_name(username)
+            .await?
+            .filter(|p| p.kind == PrincipalKind::User.as_str());
+        let password_ok = self
+            .verify_password(
+                password,
+                principal.as_ref().and_then(|p| p.password_hash.as_deref()),
+            )
+            .await?;
+        let principal = match principal {
+            Some(principal) if password_ok && principal.enabled => principal,
+            Some(principal) if password_ok => {
+                tracing::info!(principal = %principal.id, "sign-in refused: principal is disabled");
+                self.limiter.record_failure(&keys, now);
+                return Err(Error::InvalidCredentials);
+            }
+            _ => {
+                tracing::info!(%client_address, "sign-in refused: unknown user or wrong password");
+                self.limiter.record_failure(&keys, now);
+                return Err(Error::InvalidCredentials);
+            }
+        };
+        let factor = self
+            .store
+            .totp_factor(principal.id)
+            .await?
+            .filter(|f| f.confirmed);
+        let scope = match (factor, totp) {
+            (Some(_), None) => return Err(Error::MfaRequired),
+            (Some(factor), Some(code)) => {
+                let secret = self.root_key.unwrap(
+                    &factor.sealed_secret,
+                    &super::principals::totp_context(principal.id),
+                )?;
+                let unix = u64::try_from(now.unix_timestamp()).map_err(Error::internal)?;
+                let step =
+                    casemate_crypto::totp::verify(&secret, code.expose(), unix, factor.last_step)?;
+                let accepted = match step {
+                    Some(step) => self.store.accept_totp_step(principal.id, step).await?,
+                    None => false,
+                };
+                if !accepted {
+                    tracing::info!(principal = %principal.id, "sign-in refused: TOTP code wrong or already used");
+                    self.limiter.record_failure(&keys, now);
+                    return Err(Error::InvalidCredentials);
+                }
+                TokenScope::Full
+            }
+            (None, _) if self.settings.require_mfa => TokenScope::MfaEnrollment,
+            (None, _) => TokenScope::Full,
+        };
+        self.limiter.record_success(&keys[0].0);
+        self.start_session(&principal, scope, true).await
+    }
+
+    async fn client_credentials_grant(
+        &self,
+        client_id: &str,
+        presented: &Sensitive,
+        client_address: IpAddr,
+    ) -> Result<TokenResponse> {
+        let now = self.now();
+        let keys = limiter::keys(client_id, client_address);
+        self.limiter.check(&keys, now)?;
+        let client_uuid = Uuid::try_parse(client_id)
+            .map_err(|_| Error::invalid("client_id", "must be a UUID"))?;
+        let principal = self.store.principal_by_client_id(client_uuid).await?;
+        let parsed = opaque::parse(opaque::CLIENT_SECRET_PREFIX, presented.expose());
+        let verified = match (&principal, parsed) {
+            (Some(principal), Some((secret_id, hash))) if principal.enabled => {
+                let secrets = self.store.client_secrets_for(principal.id).await?;
+                secrets.iter().any(|secret| {
+                    secret.id == secret_id
+                        && opaque::hash_matches(&secret.secret_hash, &hash)
+                        && now.unix_timestamp() < secret.expires_at
+                })
+            }
+            _ => false,
+        };
+        match principal {
+            Some(principal) if verified => {
+                self.limiter.record_success(&keys[0].0);
+                self.start_session(&principal, TokenScope::Full, false)
+                    .await
+            }
+            _ => {
+                tracing::info!(%client_address, "client credentials refused: unknown client, disabled, wrong or expired secret");
+                self.limiter.record_failure(&keys, now);
+                Err(Error::InvalidCredentials)
+            }
+        }
+    }
+
+    async fn refresh_grant(&self, presented: &Sensitive) -> Result<TokenResponse> {
+        let now = self.now_unix();
+        let refused = |reason: &str| {
+            tracing::info!(reason, "refresh refused");
+            Error::InvalidCredentials
+        };
+        let (token_id, hash) = opaque::parse(opaque::REFRESH_TOKEN_PREFIX, presented.expose())
+            .ok_or_else(|| refused("malformed"))?;
+        let record = self
+            .store
+            .refresh_token(token_id)
+            .await?
+            .ok_or_else(|| refused("unknown token"))?;
+        if !opaque::hash_matches(&record.secret_hash, &hash) {
+            return Err(refused("wrong secret"));
+        }
+        if now >= record.expires_at {
+            return Err(refused("expired"));
+        }
+        let next_credential = opaque::mint(opaque::REFRESH_TOKEN_PREFIX)?;
+        let next = RefreshTokenRecord {
+            id: next_credential.id,
+            session_id: record.session_id,
+            secret_hash: next_credential.secret_hash.to_vec(),
+            created_at: now,
+            expires_at: record.expires_at,
+            used_at: None,
+        };
+        let session = match self.store.rotate_refresh_token(&record, &next, now).await? {
+            RefreshOutcome::Rotated { session } => session,
+            RefreshOutcome::ReuseDetected { session_id } => {
+                tracing::warn!(%session_id, "refresh token reused: the whole session is revoked");
+                return Err(Error::InvalidCredentials);
+            }
+        };
+        if session.revoked_at.is_some() {
+            return Err(refused("session revoked"));
+        }
+        let principal = self
+            .store
+            .principal_by_id(session.principal_id)
+            .await?
+            .filter(|p| p.enabled)
+            .ok_or_else(|| refused("principal disabled or deleted"))?;
+        let mut response = self.sign_access_token(&principal, session.id, TokenScope::Full)?;
+        response.refresh_token = Some(next_credential.token);
+        Ok(response)
+    }
+
+    async fn start_session(
+        &self,
+        principal: &PrincipalRecord,
+        scope: TokenScope,
+        with_refresh: bool,
+    ) -> Result<TokenResponse> {
+        let now = self.now_unix();
+        let session = SessionRecord {
+            id: Uuid::new_v4(),
+            principal_id: principal.id,
+            created_at: now,
+            expires_at: now + self.settings.session_ttl_seconds,
+            revoked_at: None,
+        };
+        let refresh = (with_refresh && scope == TokenScope::Full)
+            .then(|| opaque::mint(opaque::REFRESH_TOKEN_PREFIX))
+            .transpose()?;
+        let refresh_record = refresh.as_ref().map(|credential| RefreshTokenRecord {
+            id: credential.id,
+            session_id: session.id,
+            secret_hash: credential.secret_hash.to_vec(),
+            created_at: now,
+            expires_at: session.expires_at,
+            used_at: None,
+        });
+        self.store
+            .insert_session(&session, refresh_record.as_ref())
+            .await?;
+        let mut response = self.sign_access_token(principal, session.id, scope)?;
+        response.refresh_token = refresh.map(|credential| credential.token);
+        Ok(response)
+    }
+
+    fn sign_access_token(
+        &self,
+        principal: &PrincipalRecord,
+        session_id: Uuid,
+        scope: TokenScope,
+    ) -> Result<TokenResponse> {
+        let kind = PrincipalKind::parse(&principal.kind)
+            .ok_or_else(|| Error::internal("principal of unknown kind"))?;
+        let lifetime = match scope {
+            TokenScope::Full => self.settings.access_token_ttl_seconds,
+            TokenScope::MfaEnrollment => {
+                ENROLLMENT_TOKEN_SECONDS.min(self.settings.access_token_ttl_seconds)
+            }
+        };
+        let now = self.now();
+        let claims = AccessClaims {
+            iss: self.settings.issuer.clone(),
+            sub: principal.id,
+            kind,
+            sid: Some(session_id),
+            scp: scope,
+            iat: now,
+            nbf: now,
+            exp: now + Duration::seconds(lifetime),
+            jti: Uuid::new_v4(),
+        };
+        let token = self.signing.active().sign(&claims)?;
+        Ok(TokenResponse {
+            access_token: Sensitive::new(token),
+            token_type: "Bearer".into(),
+            expires_in: lifetime,
+            refresh_token: None,
+            scope,
+        })
+    }
+
+    /// Ends the caller's sign-in session: its access and refresh tokens stop working at once.
+    pub async fn sign_out(&self, caller: &Caller) -> Result<()> {
+        match caller.session_id() {
+            Some(session_id) => Ok(self
+                .store
+                .revoke_session(session_id, self.now_unix())
+                .await?),
+            None => Err(Error::invalid(
+                "authorization",
+                "a personal access token has no session to sign out of; revoke the token instead",
+            )),
+        }
+    }
+}

@@ -1,0 +1,189 @@
+use crate::records::parse_uuid;
+use crate::{PrincipalRecord, RoleAssignmentRecord, Store, StoreError, StoreResult};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use uuid::Uuid;
+
+/// A static `SELECT` over principals, so every query stays a literal.
+macro_rules! select_principals {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, kind, name, display_name, enabled, created_at, password_hash, client_id FROM principals ",
+            $tail
+        )
+    };
+}
+
+fn principal_from_row(row: &SqliteRow) -> StoreResult<PrincipalRecord> {
+    let client_id: Option<String> = row.try_get("client_id")?;
+    Ok(PrincipalRecord {
+        id: parse_uuid("principals.id", row.try_get("id")?)?,
+        kind: row.try_get("kind")?,
+        name: row.try_get("name")?,
+        display_name: row.try_get("display_name")?,
+        enabled: row.try_get("enabled")?,
+        created_at: row.try_get("created_at")?,
+        password_hash: row.try_get("password_hash")?,
+        client_id: client_id
+            .as_deref()
+            .map(|v| parse_uuid("principals.client_id", v))
+            .transpose()?,
+    })
+}
+
+impl Store {
+    pub async fn insert_principal(&self, principal: &PrincipalRecord) -> StoreResult<()> {
+        let mut connection = self.pool.acquire().await?;
+        insert_principal_in(&mut connection, principal).await
+    }
+
+    pub async fn principal_by_id(&self, id: Uuid) -> StoreResult<Option<PrincipalRecord>> {
+        let row = sqlx::query(select_principals!("WHERE id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(principal_from_row).transpose()
+    }
+
+    pub async fn principal_by_name(&self, name: &str) -> StoreResult<Option<PrincipalRecord>> {
+        let row = sqlx::query(select_principals!("WHERE name = ?"))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(principal_from_row).transpose()
+    }
+
+    pub async fn principal_by_client_id(
+        &self,
+        client_id: Uuid,
+    ) -> StoreResult<Option<PrincipalRecord>> {
+        let row = sqlx::query(select_principals!("WHERE client_id = ?"))
+            .bind(client_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(principal_from_row).transpose()
+    }
+
+    pub async fn list_principals(&self, kind: &str) -> StoreResult<Vec<PrincipalRecord>> {
+        let rows = sqlx::query(select_principals!("WHERE kind = ? ORDER BY name"))
+            .bind(kind)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(principal_from_row).collect()
+    }
+
+    /// Enables or disables a principal; disabling also revokes all its sessions, in one transaction.
+    pub async fn set_principal_enabled(
+        &self,
+        id: Uuid,
+        enabled: bool,
+        now: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query("UPDATE principals SET enabled = ? WHERE id = ?")
+            .bind(enabled)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound("principal"));
+        }
+        if !enabled {
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = ? WHERE principal_id = ? AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a principal with its credentials, sessions and role assignments.
+    pub async fn delete_principal(&self, id: Uuid) -> StoreResult<()> {
+        let deleted = sqlx::query("DELETE FROM principals WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::NotFound("principal"));
+        }
+        Ok(())
+    }
+
+    pub async fn insert_role_assignment(
+        &self,
+        assignment: &RoleAssignmentRecord,
+    ) -> StoreResult<()> {
+        let mut connection = self.pool.acquire().await?;
+        insert_role_assignment_in(&mut connection, assignment).await
+    }
+
+    pub async fn role_assignments_for(
+        &self,
+        principal_id: Uuid,
+    ) -> StoreResult<Vec<RoleAssignmentRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, principal_id, role_name, scope, created_at FROM role_assignments WHERE principal_id = ?",
+        )
+        .bind(principal_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RoleAssignmentRecord {
+                    id: parse_uuid("role_assignments.id", row.try_get("id")?)?,
+                    principal_id: parse_uuid(
+                        "role_assignments.principal_id",
+                        row.try_get("principal_id")?,
+                    )?,
+                    role_name: row.try_get("role_name")?,
+                    scope: row.try_get("scope")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+}
+
+pub(crate) async fn insert_principal_in(
+    connection: &mut sqlx::SqliteConnection,
+    principal: &PrincipalRecord,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO principals (id, kind, name, display_name, enabled, created_at, password_hash, client_id) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(principal.id.to_string())
+    .bind(&principal.kind)
+    .bind(&principal.name)
+    .bind(&principal.display_name)
+    .bind(principal.enabled)
+    .bind(principal.created_at)
+    .bind(&principal.password_hash)
+    .bind(principal.client_id.map(|id| id.to_string()))
+    .execute(connection)
+    .await
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!("a principal named '{}' already exists", principal.name)),
+        other => other,
+    })?;
+    Ok(())
+}
+
+pub(crate) async fn insert_role_assignment_in(
+    connection: &mut sqlx::SqliteConnection,
+    assignment: &RoleAssignmentRecord,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO role_assignments (id, principal_id, role_name, scope, created_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(assignment.id.to_string())
+        .bind(assignment.principal_id.to_string())
+        .bind(&assignment.role_name)
+        .bind(&assignment.scope)
+        .bind(assignment.created_at)
+        .execute(connection)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! Sign-in sessions and their rotating refresh tokens.
+
+use crate::records::parse_uuid;
+use crate::{RefreshTokenRecord, SessionRecord, Store, StoreResult};
+use sqlx::Row;
+use uuid::Uuid;
+
+/// What happened when a refresh token was presented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// The token was fresh; it is now spent and `next` replaces it.
+    Rotated { session: SessionRecord },
+    /// The token had been spent before: its whole session was revoked.
+    ReuseDetected { session_id: Uuid },
+}
+
+impl Store {
+    /// Starts a session, with its first refresh token when the grant issues one.
+    pub async fn insert_session(
+        &self,
+        session: &SessionRecord,
+        first_refresh: Option<&RefreshTokenRecord>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO sessions (id, principal_id, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, NULL)")
+            .bind(session.id.to_string())
+            .bind(session.principal_id.to_string())
+            .bind(session.created_at)
+            .bind(session.expires_at)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(first_refresh) = first_refresh {
+            insert_refresh(&mut tx, first_refresh).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn session(&self, id: Uuid) -> StoreResult<Option<SessionRecord>> {
+        let row = sqlx::query("SELECT id, principal_id, created_at, expires_at, revoked_at FROM sessions WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(SessionRecord {
+                id: parse_uuid("sessions.id", row.try_get("id")?)?,
+                principal_id: parse_uuid("sessions.principal_id", row.try_get("principal_id")?)?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+                revoked_at: row.try_get("revoked_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn revoke_session(&self, id: Uuid, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?")
+            .bind(now)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn refresh_token(&self, id: Uuid) -> StoreResult<Option<RefreshTokenRecord>> {
+        let row = sqlx::query("SELECT id, session_id, secret_hash, created_at, expires_at, used_at FROM refresh_tokens WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(RefreshTokenRecord {
+                id: parse_uuid("refresh_tokens.id", row.try_get("id")?)?,
+                session_id: parse_uuid("refresh_tokens.session_id", row.try_get("session_id")?)?,
+                secret_hash: row.try_get("secret_hash")?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+                used_at: row.try_get("used_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Spends `presented` and stores `next` in one transaction. If `presented` was already spent
+    /// (a stolen token replayed, or the thief beat the owner to it), revokes the whole session instead.
+    pub async fn rotate_refresh_token(
+        &self,
+        presented: &RefreshTokenRecord,
+        next: &RefreshTokenRecord,
+        now: i64,
+    ) -> StoreResult<RefreshOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let spent =
+            sqlx::query("UPDATE refresh_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL")
+                .bind(now)
+                .bind(presented.id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        if spent.rows_affected() == 0 {
+            sqlx::query("UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?")
+                .bind(now)
+                .bind(presented.session_id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(RefreshOutcome::ReuseDetected {
+                session_id: presented.session_id,
+            });
+        }
+        insert_refresh(&mut tx, next).await?;
+        tx.commit().await?;
+        let session = self
+            .session(presented.session_id)
+            .await?
+            .ok_or(crate::StoreError::NotFound("session"))?;
+        Ok(RefreshOutcome::Rotated { session })
+    }
+}
+
+async fn insert_refresh(
+    tx: &mut sqlx::SqliteConnection,
+    token: &RefreshTokenRecord,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO refresh_tokens (id, session_id, secret_hash, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, NULL)")
+        .bind(token.id.to_string())
+        .bind(token.session_id.to_string())
+        .bind(&token.secret_hash)
+        .bind(token.created_at)
+        .bind(token.expires_at)
+        .execute(tx)
+        .await?;
+    Ok(())
+}

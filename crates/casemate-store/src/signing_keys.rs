@@ -1,0 +1,61 @@
+//! Token signing keys: one active, retired ones kept until the last token they signed expires.
+
+use crate::{SigningKeyRecord, Store, StoreResult};
+use sqlx::Row;
+
+impl Store {
+    pub async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+        let rows = sqlx::query(
+            "SELECT kid, wrapped_secret, public_key, created_at, retired_at, verify_until FROM signing_keys ORDER BY created_at, kid",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SigningKeyRecord {
+                    kid: row.try_get("kid")?,
+                    wrapped_secret: row.try_get("wrapped_secret")?,
+                    public_key: row.try_get("public_key")?,
+                    created_at: row.try_get("created_at")?,
+                    retired_at: row.try_get("retired_at")?,
+                    verify_until: row.try_get("verify_until")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Makes `new_key` the active key, retiring the current active ones (they verify until
+    /// `verify_until`) and dropping keys whose verification window has closed, in one transaction.
+    pub async fn rotate_signing_key(
+        &self,
+        new_key: &SigningKeyRecord,
+        now: i64,
+        verify_until: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE signing_keys SET retired_at = ?, verify_until = ? WHERE retired_at IS NULL",
+        )
+        .bind(now)
+        .bind(verify_until)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM signing_keys WHERE verify_until IS NOT NULL AND verify_until <= ?",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, wrapped_secret, public_key, created_at, retired_at, verify_until) VALUES (?, ?, ?, ?, NULL, NULL)",
+        )
+        .bind(&new_key.kid)
+        .bind(&new_key.wrapped_secret)
+        .bind(&new_key.public_key)
+        .bind(new_key.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,203 @@
+use super::*;
+use uuid::Uuid;
+
+async fn open_temp() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("casemate.db")).await.unwrap();
+    (dir, store)
+}
+
+fn user(name: &str) -> PrincipalRecord {
+    PrincipalRecord {
+        id: Uuid::new_v4(),
+        kind: "user".into(),
+        name: name.into(),
+        display_name: name.into(),
+        enabled: true,
+        created_at: 1,
+        password_hash: Some("hash".into()),
+        client_id: None,
+    }
+}
+
+#[tokio::test]
+async fn migrates_an_empty_database_and_reopens_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("casemate.db");
+    let store = Store::open(&path).await.unwrap();
+    store.insert_principal(&user("alice")).await.unwrap();
+    store.close().await;
+    let reopened = Store::open(&path).await.unwrap();
+    assert!(
+        reopened.principal_by_name("ALICE").await.unwrap().is_some(),
+        "names are case-insensitive"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    for file in ["casemate.db", "casemate.db-wal", "casemate.db-shm"] {
+        let mode = std::fs::metadata(dir.path().join(file))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{file}");
+    }
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(reopened.pool())
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(reopened.pool())
+        .await
+        .unwrap();
+    assert_eq!(sync, 2, "synchronous = FULL");
+}
+
+#[tokio::test]
+async fn principal_names_are_unique_regardless_of_case() {
+    let (_dir, store) = open_temp().await;
+    store.insert_principal(&user("alice")).await.unwrap();
+    let err = store.insert_principal(&user("Alice")).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(ref m) if m.contains("already exists")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_token_spends_once_and_reuse_revokes_the_session() {
+    let (_dir, store) = open_temp().await;
+    let alice = user("alice");
+    store.insert_principal(&alice).await.unwrap();
+    let session = SessionRecord {
+        id: Uuid::new_v4(),
+        principal_id: alice.id,
+        created_at: 1,
+        expires_at: 100,
+        revoked_at: None,
+    };
+    let first = RefreshTokenRecord {
+        id: Uuid::new_v4(),
+        session_id: session.id,
+        secret_hash: vec![1],
+        created_at: 1,
+        expires_at: 100,
+        used_at: None,
+    };
+    store.insert_session(&session, Some(&first)).await.unwrap();
+    let second = RefreshTokenRecord {
+        id: Uuid::new_v4(),
+        secret_hash: vec![2],
+        ..first.clone()
+    };
+    let outcome = store
+        .rotate_refresh_token(&first, &second, 5)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, RefreshOutcome::Rotated { .. }));
+    let third = RefreshTokenRecord {
+        id: Uuid::new_v4(),
+        secret_hash: vec![3],
+        ..first.clone()
+    };
+    let outcome = store.rotate_refresh_token(&first, &third, 6).await.unwrap();
+    assert_eq!(
+        outcome,
+        RefreshOutcome::ReuseDetected {
+            session_id: session.id
+        }
+    );
+    assert_eq!(
+        store.session(session.id).await.unwrap().unwrap().revoked_at,
+        Some(6)
+    );
+    assert!(
+        store.refresh_token(third.id).await.unwrap().is_none(),
+        "nothing new was issued"
+    );
+}
+
+#[tokio::test]
+async fn a_totp_step_is_accepted_once() {
+    let (_dir, store) = open_temp().await;
+    let alice = user("alice");
+    store.insert_principal(&alice).await.unwrap();
+    store
+        .put_pending_totp(alice.id, b"sealed", 1)
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .totp_factor(alice.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .confirmed
+    );
+    assert!(store.accept_totp_step(alice.id, 10).await.unwrap());
+    assert!(!store.accept_totp_step(alice.id, 10).await.unwrap());
+    assert!(!store.accept_totp_step(alice.id, 9).await.unwrap());
+    assert!(store.accept_totp_step(alice.id, 11).await.unwrap());
+    assert!(
+        store
+            .totp_factor(alice.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .confirmed
+    );
+}
+
+#[tokio::test]
+async fn disabling_a_principal_revokes_its_sessions() {
+    let (_dir, store) = open_temp().await;
+    let alice = user("alice");
+    store.insert_principal(&alice).await.unwrap();
+    let session = SessionRecord {
+        id: Uuid::new_v4(),
+        principal_id: alice.id,
+        created_at: 1,
+        expires_at: 100,
+        revoked_at: None,
+    };
+    let token = RefreshTokenRecord {
+        id: Uuid::new_v4(),
+        session_id: session.id,
+        secret_hash: vec![1],
+        created_at: 1,
+        expires_at: 100,
+        used_at: None,
+    };
+    store.insert_session(&session, Some(&token)).await.unwrap();
+    store
+        .set_principal_enabled(alice.id, false, 7)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session(session.id).await.unwrap().unwrap().revoked_at,
+        Some(7)
+    );
+    assert!(matches!(
+        store.set_principal_enabled(Uuid::new_v4(), false, 7).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn deleting_a_principal_takes_its_credentials_with_it() {
+    let (_dir, store) = open_temp().await;
+    let alice = user("alice");
+    store.insert_principal(&alice).await.unwrap();
+    let pat = PatRecord {
+        id: Uuid::new_v4(),
+        principal_id: alice.id,
+        name: "ci".into(),
+        secret_hash: vec![1],
+        created_at: 1,
+        expires_at: 2,
+        revoked_at: None,
+    };
+    store.insert_pat(&pat).await.unwrap();
+    store.delete_principal(alice.id).await.unwrap();
+    assert!(store.pat(pat.id).await.unwrap().is_none());
+}

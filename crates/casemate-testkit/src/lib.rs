@@ -1,0 +1,112 @@
+//! Starts the real casemate server on 127.0.0.1:0 in a temporary directory, with a clock the test
+//! controls, and hands out real clients that speak TLS with the server's pinned certificate.
+// A test-support crate: failing loudly on set-up errors is what a test wants.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use casemate_client::Client;
+use casemate_server::RunningServer;
+use casemate_server::config::{ConfigLayer, ServerConfig};
+use casemate_types::wire::{CreateUserRequest, TokenRequest};
+use casemate_types::{ManualClock, Sensitive};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+pub const USER_PASSWORD: &str = "user-password-for-tests";
+
+pub struct TestServer {
+    pub server: RunningServer,
+    pub clock: Arc<ManualClock>,
+    pub url: String,
+    pub fingerprint: String,
+    home: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(ConfigLayer::default()).await
+    }
+
+    /// Starts with extra settings; listen address, home and admin password are the kit's.
+    pub async fn start_with(layer: ConfigLayer) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        Self::start_in(home, layer).await
+    }
+
+    async fn start_in(home: tempfile::TempDir, layer: ConfigLayer) -> Self {
+        let layer = ConfigLayer {
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+            home: Some(home.path().to_path_buf()),
+            ..Default::default()
+        }
+        .over(layer);
+        let config = ServerConfig::resolve(layer, Some(Sensitive::new(ADMIN_PASSWORD))).unwrap();
+        let clock = Arc::new(ManualClock::starting_now());
+        let server = casemate_server::start(&config, clock.clone())
+            .await
+            .unwrap();
+        let fingerprint = server.fingerprint.clone().unwrap_or_default();
+        Self {
+            url: server.url.clone(),
+            fingerprint,
+            server,
+            clock,
+            home,
+        }
+    }
+
+    /// Stops the server and starts it again on the same data directory (a new port).
+    pub async fn restart(self, layer: ConfigLayer) -> Self {
+        let home = self.home;
+        self.server.shutdown().await;
+        Self::start_in(home, layer).await
+    }
+
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    pub fn cert_path(&self) -> PathBuf {
+        self.home.path().join("tls").join("cert.pem")
+    }
+
+    /// A client with no credentials.
+    pub fn anonymous(&self) -> Client {
+        Client::new(&self.url, Some(&self.fingerprint)).unwrap()
+    }
+
+    pub async fn sign_in(&self, username: &str, password: &str) -> Client {
+        let anonymous = self.anonymous();
+        let response = anonymous
+            .token(&TokenRequest::password(
+                username,
+                Sensitive::new(password),
+                None,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("sign-in as {username}: {e}"));
+        anonymous.with_bearer(response.access_token)
+    }
+
+    pub async fn admin(&self) -> Client {
+        self.sign_in("admin", ADMIN_PASSWORD).await
+    }
+
+    /// Creates a user (through the admin) and returns a client signed in as it.
+    pub async fn new_user(&self, name: &str) -> Client {
+        self.admin()
+            .await
+            .create_user(&CreateUserRequest {
+                name: name.into(),
+                display_name: None,
+                password: Sensitive::new(USER_PASSWORD),
+            })
+            .await
+            .unwrap();
+        self.sign_in(name, USER_PASSWORD).await
+    }
+
+    pub async fn stop(self) {
+        self.server.shutdown().await;
+    }
+}

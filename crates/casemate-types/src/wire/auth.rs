@@ -1,0 +1,189 @@
+//! OAuth2-style token issuance, the published verification keys, and who-am-I.
+
+use crate::secret::Sensitive;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    Password,
+    ClientCredentials,
+    RefreshToken,
+}
+
+/// `POST /oauth2/token`, as a form (`application/x-www-form-urlencoded`) or as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    pub grant_type: GrantType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Sensitive>,
+    /// The current TOTP code, for users enrolled in (or required to use) a second factor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp: Option<Sensitive>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<Sensitive>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<Sensitive>,
+}
+
+impl TokenRequest {
+    pub fn password(username: &str, password: Sensitive, totp: Option<Sensitive>) -> Self {
+        Self {
+            grant_type: GrantType::Password,
+            username: Some(username.to_owned()),
+            password: Some(password),
+            totp,
+            client_id: None,
+            client_secret: None,
+            refresh_token: None,
+        }
+    }
+
+    pub fn client_credentials(client_id: &str, client_secret: Sensitive) -> Self {
+        Self {
+            grant_type: GrantType::ClientCredentials,
+            username: None,
+            password: None,
+            totp: None,
+            client_id: Some(client_id.to_owned()),
+            client_secret: Some(client_secret),
+            refresh_token: None,
+        }
+    }
+
+    pub fn refresh(refresh_token: Sensitive) -> Self {
+        Self {
+            grant_type: GrantType::RefreshToken,
+            username: None,
+            password: None,
+            totp: None,
+            client_id: None,
+            client_secret: None,
+            refresh_token: Some(refresh_token),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TokenResponse {
+    pub access_token: Sensitive,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<Sensitive>,
+    /// What the token may do: `full`, or `mfa_enrollment` when the second factor must be set up first.
+    pub scope: TokenScope,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenScope {
+    Full,
+    MfaEnrollment,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalKind {
+    User,
+    ServicePrincipal,
+    ManagedIdentity,
+    Run,
+}
+
+impl PrincipalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::ServicePrincipal => "service_principal",
+            Self::ManagedIdentity => "managed_identity",
+            Self::Run => "run",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "user" => Some(Self::User),
+            "service_principal" => Some(Self::ServicePrincipal),
+            "managed_identity" => Some(Self::ManagedIdentity),
+            "run" => Some(Self::Run),
+            _ => None,
+        }
+    }
+}
+
+/// `GET /oauth2/userinfo`: who the caller is and what its token says.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UserInfo {
+    pub object_id: Uuid,
+    pub name: String,
+    pub display_name: String,
+    pub kind: PrincipalKind,
+    pub token: TokenInfo,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TokenInfo {
+    /// `access_token` or `personal_access_token`.
+    pub token_type: String,
+    pub scope: TokenScope,
+    #[serde(with = "time::serde::rfc3339")]
+    pub issued_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<Uuid>,
+}
+
+/// `GET /.well-known/casemate-keys`: every key a valid access token may be signed with.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PublicKeySet {
+    /// The token issuer, as it appears in the `iss` claim.
+    pub issuer: String,
+    pub keys: Vec<PublicKey>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PublicKey {
+    /// PASERK public key id (`k4.pid.…`), the `kid` in every token's footer.
+    pub kid: String,
+    /// Always `v4.public` (PASETO version 4, Ed25519).
+    pub alg: String,
+    /// The PASERK-encoded public key (`k4.public.…`).
+    pub public_key: String,
+    /// `active` signs new tokens; `retired` only verifies tokens signed before rotation.
+    pub status: SigningKeyStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// After this instant no token signed by the key can be valid.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub verify_until: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SigningKeyStatus {
+    Active,
+    Retired,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+}
