@@ -120,6 +120,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         );
         println!();
     }
+    println!("casemate is ready; stop it with Ctrl-C or SIGTERM.");
     let signal = shutdown_signal().await?;
     tracing::info!(
         signal,

@@ -51,6 +51,21 @@ impl ClientError {
 
 pub type ClientResult<T> = Result<T, ClientError>;
 
+/// An error with all its causes, so a refused certificate is named rather than hidden behind "Connect".
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 #[derive(Clone)]
 enum Auth {
     Bearer(Sensitive),
@@ -94,24 +109,24 @@ impl Client {
     /// `fingerprint` is required for `https://` URLs and ignored for `http://`.
     pub fn new(base_url: &str, fingerprint: Option<&str>) -> ClientResult<Self> {
         let base = Url::parse(base_url).map_err(|e| ClientError::Url(e.to_string()))?;
-        let builder = reqwest::Client::builder()
-            .user_agent(concat!("casemate-client/", env!("CARGO_PKG_VERSION")))
-            .tcp_nodelay(true);
-        let builder = match base.scheme() {
-            "https" => {
-                let fingerprint = fingerprint.ok_or_else(|| {
-                    ClientError::Tls("an https URL needs a pinned certificate fingerprint".into())
-                })?;
-                builder.tls_backend_preconfigured(pinning::pinned_config(Some(fingerprint))?)
-            }
-            "http" => builder,
+        let pinned = match base.scheme() {
+            "https" => Some(fingerprint.ok_or_else(|| {
+                ClientError::Tls("an https URL needs a pinned certificate fingerprint".into())
+            })?),
+            "http" => None,
             other => {
                 return Err(ClientError::Url(format!(
                     "scheme must be https or http, not {other}"
                 )));
             }
         };
-        let http = builder
+        // Redirects are not followed: an API answer is never a redirect, and following one could
+        // carry credentials elsewhere.
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("casemate-client/", env!("CARGO_PKG_VERSION")))
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_backend_preconfigured(pinning::pinned_config(pinned)?)
             .build()
             .map_err(|e| ClientError::Transport(e.to_string()))?;
         Ok(Self {
@@ -168,12 +183,10 @@ impl Client {
     }
 
     async fn send(builder: reqwest::RequestBuilder) -> ClientResult<RawResponse> {
-        let response = builder.send().await.map_err(|e| {
-            let detail = std::error::Error::source(&e)
-                .map(|source| format!("{e}: {source}"))
-                .unwrap_or_else(|| e.to_string());
-            ClientError::Transport(detail)
-        })?;
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| ClientError::Transport(error_chain(&e)))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response
@@ -247,12 +260,12 @@ impl Client {
         Self::check(&Self::send(builder).await?)
     }
 
-    /// Any request, answered as it came. `path` is appended to the base URL as written.
+    /// Any request with any headers, answered as it came. `path` is joined to the base URL as written.
     pub async fn raw(
         &self,
         method: &str,
         path: &str,
-        content_type: Option<&str>,
+        headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> ClientResult<RawResponse> {
         let method =
@@ -262,8 +275,8 @@ impl Client {
             .join(path)
             .map_err(|e| ClientError::Url(e.to_string()))?;
         let mut builder = self.request(method, url).body(body);
-        if let Some(content_type) = content_type {
-            builder = builder.header(reqwest::header::CONTENT_TYPE, content_type);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
         }
         Self::send(builder).await
     }

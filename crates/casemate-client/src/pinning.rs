@@ -23,9 +23,18 @@ fn fingerprint_of(der: &[u8]) -> String {
 }
 
 #[derive(Debug)]
+enum Expectation {
+    /// Only the certificate with this fingerprint (normalized hex).
+    Pinned(String),
+    /// Anything, recording what was seen: only to show the user the fingerprint at login.
+    Probe,
+    /// Nothing: for plain-HTTP clients, so a redirect to https cannot reach an unverified server.
+    RefuseAll,
+}
+
+#[derive(Debug)]
 struct PinnedVerifier {
-    /// `None` only when probing, to learn the fingerprint to show the user.
-    expected: Option<String>,
+    expected: Expectation,
     seen: Arc<Mutex<Option<String>>>,
     provider: Arc<CryptoProvider>,
 }
@@ -42,11 +51,17 @@ impl ServerCertVerifier for PinnedVerifier {
         let actual = fingerprint_of(end_entity.as_ref());
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(actual.clone());
         match &self.expected {
-            Some(expected) if *expected != actual => Err(rustls::Error::General(format!(
+            Expectation::Pinned(expected) if *expected == actual => {
+                Ok(ServerCertVerified::assertion())
+            }
+            Expectation::Pinned(expected) => Err(rustls::Error::General(format!(
                 "the server certificate's fingerprint {actual} is not the pinned {expected}; \
                  if the server's certificate was replaced on purpose, log in again"
             ))),
-            _ => Ok(ServerCertVerified::assertion()),
+            Expectation::Probe => Ok(ServerCertVerified::assertion()),
+            Expectation::RefuseAll => Err(rustls::Error::General(
+                "this client was made for plain HTTP and trusts no certificate".into(),
+            )),
         }
     }
 
@@ -97,16 +112,16 @@ fn config_with(verifier: PinnedVerifier) -> ClientResult<rustls::ClientConfig> {
     Ok(config)
 }
 
+/// TLS that trusts exactly the certificate with `fingerprint`, or, with `None`, no certificate at all.
 pub(crate) fn pinned_config(fingerprint: Option<&str>) -> ClientResult<rustls::ClientConfig> {
-    let expected = fingerprint
-        .map(|value| {
-            normalize_fingerprint(value).ok_or_else(|| {
-                ClientError::Tls(format!(
-                    "'{value}' is not a SHA-256 fingerprint (64 hex digits)"
-                ))
-            })
-        })
-        .transpose()?;
+    let expected = match fingerprint {
+        Some(value) => Expectation::Pinned(normalize_fingerprint(value).ok_or_else(|| {
+            ClientError::Tls(format!(
+                "'{value}' is not a SHA-256 fingerprint (64 hex digits)"
+            ))
+        })?),
+        None => Expectation::RefuseAll,
+    };
     config_with(PinnedVerifier {
         expected,
         seen: Arc::default(),
@@ -119,11 +134,12 @@ pub(crate) fn pinned_config(fingerprint: Option<&str>) -> ClientResult<rustls::C
 pub async fn probe_fingerprint(base_url: &str) -> ClientResult<String> {
     let seen = Arc::new(Mutex::new(None));
     let config = config_with(PinnedVerifier {
-        expected: None,
+        expected: Expectation::Probe,
         seen: seen.clone(),
         provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
     })?;
     let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .tls_backend_preconfigured(config)
         .build()
         .map_err(|e| ClientError::Transport(e.to_string()))?;

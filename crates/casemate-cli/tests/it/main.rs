@@ -1,1 +1,54 @@
+//! Integration tests: the real server on loopback over TLS, driven by the real client and CLI.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cli;
+mod gate;
+mod mfa;
+mod principals;
+mod server_process;
+mod tokens;
+
+use casemate_client::{ClientError, RawResponse};
+
+/// Asserts an API error with this status and code, and returns its message.
+#[track_caller]
+pub fn api_error<T: std::fmt::Debug>(
+    result: Result<T, ClientError>,
+    status: u16,
+    code: &str,
+) -> String {
+    match result {
+        Err(ClientError::Api {
+            status: got_status,
+            code: got_code,
+            message,
+            ..
+        }) => {
+            assert_eq!(
+                (got_status, got_code.as_str()),
+                (status, code),
+                "message: {message}"
+            );
+            message
+        }
+        other => panic!("expected {status} {code}, got {other:?}"),
+    }
+}
+
+/// Asserts a raw response is the JSON error with this status and code, and returns its message.
+#[track_caller]
+pub fn raw_error(response: &RawResponse, status: u16, code: &str) -> String {
+    let body = response.error().unwrap_or_else(|| {
+        panic!(
+            "not a JSON error body: {}",
+            String::from_utf8_lossy(&response.body)
+        )
+    });
+    assert_eq!(
+        (response.status, body.error.code.as_str()),
+        (status, code),
+        "message: {}",
+        body.error.message
+    );
+    body.error.message
+}

@@ -1,0 +1,343 @@
+//! The `casemate` CLI against a real server: login with a pinned certificate, user and service
+//! principal management, token display, sign-out.
+
+use casemate_testkit::{ADMIN_PASSWORD, TestServer};
+use casemate_types::Clock;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Output;
+use tokio::io::AsyncWriteExt;
+
+/// Runs `casemate ARGS` with its profile under `config_dir`, feeding `stdin`.
+pub async fn casemate(
+    config_dir: &Path,
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, &str)],
+) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_casemate"));
+    command
+        .args(args)
+        .env("CASEMATE_CONFIG_DIR", config_dir)
+        .env_remove("CASEMATE_OUTPUT")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    child.wait_with_output().await.unwrap()
+}
+
+#[track_caller]
+fn succeeded(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}\nstderr: {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+async fn login_admin(server: &TestServer, config: &Path) -> Output {
+    casemate(
+        config,
+        &[
+            "login",
+            &server.url,
+            "--username",
+            "admin",
+            "--password-stdin",
+            "--accept-fingerprint",
+        ],
+        &format!("{ADMIN_PASSWORD}\n"),
+        &[],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_pins_the_certificate_then_manages_users() {
+    let server = TestServer::start().await;
+    let config = tempfile::tempdir().unwrap();
+    let output = login_admin(&server, config.path()).await;
+    let stdout = succeeded(&output);
+    assert!(stdout.contains("Logged in"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&server.fingerprint),
+        "fingerprint shown: {stderr}"
+    );
+    let profile = config.path().join("profile.json");
+    assert_eq!(
+        std::fs::metadata(&profile).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&profile).unwrap()).unwrap();
+    assert_eq!(
+        saved["fingerprint"].as_str().unwrap(),
+        server.fingerprint.replace(':', "")
+    );
+
+    let created = casemate(
+        config.path(),
+        &["user", "create", "bob", "--password-stdin"],
+        "bob-password-12345\n",
+        &[],
+    )
+    .await;
+    assert!(succeeded(&created).contains("bob"));
+    let listed = succeeded(
+        &casemate(
+            config.path(),
+            &["user", "list", "--output", "json"],
+            "",
+            &[],
+        )
+        .await,
+    );
+    let users: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
+    assert!(users.iter().any(|u| u["name"] == "bob"));
+    let table = succeeded(&casemate(config.path(), &["user", "list"], "", &[]).await);
+    assert!(table.starts_with("NAME"), "{table}");
+    succeeded(&casemate(config.path(), &["user", "disable", "bob"], "", &[]).await);
+    let shown = succeeded(
+        &casemate(
+            config.path(),
+            &["user", "show", "bob", "--output", "json"],
+            "",
+            &[],
+        )
+        .await,
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&shown).unwrap()["enabled"],
+        false
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_show_hides_the_token_unless_asked() {
+    let server = TestServer::start().await;
+    let config = tempfile::tempdir().unwrap();
+    succeeded(&login_admin(&server, config.path()).await);
+    let shown = succeeded(&casemate(config.path(), &["token", "show"], "", &[]).await);
+    assert!(
+        shown.contains("expires_at") && shown.contains("admin"),
+        "{shown}"
+    );
+    assert!(!shown.contains("v4.public."), "{shown}");
+    let raw = succeeded(&casemate(config.path(), &["token", "show", "--raw"], "", &[]).await);
+    assert!(raw.trim().starts_with("v4.public."));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_fingerprint_stops_the_login() {
+    let server = TestServer::start().await;
+    let config = tempfile::tempdir().unwrap();
+    let wrong = "AA".repeat(32);
+    let output = casemate(
+        config.path(),
+        &[
+            "login",
+            &server.url,
+            "--username",
+            "admin",
+            "--password-stdin",
+            "--fingerprint",
+            &wrong,
+        ],
+        &format!("{ADMIN_PASSWORD}\n"),
+        &[],
+    )
+    .await;
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("does not have the fingerprint"));
+    assert!(!config.path().join("profile.json").exists());
+    // Without a terminal and without --accept-fingerprint the CLI refuses to guess.
+    let output = casemate(
+        config.path(),
+        &[
+            "login",
+            &server.url,
+            "--username",
+            "admin",
+            "--password-stdin",
+        ],
+        &format!("{ADMIN_PASSWORD}\n"),
+        &[],
+    )
+    .await;
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--accept-fingerprint"));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pinned_profile_refuses_a_server_with_another_certificate() {
+    let server = TestServer::start().await;
+    let config = tempfile::tempdir().unwrap();
+    succeeded(&login_admin(&server, config.path()).await);
+    // Point the saved profile at another server (another self-signed certificate).
+    let other = TestServer::start().await;
+    let profile_path = config.path().join("profile.json");
+    let mut profile: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&profile_path).unwrap()).unwrap();
+    profile["server"] = other.url.clone().into();
+    std::fs::write(&profile_path, serde_json::to_string(&profile).unwrap()).unwrap();
+    let output = casemate(config.path(), &["user", "list"], "", &[]).await;
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("fingerprint"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    server.stop().await;
+    other.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_principal_logs_in_with_a_secret_from_the_environment() {
+    let server = TestServer::start().await;
+    let config = tempfile::tempdir().unwrap();
+    succeeded(&login_admin(&server, config.path()).await);
+    let sp: serde_json::Value = serde_json::from_str(&succeeded(
+        &casemate(
+            config.path(),
+            &["sp", "create", "trainer", "--output", "json"],
+            "",
+            &[],
+        )
+        .await,
+    ))
+    .unwrap();
+    let secret: serde_json::Value = serde_json::from_str(&succeeded(
+        &casemate(
+            config.path(),
+            &["sp", "secret", "add", "trainer", "--output", "json"],
+            "",
+            &[],
+        )
+        .await,
+    ))
+    .unwrap();
+    let client_id = sp["client_id"].as_str().unwrap();
+    let secret_value = secret["secret"].as_str().unwrap();
+    let sp_config = tempfile::tempdir().unwrap();
+    let output = casemate(
+        sp_config.path(),
+        &[
+            "login",
+            &server.url,
+            "--service-principal",
+            "--client-id",
+            client_id,
+            "--secret-env",
+            "TRAINER_SECRET",
+            "--accept-fingerprint",
+        ],
+        "",
+        &[("TRAINER_SECRET", secret_value)],
+    )
+    .await;
+    assert!(succeeded(&output).contains("service_principal"));
+    let shown = succeeded(
+        &casemate(
+            sp_config.path(),
+            &["token", "show", "--output", "json"],
+            "",
+            &[],
+        )
+        .await,
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&shown).unwrap()["name"],
+        "trainer"
+    );
+    // The secret also works from standard input.
+    let output = casemate(
+        sp_config.path(),
+        &[
+            "login",
+            &server.url,
+            "--service-principal",
+            "--client-id",
+            client_id,
+            "--secret-stdin",
+            "--accept-fingerprint",
+        ],
+        &format!("{secret_value}\n"),
+        &[],
+    )
+    .await;
+    succeeded(&output);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logout_ends_the_session_and_forgets_the_tokens() {
+    let server = TestServer::start().await;
+    let config = tempfile::tempdir().unwrap();
+    succeeded(&login_admin(&server, config.path()).await);
+    let raw = succeeded(&casemate(config.path(), &["token", "show", "--raw"], "", &[]).await);
+    succeeded(&casemate(config.path(), &["logout"], "", &[]).await);
+    assert!(!config.path().join("profile.json").exists());
+    let stale = server
+        .anonymous()
+        .with_bearer(casemate_types::Sensitive::new(raw.trim()))
+        .userinfo()
+        .await;
+    crate::api_error(stale, 401, "Unauthenticated");
+    let output = casemate(config.path(), &["user", "list"], "", &[]).await;
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not signed in"));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mfa_enrolment_and_login_with_a_code_from_the_cli() {
+    let server = TestServer::start().await;
+    let config = tempfile::tempdir().unwrap();
+    succeeded(&login_admin(&server, config.path()).await);
+    // Enrol through the API to learn the secret, as an authenticator app would from the URI.
+    let admin = server.admin().await;
+    let enrollment = admin.begin_totp().await.unwrap();
+    let secret = totp_rs::Secret::Encoded(enrollment.secret.expose().to_owned())
+        .to_bytes()
+        .unwrap();
+    let code = |server: &TestServer| {
+        casemate_crypto::totp::code_at(
+            &secret,
+            u64::try_from(server.clock.now().unix_timestamp()).unwrap(),
+        )
+        .unwrap()
+    };
+    admin
+        .confirm_totp(casemate_types::Sensitive::new(code(&server)))
+        .await
+        .unwrap();
+    server.clock.advance(time::Duration::seconds(30));
+    let output = casemate(
+        config.path(),
+        &[
+            "login",
+            &server.url,
+            "--username",
+            "admin",
+            "--password-stdin",
+            "--accept-fingerprint",
+        ],
+        &format!("{ADMIN_PASSWORD}\n{}\n", code(&server)),
+        &[],
+    )
+    .await;
+    assert!(succeeded(&output).contains("Logged in"));
+    server.stop().await;
+}
