@@ -95,6 +95,14 @@ impl Scope {
         })
     }
 
+    /// The scope made of the first `pairs` kind/name pairs, if this scope is that deep.
+    pub fn truncated(&self, pairs: usize) -> Option<Scope> {
+        let segments: Vec<&str> = self.segments().collect();
+        (pairs > 0 && segments.len() >= pairs * 2).then(|| Self {
+            path: format!("/{}", segments[..pairs * 2].join("/")),
+        })
+    }
+
     pub fn last_kind(&self) -> Option<&str> {
         let segments: Vec<&str> = self.segments().collect();
         segments
@@ -151,5 +159,9 @@ mod tests {
         assert_eq!(rg.parent().unwrap(), Scope::root());
         assert_eq!(Scope::root().parent(), None);
         assert_eq!(ws.last_kind(), Some("workspaces"));
+        assert_eq!(ws.truncated(1).unwrap(), rg);
+        assert_eq!(ws.truncated(2).unwrap(), ws);
+        assert_eq!(rg.truncated(2), None);
+        assert_eq!(Scope::root().truncated(1), None);
     }
 }

@@ -1,14 +1,18 @@
 //! The metadata store: SQLite (WAL, synchronous commits) with forward-only migrations.
 //! Plain data in, plain data out; no policy lives here.
 
+mod activity;
 mod credentials;
 mod principals;
 mod records;
+mod resources;
 mod sessions;
 pub use sessions::RefreshOutcome;
 mod signing_keys;
 
+pub use activity::{ActivityFilter, ActivityRecord};
 pub use records::*;
+pub use resources::{CustomRoleRecord, Provisioning, ResourceRecord};
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

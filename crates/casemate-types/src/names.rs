@@ -46,6 +46,69 @@ pub fn validate_password(field: &'static str, password: &str) -> Result<(), Fiel
     Ok(())
 }
 
+fn name_chars(value: &str, extra: &[char]) -> bool {
+    value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || extra.contains(&c))
+}
+
+/// Resource group names: 1-90 letters, digits, '-', '_' or '.', not ending in '.'.
+pub fn validate_resource_group_name(field: &'static str, name: &str) -> Result<(), FieldError> {
+    if name.is_empty()
+        || name.len() > 90
+        || !name_chars(name, &['-', '_', '.'])
+        || name.ends_with('.')
+    {
+        return Err(FieldError::new(
+            field,
+            "must be 1-90 letters, digits, '-', '_' or '.', not ending in '.'",
+        ));
+    }
+    Ok(())
+}
+
+/// Workspace names: 3-33 letters, digits, '-' or '_', starting with a letter or digit.
+pub fn validate_workspace_name(field: &'static str, name: &str) -> Result<(), FieldError> {
+    let starts_well = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    if !(3..=33).contains(&name.len()) || !starts_well || !name_chars(name, &['-', '_']) {
+        return Err(FieldError::new(
+            field,
+            "must be 3-33 letters, digits, '-' or '_', starting with a letter or digit",
+        ));
+    }
+    Ok(())
+}
+
+/// Tags: at most 15; names 1-512 characters, values at most 256, no control characters.
+pub fn validate_tags(
+    field: &'static str,
+    tags: &std::collections::BTreeMap<String, String>,
+) -> Result<(), FieldError> {
+    if tags.len() > 15 {
+        return Err(FieldError::new(field, "at most 15 tags"));
+    }
+    for (name, value) in tags {
+        if name.is_empty() || name.chars().count() > 512 || name.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                field,
+                "tag names must be 1-512 characters without control characters",
+            ));
+        }
+        if value.chars().count() > 256 || value.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "the value of tag '{name}' must be at most 256 characters without control characters"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +131,21 @@ mod tests {
                 "{bad:?} accepted"
             );
         }
+    }
+
+    #[test]
+    fn resource_names() {
+        assert!(validate_resource_group_name("rg", "team-a_1.x").is_ok());
+        for bad in ["", "a/b", "ends.", &"r".repeat(91)] {
+            assert!(validate_resource_group_name("rg", bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_workspace_name("ws", "ws-1").is_ok());
+        for bad in ["ws", "-ws1", "ws.1", &"w".repeat(34)] {
+            assert!(validate_workspace_name("ws", bad).is_err(), "{bad:?}");
+        }
+        let many: std::collections::BTreeMap<String, String> =
+            (0..16).map(|i| (format!("t{i}"), String::new())).collect();
+        assert!(validate_tags("tags", &many).is_err());
     }
 
     #[test]

@@ -4,6 +4,8 @@ mod auth;
 mod errors;
 mod me;
 mod principals;
+mod rbac;
+mod resources;
 
 use crate::error::Error;
 use crate::gate;
@@ -53,6 +55,34 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
         ))
         .routes(routes!(principals::add_client_secret))
         .routes(routes!(principals::remove_client_secret))
+        .routes(routes!(resources::list_groups))
+        .routes(routes!(
+            resources::create_group,
+            resources::get_group,
+            resources::delete_group
+        ))
+        .routes(routes!(resources::list_workspaces))
+        .routes(routes!(
+            resources::create_workspace,
+            resources::get_workspace,
+            resources::update_workspace,
+            resources::delete_workspace
+        ))
+        .routes(routes!(resources::resync_keys))
+        .routes(routes!(rbac::create_assignment, rbac::list_assignments))
+        .routes(routes!(rbac::delete_assignment))
+        .routes(routes!(rbac::list_definitions, rbac::create_definition))
+        .routes(routes!(
+            rbac::get_definition,
+            rbac::update_definition,
+            rbac::delete_definition
+        ))
+        .routes(routes!(rbac::check_own))
+        .routes(routes!(rbac::list_own))
+        .routes(routes!(rbac::check_other))
+        .routes(routes!(rbac::list_other))
+        .routes(routes!(rbac::list_activity))
+        .routes(routes!(rbac::verify_activity))
 }
 
 /// The whole application: routes behind the gate, the request context around everything.

@@ -146,6 +146,17 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     }
 }
 
+/// Query parameters, decoded strictly: unknown or malformed ones are 400s naming them.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        decode_form(parts.uri.query().unwrap_or("").as_bytes()).map(ApiQuery)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,11 @@
 use super::table::{self, Access};
 use super::{BodyLimit, ClientAddress, RequestId};
 use crate::error::Error;
+use crate::services::activity::{NewActivity, Outcome};
 use crate::services::{Caller, Services};
 use axum::extract::{ConnectInfo, MatchedPath, RawPathParams, Request, State};
-use axum::http::HeaderValue;
 use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -113,7 +114,61 @@ async fn authenticate(
     }
 }
 
-/// The gate proper, on every matched route. No handler runs unless this lets it.
+fn query_scope(request: &Request) -> Option<String> {
+    let query = request.uri().query()?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).ok()?;
+    pairs
+        .into_iter()
+        .find(|(name, _)| name == "scope")
+        .map(|(_, value)| value)
+}
+
+/// Who, from where, about what: the parts of an activity record the gate knows before the handler.
+struct Audit<'a> {
+    services: &'a Services,
+    caller: &'a Caller,
+    operation: &'a str,
+    resource_id: String,
+    correlation_id: String,
+    client_address: String,
+    user_agent: String,
+}
+
+impl Audit<'_> {
+    async fn record(&self, outcome: Outcome, status: u16, detail: String) -> Result<(), Error> {
+        self.services
+            .activity
+            .record(NewActivity {
+                time: self.services.now(),
+                operation: self.operation.to_owned(),
+                outcome,
+                status,
+                caller_id: self.caller.principal_id.to_string(),
+                caller_name: self.caller.name.clone(),
+                resource_id: self.resource_id.clone(),
+                correlation_id: self.correlation_id.clone(),
+                client_address: self.client_address.clone(),
+                user_agent: self.user_agent.clone(),
+                detail,
+            })
+            .await
+    }
+
+    /// Records a refusal, then answers with it; if even that cannot be recorded, 503.
+    async fn deny(&self, error: Error) -> Response {
+        let (status, _) = error.status_and_code();
+        match self
+            .record(Outcome::Denied, status.as_u16(), error.to_string())
+            .await
+        {
+            Ok(()) => error.into_response(),
+            Err(unavailable) => unavailable.into_response(),
+        }
+    }
+}
+
+/// The gate proper, on every matched route. No handler runs unless this lets it, and no
+/// authorized request is answered before its activity record is durable.
 pub async fn gate(
     State(services): State<Arc<Services>>,
     matched: MatchedPath,
@@ -121,49 +176,108 @@ pub async fn gate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let method = request.method().as_str().to_owned();
-    let Some(rule) = table::lookup(&method, matched.as_str()) else {
-        tracing::error!(
-            method,
-            path = matched.as_str(),
-            "route has no row in the action table; refusing"
-        );
+    let method = request.method().clone();
+    let Some(rule) = table::lookup(method.as_str(), matched.as_str()) else {
+        tracing::error!(%method, path = matched.as_str(), "route has no row in the action table; refusing");
         return Error::internal(format!(
             "route {method} {} is not in the action table",
             matched.as_str()
         ))
         .into_response();
     };
-    if rule.access == Access::Public {
-        return next.run(request).await;
-    }
+    let (operation, scope_template, enrollment_ok) = match rule.access {
+        Access::Public => return next.run(request).await,
+        Access::SignedIn {
+            operation,
+            enrollment,
+        } => (operation, None, enrollment),
+        Access::Action { action, scope } => (action, Some(scope), false),
+    };
     let presented = presented_credential(request.headers());
     let caller = match authenticate(&services, presented).await {
         Ok(caller) => caller,
         Err(error) => return error.into_response(),
     };
-    let enrollment_ok = matches!(rule.access, Access::SignedIn { enrollment: true });
-    if caller.token_scope() == TokenScope::MfaEnrollment && !enrollment_ok {
-        return Error::ForbiddenOther(
-            "this token may only enrol a second factor: run `casemate user mfa enable`, then sign in again".into(),
-        )
-        .into_response();
-    }
-    if let Access::Action { action, scope } = rule.access {
-        let pairs: Vec<(&str, &str)> = params.iter().collect();
-        let scope = match table::resolve_scope(scope, &pairs).map(|s| Scope::parse(&s)) {
-            Some(Ok(scope)) => scope,
-            Some(Err(error)) => return Error::invalid("path", error.to_string()).into_response(),
-            None => {
-                return Error::internal(format!("scope template {scope} has unfilled parameters"))
-                    .into_response();
+    let scope = match scope_template {
+        None => Ok(Scope::root()),
+        Some(table::SCOPE_FROM_QUERY) => match query_scope(&request) {
+            Some(scope) => Scope::parse(&scope).map_err(|e| Error::invalid("scope", e.rule)),
+            None => Err(Error::invalid(
+                "scope",
+                "is required as a query parameter, e.g. ?scope=/resourceGroups/rg",
+            )),
+        },
+        Some(template) => {
+            let pairs: Vec<(&str, &str)> = params.iter().collect();
+            match table::resolve_scope(template, &pairs).map(|s| Scope::parse(&s)) {
+                Some(Ok(scope)) => Ok(scope),
+                Some(Err(error)) => Err(Error::invalid("path", error.to_string())),
+                None => Err(Error::internal(format!(
+                    "scope template {template} has unfilled parameters"
+                ))),
             }
-        };
-        if let Err(error) = services.authorize(&caller, action, &scope).await {
-            tracing::info!(caller = %caller.principal_id, action, %scope, "denied");
-            return error.into_response();
         }
+    };
+    let scope = match scope {
+        Ok(scope) => scope,
+        Err(error) => return error.into_response(),
+    };
+    let user_agent: String = request
+        .headers()
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(256)
+        .collect();
+    let audit = Audit {
+        services: &services,
+        caller: &caller,
+        operation,
+        resource_id: scope.to_string(),
+        correlation_id: request
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default(),
+        client_address: request
+            .extensions()
+            .get::<ClientAddress>()
+            .map(|a| a.0.to_string())
+            .unwrap_or_default(),
+        user_agent,
+    };
+    if caller.token_scope() == TokenScope::MfaEnrollment && !enrollment_ok {
+        return audit
+            .deny(Error::ForbiddenOther(
+                "this token may only enrol a second factor: run `casemate user mfa enable`, then sign in again".into(),
+            ))
+            .await;
     }
-    request.extensions_mut().insert(caller);
-    next.run(request).await
+    if scope_template.is_some()
+        && let Err(error) = services.authorize(&caller, operation, &scope).await
+    {
+        tracing::info!(caller = %caller.principal_id, operation, %scope, "denied");
+        return audit.deny(error).await;
+    }
+    // A request that may change something is recorded before it runs, so that if the log cannot
+    // be written nothing happens.
+    let changes_state = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if changes_state
+        && let Err(unavailable) = audit.record(Outcome::Started, 0, String::new()).await
+    {
+        return unavailable.into_response();
+    }
+    request.extensions_mut().insert(caller.clone());
+    let response = next.run(request).await;
+    let status = response.status();
+    let outcome = if status.is_client_error() || status.is_server_error() {
+        Outcome::Failed
+    } else {
+        Outcome::Succeeded
+    };
+    match audit.record(outcome, status.as_u16(), String::new()).await {
+        Ok(()) => response,
+        Err(unavailable) => unavailable.into_response(),
+    }
 }

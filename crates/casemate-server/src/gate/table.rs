@@ -5,16 +5,24 @@
 /// What a route demands of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// No credential needed (sign-in itself, public keys, health).
+    /// No credential needed (sign-in itself, public keys, health). Not in the activity log.
     Public,
-    /// Any signed-in principal acting on itself. `enrollment` admits tokens that may only enrol MFA.
-    SignedIn { enrollment: bool },
-    /// The caller must hold `action` at the scope made by filling `scope`'s `{param}`s from the path.
+    /// Any signed-in principal acting on itself, logged as `operation`. `enrollment` admits tokens
+    /// that may only enrol a second factor.
+    SignedIn {
+        operation: &'static str,
+        enrollment: bool,
+    },
+    /// The caller must hold `action` at `scope`: a template whose `{param}`s come from the path,
+    /// or [`SCOPE_FROM_QUERY`] for a scope given as the `scope` query parameter.
     Action {
         action: &'static str,
         scope: &'static str,
     },
 }
+
+/// A scope template meaning "the `scope` query parameter".
+pub const SCOPE_FROM_QUERY: &str = "?scope";
 
 #[derive(Debug, Clone, Copy)]
 pub struct RouteRule {
@@ -31,19 +39,25 @@ const fn public(method: &'static str, path: &'static str) -> RouteRule {
     }
 }
 
-const fn signed_in(method: &'static str, path: &'static str) -> RouteRule {
+const fn signed_in(method: &'static str, path: &'static str, operation: &'static str) -> RouteRule {
     RouteRule {
         method,
         path,
-        access: Access::SignedIn { enrollment: false },
+        access: Access::SignedIn {
+            operation,
+            enrollment: false,
+        },
     }
 }
 
-const fn enrolling(method: &'static str, path: &'static str) -> RouteRule {
+const fn enrolling(method: &'static str, path: &'static str, operation: &'static str) -> RouteRule {
     RouteRule {
         method,
         path,
-        access: Access::SignedIn { enrollment: true },
+        access: Access::SignedIn {
+            operation,
+            enrollment: true,
+        },
     }
 }
 
@@ -60,18 +74,21 @@ const fn action(
     }
 }
 
+const RG: &str = "/resourceGroups/{rg}";
+const WS: &str = "/resourceGroups/{rg}/workspaces/{ws}";
+
 pub const ROUTES: &[RouteRule] = &[
     public("GET", "/health"),
     public("GET", "/openapi.json"),
     public("GET", "/.well-known/casemate-keys"),
     public("POST", "/oauth2/token"),
-    enrolling("GET", "/oauth2/userinfo"),
-    enrolling("POST", "/oauth2/logout"),
-    enrolling("POST", "/me/mfa/totp"),
-    enrolling("POST", "/me/mfa/totp/confirm"),
-    signed_in("POST", "/me/tokens"),
-    signed_in("GET", "/me/tokens"),
-    signed_in("DELETE", "/me/tokens/{token_id}"),
+    enrolling("GET", "/oauth2/userinfo", "oauth2/userinfo/read"),
+    enrolling("POST", "/oauth2/logout", "oauth2/logout/action"),
+    enrolling("POST", "/me/mfa/totp", "me/mfa/write"),
+    enrolling("POST", "/me/mfa/totp/confirm", "me/mfa/confirm/action"),
+    signed_in("POST", "/me/tokens", "me/tokens/write"),
+    signed_in("GET", "/me/tokens", "me/tokens/read"),
+    signed_in("DELETE", "/me/tokens/{token_id}", "me/tokens/delete"),
     action("POST", "/users", "principals/users/write", "/"),
     action("GET", "/users", "principals/users/read", "/"),
     action("GET", "/users/{user}", "principals/users/read", "/"),
@@ -131,6 +148,106 @@ pub const ROUTES: &[RouteRule] = &[
         "signingKeys/rotate/action",
         "/",
     ),
+    action("GET", "/resourceGroups", "resourceGroups/read", "/"),
+    action("PUT", "/resourceGroups/{rg}", "resourceGroups/write", RG),
+    action("GET", "/resourceGroups/{rg}", "resourceGroups/read", RG),
+    action(
+        "DELETE",
+        "/resourceGroups/{rg}",
+        "resourceGroups/delete",
+        RG,
+    ),
+    action(
+        "GET",
+        "/resourceGroups/{rg}/workspaces",
+        "workspaces/read",
+        RG,
+    ),
+    // Creating a workspace is decided on the resource group (Owner or Contributor there).
+    action(
+        "PUT",
+        "/resourceGroups/{rg}/workspaces/{ws}",
+        "workspaces/write",
+        RG,
+    ),
+    action(
+        "GET",
+        "/resourceGroups/{rg}/workspaces/{ws}",
+        "workspaces/read",
+        WS,
+    ),
+    action(
+        "PATCH",
+        "/resourceGroups/{rg}/workspaces/{ws}",
+        "workspaces/write",
+        WS,
+    ),
+    action(
+        "DELETE",
+        "/resourceGroups/{rg}/workspaces/{ws}",
+        "workspaces/delete",
+        WS,
+    ),
+    action(
+        "POST",
+        "/resourceGroups/{rg}/workspaces/{ws}/resynckeys",
+        "workspaces/resynckeys/action",
+        WS,
+    ),
+    action(
+        "POST",
+        "/roleAssignments",
+        "roleAssignments/write",
+        SCOPE_FROM_QUERY,
+    ),
+    action(
+        "GET",
+        "/roleAssignments",
+        "roleAssignments/read",
+        SCOPE_FROM_QUERY,
+    ),
+    action(
+        "DELETE",
+        "/roleAssignments/{assignment_id}",
+        "roleAssignments/delete",
+        SCOPE_FROM_QUERY,
+    ),
+    signed_in("GET", "/roleDefinitions", "roleDefinitions/read"),
+    signed_in("GET", "/roleDefinitions/{name}", "roleDefinitions/read"),
+    action("POST", "/roleDefinitions", "roleDefinitions/write", "/"),
+    action(
+        "PUT",
+        "/roleDefinitions/{name}",
+        "roleDefinitions/write",
+        "/",
+    ),
+    action(
+        "DELETE",
+        "/roleDefinitions/{name}",
+        "roleDefinitions/delete",
+        "/",
+    ),
+    signed_in("GET", "/permissions/check", "permissions/check/read"),
+    signed_in("GET", "/permissions", "permissions/read"),
+    action(
+        "GET",
+        "/principals/{principal}/permissions/check",
+        "roleAssignments/read",
+        SCOPE_FROM_QUERY,
+    ),
+    action(
+        "GET",
+        "/principals/{principal}/permissions",
+        "roleAssignments/read",
+        SCOPE_FROM_QUERY,
+    ),
+    action("GET", "/activityLog", "activityLog/read", SCOPE_FROM_QUERY),
+    action(
+        "POST",
+        "/activityLog/verify",
+        "activityLog/verify/action",
+        "/",
+    ),
 ];
 
 pub fn lookup(method: &str, path: &str) -> Option<&'static RouteRule> {
@@ -163,6 +280,21 @@ mod tests {
                 rule.method,
                 rule.path
             );
+        }
+    }
+
+    #[test]
+    fn every_action_in_the_table_is_catalogued() {
+        for rule in ROUTES {
+            if let Access::Action { action, .. } = rule.access {
+                let known = casemate_authz::catalogue::lookup(action);
+                assert!(
+                    known.is_some_and(|a| !a.data),
+                    "{} {}: {action} is not a catalogued control action",
+                    rule.method,
+                    rule.path
+                );
+            }
         }
     }
 

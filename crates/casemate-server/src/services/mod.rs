@@ -1,10 +1,12 @@
 //! Services: plain Rust over the foundations, no HTTP types. The gate and the API call these.
 
-pub mod authz;
+pub mod activity;
 pub mod bootstrap;
 pub mod identity;
 pub mod limiter;
 pub mod principals;
+pub mod rbac;
+pub mod resources;
 pub mod signing;
 pub mod tokens;
 
@@ -37,6 +39,7 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     pub root_key: Arc<dyn KeyProvider>,
     pub signing: signing::SigningKeyRing,
+    pub activity: activity::ActivityLog,
     pub limiter: limiter::SignInLimiter,
     pub settings: AuthSettings,
     /// Bounds concurrent argon2 work so sign-in floods cannot starve the runtime of memory.
@@ -75,6 +78,7 @@ impl Services {
             .await
             .map_err(Error::internal)??;
         Ok(Self {
+            activity: activity::ActivityLog::start(store.clone()),
             store,
             blobs,
             clock,

@@ -2,6 +2,8 @@
 
 pub mod auth;
 pub mod principals;
+pub mod resources;
 
 pub use auth::*;
 pub use principals::*;
+pub use resources::*;

@@ -1,0 +1,161 @@
+//! The activity log: append-only rows, each carrying the hash of the one before it.
+
+use crate::{Store, StoreResult};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityRecord {
+    pub seq: i64,
+    pub id: String,
+    pub time_ms: i64,
+    pub operation: String,
+    pub phase: String,
+    pub status: i64,
+    pub caller_id: String,
+    pub caller_name: String,
+    pub resource_id: String,
+    pub correlation_id: String,
+    pub client_address: String,
+    pub user_agent: String,
+    pub detail: String,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+/// What to list; every field narrows the result.
+#[derive(Debug, Clone, Default)]
+pub struct ActivityFilter {
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    /// The scope and everything below it.
+    pub scope: Option<String>,
+    pub caller_id: Option<String>,
+    pub operation: Option<String>,
+    pub phase: Option<String>,
+    /// Only records after this sequence number (paging).
+    pub after_seq: Option<i64>,
+    pub limit: i64,
+}
+
+fn record_from_row(row: &SqliteRow) -> StoreResult<ActivityRecord> {
+    Ok(ActivityRecord {
+        seq: row.try_get("seq")?,
+        id: row.try_get("id")?,
+        time_ms: row.try_get("time")?,
+        operation: row.try_get("operation")?,
+        phase: row.try_get("phase")?,
+        status: row.try_get("status")?,
+        caller_id: row.try_get("caller_id")?,
+        caller_name: row.try_get("caller_name")?,
+        resource_id: row.try_get("resource_id")?,
+        correlation_id: row.try_get("correlation_id")?,
+        client_address: row.try_get("client_address")?,
+        user_agent: row.try_get("user_agent")?,
+        detail: row.try_get("detail")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+impl Store {
+    /// Appends records (already chained by the caller) in one transaction: one fsync for the batch.
+    pub async fn append_activity(&self, records: &[ActivityRecord]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for record in records {
+            sqlx::query(
+                "INSERT INTO activity_log (seq, id, time, operation, phase, status, caller_id, caller_name, resource_id, \
+                 correlation_id, client_address, user_agent, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(record.seq)
+            .bind(&record.id)
+            .bind(record.time_ms)
+            .bind(&record.operation)
+            .bind(&record.phase)
+            .bind(record.status)
+            .bind(&record.caller_id)
+            .bind(&record.caller_name)
+            .bind(&record.resource_id)
+            .bind(&record.correlation_id)
+            .bind(&record.client_address)
+            .bind(&record.user_agent)
+            .bind(&record.detail)
+            .bind(&record.prev_hash)
+            .bind(&record.hash)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The last record's sequence number and hash, where the chain continues.
+    pub async fn activity_head(&self) -> StoreResult<Option<(i64, Vec<u8>)>> {
+        let row = sqlx::query("SELECT seq, hash FROM activity_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| Ok((row.try_get("seq")?, row.try_get("hash")?)))
+            .transpose()
+    }
+
+    pub async fn list_activity(&self, filter: &ActivityFilter) -> StoreResult<Vec<ActivityRecord>> {
+        let mut query = sqlx::QueryBuilder::new("SELECT * FROM activity_log WHERE 1 = 1");
+        if let Some(from) = filter.from_ms {
+            query.push(" AND time >= ").push_bind(from);
+        }
+        if let Some(to) = filter.to_ms {
+            query.push(" AND time < ").push_bind(to);
+        }
+        if let Some(scope) = &filter.scope
+            && scope != "/"
+        {
+            query
+                .push(" AND (lower(resource_id) = lower(")
+                .push_bind(scope.clone())
+                .push(") OR lower(substr(resource_id, 1, ")
+                .push_bind(i64::try_from(scope.len() + 1).unwrap_or(i64::MAX))
+                .push(")) = lower(")
+                .push_bind(format!("{scope}/"))
+                .push("))");
+        }
+        if let Some(caller) = &filter.caller_id {
+            query.push(" AND (caller_id = ").push_bind(caller.clone());
+            query
+                .push(" OR caller_name = ")
+                .push_bind(caller.clone())
+                .push(" COLLATE NOCASE)");
+        }
+        if let Some(operation) = &filter.operation {
+            query
+                .push(" AND operation = ")
+                .push_bind(operation.clone())
+                .push(" COLLATE NOCASE");
+        }
+        if let Some(phase) = &filter.phase {
+            query
+                .push(" AND phase = ")
+                .push_bind(phase.clone())
+                .push(" COLLATE NOCASE");
+        }
+        if let Some(after) = filter.after_seq {
+            query.push(" AND seq > ").push_bind(after);
+        }
+        query.push(" ORDER BY seq LIMIT ").push_bind(filter.limit);
+        let rows = query.build().fetch_all(&self.pool).await?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    /// Records in sequence order from `after_seq` on, for verification in pages.
+    pub async fn activity_page(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<ActivityRecord>> {
+        let rows = sqlx::query("SELECT * FROM activity_log WHERE seq > ? ORDER BY seq LIMIT ?")
+            .bind(after_seq)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(record_from_row).collect()
+    }
+}

@@ -1,0 +1,294 @@
+//! Resources by resource id, custom roles, and role assignments beyond a principal's own.
+
+use crate::principals::{insert_principal_in, insert_role_assignment_in};
+use crate::records::parse_uuid;
+use crate::{PrincipalRecord, RoleAssignmentRecord, Store, StoreError, StoreResult};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceRecord {
+    pub id: String,
+    pub kind: String,
+    pub parent: Option<String>,
+    pub name: String,
+    pub properties: String,
+    pub created_at: i64,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomRoleRecord {
+    pub name: String,
+    pub definition: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+fn resource_from_row(row: &SqliteRow) -> StoreResult<ResourceRecord> {
+    Ok(ResourceRecord {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        parent: row.try_get("parent")?,
+        name: row.try_get("name")?,
+        properties: row.try_get("properties")?,
+        created_at: row.try_get("created_at")?,
+        created_by: row.try_get("created_by")?,
+    })
+}
+
+pub(crate) fn assignment_from_row(row: &SqliteRow) -> StoreResult<RoleAssignmentRecord> {
+    Ok(RoleAssignmentRecord {
+        id: parse_uuid("role_assignments.id", row.try_get("id")?)?,
+        principal_id: parse_uuid(
+            "role_assignments.principal_id",
+            row.try_get("principal_id")?,
+        )?,
+        role_name: row.try_get("role_name")?,
+        scope: row.try_get("scope")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+async fn insert_resource_in(
+    connection: &mut sqlx::SqliteConnection,
+    resource: &ResourceRecord,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO resources (id, kind, parent, name, properties, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&resource.id)
+    .bind(&resource.kind)
+    .bind(&resource.parent)
+    .bind(&resource.name)
+    .bind(&resource.properties)
+    .bind(resource.created_at)
+    .bind(&resource.created_by)
+    .execute(connection)
+    .await
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!("{} already exists", resource.id)),
+        other => other,
+    })?;
+    Ok(())
+}
+
+/// Everything a new workspace brings with it, created together or not at all.
+#[derive(Debug, Clone)]
+pub struct Provisioning {
+    pub resources: Vec<ResourceRecord>,
+    pub identity: PrincipalRecord,
+    pub assignments: Vec<RoleAssignmentRecord>,
+}
+
+impl Store {
+    pub async fn insert_resource(&self, resource: &ResourceRecord) -> StoreResult<()> {
+        let mut connection = self.pool.acquire().await?;
+        insert_resource_in(&mut connection, resource).await
+    }
+
+    pub async fn provision(&self, provisioning: &Provisioning) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for resource in &provisioning.resources {
+            insert_resource_in(&mut tx, resource).await?;
+        }
+        insert_principal_in(&mut tx, &provisioning.identity).await?;
+        for assignment in &provisioning.assignments {
+            insert_role_assignment_in(&mut tx, assignment).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn resource(&self, id: &str) -> StoreResult<Option<ResourceRecord>> {
+        let row = sqlx::query("SELECT * FROM resources WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(resource_from_row).transpose()
+    }
+
+    pub async fn resources(
+        &self,
+        kind: &str,
+        parent: Option<&str>,
+    ) -> StoreResult<Vec<ResourceRecord>> {
+        let rows = match parent {
+            Some(parent) => {
+                sqlx::query("SELECT * FROM resources WHERE kind = ? AND parent = ? ORDER BY name")
+                    .bind(kind)
+                    .bind(parent)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT * FROM resources WHERE kind = ? ORDER BY name")
+                    .bind(kind)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(resource_from_row).collect()
+    }
+
+    pub async fn update_resource_properties(&self, id: &str, properties: &str) -> StoreResult<()> {
+        let updated = sqlx::query("UPDATE resources SET properties = ? WHERE id = ?")
+            .bind(properties)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound("resource"));
+        }
+        Ok(())
+    }
+
+    /// Deletes resources, the principals named, and every role assignment at or below the
+    /// resources, in one transaction.
+    pub async fn delete_resources(&self, ids: &[String], principals: &[Uuid]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for id in ids {
+            sqlx::query(
+                "DELETE FROM role_assignments WHERE lower(scope) = lower(?1) \
+                 OR lower(substr(scope, 1, length(?1) + 1)) = lower(?1 || '/')",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM resources WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for principal in principals {
+            sqlx::query("DELETE FROM principals WHERE id = ?")
+                .bind(principal.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn children_count(&self, parent: &str) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM resources WHERE parent = ?")
+                .bind(parent)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn role_assignment(&self, id: Uuid) -> StoreResult<Option<RoleAssignmentRecord>> {
+        let row = sqlx::query("SELECT id, principal_id, role_name, scope, created_at FROM role_assignments WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(assignment_from_row).transpose()
+    }
+
+    pub async fn all_role_assignments(&self) -> StoreResult<Vec<RoleAssignmentRecord>> {
+        let rows = sqlx::query("SELECT id, principal_id, role_name, scope, created_at FROM role_assignments ORDER BY scope, created_at")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(assignment_from_row).collect()
+    }
+
+    pub async fn delete_role_assignment(&self, id: Uuid) -> StoreResult<()> {
+        let deleted = sqlx::query("DELETE FROM role_assignments WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::NotFound("role assignment"));
+        }
+        Ok(())
+    }
+
+    pub async fn assignments_of_role(&self, role_name: &str) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM role_assignments WHERE role_name = ? COLLATE NOCASE",
+        )
+        .bind(role_name)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    pub async fn insert_custom_role(&self, role: &CustomRoleRecord) -> StoreResult<()> {
+        sqlx::query("INSERT INTO custom_roles (name, definition, created_at, updated_at) VALUES (?, ?, ?, ?)")
+            .bind(&role.name)
+            .bind(&role.definition)
+            .bind(role.created_at)
+            .bind(role.updated_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("a role named '{}' already exists", role.name)),
+                other => other,
+            })?;
+        Ok(())
+    }
+
+    pub async fn update_custom_role(
+        &self,
+        name: &str,
+        definition: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let updated =
+            sqlx::query("UPDATE custom_roles SET definition = ?, updated_at = ? WHERE name = ?")
+                .bind(definition)
+                .bind(now)
+                .bind(name)
+                .execute(&self.pool)
+                .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound("role definition"));
+        }
+        Ok(())
+    }
+
+    pub async fn custom_roles(&self) -> StoreResult<Vec<CustomRoleRecord>> {
+        let rows = sqlx::query(
+            "SELECT name, definition, created_at, updated_at FROM custom_roles ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CustomRoleRecord {
+                    name: row.try_get("name")?,
+                    definition: row.try_get("definition")?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes a custom role unless an assignment still uses it (checked in the same transaction).
+    pub async fn delete_custom_role(&self, name: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let in_use: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM role_assignments WHERE role_name = ? COLLATE NOCASE",
+        )
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await?;
+        if in_use > 0 {
+            return Err(StoreError::Conflict(format!(
+                "role '{name}' is still assigned {in_use} time(s); delete those assignments first"
+            )));
+        }
+        let deleted = sqlx::query("DELETE FROM custom_roles WHERE name = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::NotFound("role definition"));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
