@@ -160,7 +160,7 @@ pub async fn logout() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn signed_in() -> anyhow::Result<Client> {
+pub async fn signed_in() -> anyhow::Result<Client> {
     Profile::load()?.client().await
 }
 

@@ -4,6 +4,7 @@ mod commands;
 mod input;
 mod output;
 mod profile;
+mod resources_cmd;
 mod server_cmd;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +47,31 @@ enum Command {
         #[command(subcommand)]
         command: commands::PatCommand,
     },
+    /// Resource groups.
+    Group {
+        #[command(subcommand)]
+        command: resources_cmd::GroupCommand,
+    },
+    /// Workspaces and their associated resources.
+    Workspace {
+        #[command(subcommand)]
+        command: resources_cmd::WorkspaceCommand,
+    },
+    /// Role assignments and role definitions.
+    Role {
+        #[command(subcommand)]
+        command: resources_cmd::RoleCommand,
+    },
+    /// Effective access: check an action, list permissions.
+    Auth {
+        #[command(subcommand)]
+        command: resources_cmd::AuthCommand,
+    },
+    /// The activity log: list and verify.
+    Activity {
+        #[command(subcommand)]
+        command: resources_cmd::ActivityCommand,
+    },
     /// Inspect the stored access token.
     Token {
         #[command(subcommand)]
@@ -74,6 +100,11 @@ fn main() -> std::process::ExitCode {
             Command::Sp { command } => commands::sp(command, cli.output).await,
             Command::Pat { command } => commands::pat(command, cli.output).await,
             Command::Token { command } => commands::token(command, cli.output).await,
+            Command::Group { command } => resources_cmd::group(command, cli.output).await,
+            Command::Workspace { command } => resources_cmd::workspace(command, cli.output).await,
+            Command::Role { command } => resources_cmd::role(command, cli.output).await,
+            Command::Auth { command } => resources_cmd::auth(command, cli.output).await,
+            Command::Activity { command } => resources_cmd::activity(command, cli.output).await,
         }
     });
     match result {

@@ -72,13 +72,17 @@ fn init_logging(config: &ServerConfig) -> anyhow::Result<()> {
     result.map_err(|e| anyhow::anyhow!("logging: {e}"))
 }
 
-async fn shutdown_signal() -> anyhow::Result<&'static str> {
+/// Installs the SIGTERM and SIGINT handlers at once (so a signal that arrives while starting is
+/// not lost to the default action) and resolves when either arrives.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = &'static str>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-    Ok(tokio::select! {
-        _ = terminate.recv() => "SIGTERM",
-        _ = interrupt.recv() => "SIGINT",
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        }
     })
 }
 
@@ -102,6 +106,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let config =
         ServerConfig::resolve(flags.over(file), admin_password).map_err(anyhow::Error::msg)?;
     init_logging(&config)?;
+    let signal = shutdown_signal()?;
     let server = casemate_server::start(&config, Arc::new(SystemClock)).await?;
     println!("casemate server listening on {}", server.url);
     println!("data directory: {}", config.home.display());
@@ -121,7 +126,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         println!();
     }
     println!("casemate is ready; stop it with Ctrl-C or SIGTERM.");
-    let signal = shutdown_signal().await?;
+    let signal = signal.await;
     tracing::info!(
         signal,
         "shutting down: no new connections, finishing in-flight requests"

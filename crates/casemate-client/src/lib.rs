@@ -235,6 +235,41 @@ impl Client {
         Self::decode(Self::send(self.request(Method::GET, self.url(segments)?)).await?)
     }
 
+    async fn get_query<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> ClientResult<T> {
+        Self::decode(Self::send(self.request(Method::GET, self.url(segments)?).query(query)).await?)
+    }
+
+    async fn send_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        body: &B,
+    ) -> ClientResult<T> {
+        Self::decode(
+            Self::send(
+                self.request(method, self.url(segments)?)
+                    .query(query)
+                    .json(body),
+            )
+            .await?,
+        )
+    }
+
+    async fn delete_query(&self, segments: &[&str], query: &[(&str, &str)]) -> ClientResult<()> {
+        Self::check(
+            &Self::send(
+                self.request(Method::DELETE, self.url(segments)?)
+                    .query(query),
+            )
+            .await?,
+        )
+    }
+
     async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         segments: &[&str],
@@ -400,5 +435,190 @@ impl Client {
         let id = token_id.to_string();
         self.no_content(Method::DELETE, &["me", "tokens", &id], None)
             .await
+    }
+
+    pub async fn list_resource_groups(&self) -> ClientResult<Vec<ResourceGroup>> {
+        self.get(&["resourceGroups"]).await
+    }
+
+    pub async fn create_resource_group(&self, name: &str) -> ClientResult<ResourceGroup> {
+        self.send_json(
+            Method::PUT,
+            &["resourceGroups", name],
+            &[],
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    pub async fn get_resource_group(&self, name: &str) -> ClientResult<ResourceGroup> {
+        self.get(&["resourceGroups", name]).await
+    }
+
+    pub async fn delete_resource_group(&self, name: &str) -> ClientResult<()> {
+        self.no_content(Method::DELETE, &["resourceGroups", name], None)
+            .await
+    }
+
+    pub async fn list_workspaces(&self, rg: &str) -> ClientResult<Vec<Workspace>> {
+        self.get(&["resourceGroups", rg, "workspaces"]).await
+    }
+
+    pub async fn create_workspace(
+        &self,
+        rg: &str,
+        ws: &str,
+        request: &CreateWorkspaceRequest,
+    ) -> ClientResult<Workspace> {
+        self.send_json(
+            Method::PUT,
+            &["resourceGroups", rg, "workspaces", ws],
+            &[],
+            request,
+        )
+        .await
+    }
+
+    pub async fn get_workspace(&self, rg: &str, ws: &str) -> ClientResult<Workspace> {
+        self.get(&["resourceGroups", rg, "workspaces", ws]).await
+    }
+
+    pub async fn update_workspace(
+        &self,
+        rg: &str,
+        ws: &str,
+        request: &UpdateWorkspaceRequest,
+    ) -> ClientResult<Workspace> {
+        self.send_json(
+            Method::PATCH,
+            &["resourceGroups", rg, "workspaces", ws],
+            &[],
+            request,
+        )
+        .await
+    }
+
+    pub async fn delete_workspace(&self, rg: &str, ws: &str) -> ClientResult<()> {
+        self.no_content(
+            Method::DELETE,
+            &["resourceGroups", rg, "workspaces", ws],
+            None,
+        )
+        .await
+    }
+
+    pub async fn resync_keys(&self, rg: &str, ws: &str) -> ClientResult<ResyncReport> {
+        self.post_empty(&["resourceGroups", rg, "workspaces", ws, "resynckeys"])
+            .await
+    }
+
+    pub async fn create_role_assignment(
+        &self,
+        scope: &str,
+        request: &CreateRoleAssignmentRequest,
+    ) -> ClientResult<RoleAssignment> {
+        self.send_json(
+            Method::POST,
+            &["roleAssignments"],
+            &[("scope", scope)],
+            request,
+        )
+        .await
+    }
+
+    pub async fn list_role_assignments(
+        &self,
+        scope: &str,
+        assignee: Option<&str>,
+        role: Option<&str>,
+        include_inherited: bool,
+    ) -> ClientResult<Vec<RoleAssignment>> {
+        let mut query = vec![("scope", scope)];
+        if let Some(assignee) = assignee {
+            query.push(("assignee", assignee));
+        }
+        if let Some(role) = role {
+            query.push(("role", role));
+        }
+        if include_inherited {
+            query.push(("includeInherited", "true"));
+        }
+        self.get_query(&["roleAssignments"], &query).await
+    }
+
+    pub async fn delete_role_assignment(&self, scope: &str, id: Uuid) -> ClientResult<()> {
+        let id = id.to_string();
+        self.delete_query(&["roleAssignments", &id], &[("scope", scope)])
+            .await
+    }
+
+    pub async fn list_role_definitions(&self) -> ClientResult<Vec<RoleDefinitionDocument>> {
+        self.get(&["roleDefinitions"]).await
+    }
+
+    pub async fn get_role_definition(&self, name: &str) -> ClientResult<RoleDefinitionDocument> {
+        self.get(&["roleDefinitions", name]).await
+    }
+
+    pub async fn create_role_definition(
+        &self,
+        document: &RoleDefinitionDocument,
+    ) -> ClientResult<RoleDefinitionDocument> {
+        self.post(&["roleDefinitions"], document).await
+    }
+
+    pub async fn update_role_definition(
+        &self,
+        name: &str,
+        document: &RoleDefinitionDocument,
+    ) -> ClientResult<RoleDefinitionDocument> {
+        self.send_json(Method::PUT, &["roleDefinitions", name], &[], document)
+            .await
+    }
+
+    pub async fn delete_role_definition(&self, name: &str) -> ClientResult<()> {
+        self.no_content(Method::DELETE, &["roleDefinitions", name], None)
+            .await
+    }
+
+    /// Whether `principal` (or, with `None`, the caller) may perform `action` at `scope`.
+    pub async fn check_permission(
+        &self,
+        principal: Option<&str>,
+        action: &str,
+        scope: &str,
+    ) -> ClientResult<PermissionCheck> {
+        let query = [("scope", scope), ("action", action)];
+        match principal {
+            Some(principal) => {
+                self.get_query(&["principals", principal, "permissions", "check"], &query)
+                    .await
+            }
+            None => self.get_query(&["permissions", "check"], &query).await,
+        }
+    }
+
+    pub async fn list_permissions(
+        &self,
+        principal: Option<&str>,
+        scope: &str,
+    ) -> ClientResult<Permissions> {
+        let query = [("scope", scope)];
+        match principal {
+            Some(principal) => {
+                self.get_query(&["principals", principal, "permissions"], &query)
+                    .await
+            }
+            None => self.get_query(&["permissions"], &query).await,
+        }
+    }
+
+    /// `query` holds the `GET /activityLog` parameters (`scope` is required).
+    pub async fn list_activity(&self, query: &[(&str, &str)]) -> ClientResult<ActivityPage> {
+        self.get_query(&["activityLog"], query).await
+    }
+
+    pub async fn verify_activity(&self) -> ClientResult<VerifyReport> {
+        self.post_empty(&["activityLog", "verify"]).await
     }
 }

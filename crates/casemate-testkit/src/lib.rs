@@ -6,7 +6,7 @@
 use casemate_client::Client;
 use casemate_server::RunningServer;
 use casemate_server::config::{ConfigLayer, ServerConfig};
-use casemate_types::wire::{CreateUserRequest, TokenRequest};
+use casemate_types::wire::{CreateRoleAssignmentRequest, CreateUserRequest, TokenRequest};
 use casemate_types::{ManualClock, Sensitive};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -104,6 +104,32 @@ impl TestServer {
             .await
             .unwrap();
         self.sign_in(name, USER_PASSWORD).await
+    }
+
+    /// Creates a user holding `role` at `scope` (assigned by the admin) and signs it in.
+    pub async fn user_with_role(&self, name: &str, role: &str, scope: &str) -> Client {
+        let client = self.new_user(name).await;
+        self.admin()
+            .await
+            .create_role_assignment(
+                scope,
+                &CreateRoleAssignmentRequest {
+                    assignee: name.into(),
+                    role: role.into(),
+                },
+            )
+            .await
+            .unwrap();
+        client
+    }
+
+    /// Runs SQL directly against the server's database, as an intruder (or a broken disk) would.
+    pub async fn sql(&self, statement: &'static str) -> Result<(), String> {
+        sqlx::raw_sql(statement)
+            .execute(self.server.services.store.pool())
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     pub async fn stop(self) {

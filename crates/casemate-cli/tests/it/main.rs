@@ -1,12 +1,15 @@
 //! Integration tests: the real server on loopback over TLS, driven by the real client and CLI.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod activity;
 mod cli;
 mod gate;
 mod mfa;
 mod principals;
+mod rbac;
 mod server_process;
 mod tokens;
+mod workspaces;
 
 use casemate_client::{ClientError, RawResponse};
 

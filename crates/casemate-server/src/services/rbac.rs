@@ -165,22 +165,15 @@ impl Services {
 
     /// A scope must name something that exists: the root, or a resource (or something inside one).
     pub async fn require_scope_exists(&self, field: &str, scope: &Scope) -> Result<()> {
-        let Some(resource) = scope.truncated(2) else {
-            return Ok(());
-        };
-        if self.store.resource(resource.as_str()).await?.is_none() {
-            return Err(Error::invalid(
-                field,
-                format!("'{scope}' names no existing resource"),
-            ));
-        }
-        if let Some(group) = scope.truncated(1)
-            && self.store.resource(group.as_str()).await?.is_none()
-        {
-            return Err(Error::invalid(
-                field,
-                format!("'{scope}' names no existing resource group"),
-            ));
+        for depth in [1, 2] {
+            if let Some(prefix) = scope.truncated(depth)
+                && self.store.resource(prefix.as_str()).await?.is_none()
+            {
+                return Err(Error::invalid(
+                    field,
+                    format!("'{scope}' names no existing resource ('{prefix}' does not exist)"),
+                ));
+            }
         }
         Ok(())
     }
