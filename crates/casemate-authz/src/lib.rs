@@ -93,11 +93,65 @@ pub fn action_matches(pattern: &str, action: &str) -> bool {
     match_segments(pattern.split('/'), action.split('/'))
 }
 
-/// One role assignment as the engine sees it.
+/// Which catalogue entries a role grants, one bit each: a decision is then a scope test and a
+/// bit test, not pattern matching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct GrantSet([u64; 4]);
+
+const _: () = assert!(CATALOGUE.len() <= 256, "GrantSet holds 256 actions");
+
+impl GrantSet {
+    fn of(role: &RoleDefinition) -> Self {
+        let mut bits = [0u64; 4];
+        for (index, action) in CATALOGUE.iter().enumerate() {
+            if role.grants(action) {
+                bits[index / 64] |= 1 << (index % 64);
+            }
+        }
+        Self(bits)
+    }
+
+    fn contains(&self, index: usize) -> bool {
+        self.0
+            .get(index / 64)
+            .is_some_and(|word| word & (1 << (index % 64)) != 0)
+    }
+}
+
+/// The position of a catalogue entry, found from its address (every `&ActionDef` handed out comes
+/// from `CATALOGUE`); `None` for an `ActionDef` built elsewhere.
+fn catalogue_index(action: &ActionDef) -> Option<usize> {
+    let offset = (action as *const ActionDef as usize).wrapping_sub(CATALOGUE.as_ptr() as usize);
+    let index = offset / std::mem::size_of::<ActionDef>();
+    CATALOGUE
+        .get(index)
+        .filter(|entry| std::ptr::eq(*entry, action))
+        .map(|_| index)
+}
+
+/// One role assignment as the engine sees it, with the role's grants precomputed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assignment<'r> {
     pub role: &'r RoleDefinition,
     pub scope: Scope,
+    grants: GrantSet,
+}
+
+impl<'r> Assignment<'r> {
+    pub fn new(role: &'r RoleDefinition, scope: Scope) -> Self {
+        Self {
+            grants: GrantSet::of(role),
+            role,
+            scope,
+        }
+    }
+
+    fn allows(&self, action: &ActionDef) -> bool {
+        match catalogue_index(action) {
+            Some(index) => self.grants.contains(index),
+            None => self.role.grants(action),
+        }
+    }
 }
 
 /// The assignments that grant `action` at `scope`; empty means denied.
@@ -108,14 +162,14 @@ pub fn granting_assignments<'a, 'r>(
 ) -> Vec<&'a Assignment<'r>> {
     assignments
         .iter()
-        .filter(|assignment| assignment.scope.contains(scope) && assignment.role.grants(action))
+        .filter(|assignment| assignment.scope.contains(scope) && assignment.allows(action))
         .collect()
 }
 
 pub fn is_allowed(assignments: &[Assignment<'_>], action: &ActionDef, scope: &Scope) -> bool {
     assignments
         .iter()
-        .any(|assignment| assignment.scope.contains(scope) && assignment.role.grants(action))
+        .any(|assignment| assignment.scope.contains(scope) && assignment.allows(action))
 }
 
 /// Every catalogued action the assignments grant at `scope`.
@@ -252,9 +306,10 @@ mod tests {
 
     fn builtin(name: &str) -> RoleDefinition {
         builtin_roles()
-            .into_iter()
+            .iter()
             .find(|r| r.name == name)
             .unwrap()
+            .clone()
     }
 
     fn act(name: &str) -> &'static ActionDef {
@@ -289,10 +344,7 @@ mod tests {
     #[test]
     fn assignments_apply_downward_only() {
         let owner = builtin("Owner");
-        let assignments = [Assignment {
-            role: &owner,
-            scope: scope("/resourceGroups/rg1"),
-        }];
+        let assignments = [Assignment::new(&owner, scope("/resourceGroups/rg1"))];
         let read = act("workspaces/read");
         assert!(is_allowed(
             &assignments,
@@ -317,10 +369,7 @@ mod tests {
     fn a_not_action_subtracts_only_from_its_own_role() {
         let limited = role(&["*"], &["workspaces/write"]);
         let writer = role(&["workspaces/write"], &[]);
-        let at_root = |r| Assignment {
-            role: r,
-            scope: Scope::root(),
-        };
+        let at_root = |r| Assignment::new(r, Scope::root());
         let write = act("workspaces/write");
         assert!(!is_allowed(&[at_root(&limited)], write, &Scope::root()));
         assert!(is_allowed(
@@ -331,17 +380,33 @@ mod tests {
     }
 
     #[test]
+    fn precomputed_grants_agree_with_pattern_matching() {
+        for role in builtin_roles() {
+            let assignment = Assignment::new(role, Scope::root());
+            for action in CATALOGUE {
+                assert_eq!(
+                    assignment.allows(action),
+                    role.grants(action),
+                    "{} {}",
+                    role.name,
+                    action.name
+                );
+            }
+            let outside = ActionDef {
+                name: "workspaces/read",
+                data: false,
+            };
+            assert_eq!(assignment.allows(&outside), role.grants(&outside));
+        }
+    }
+
+    #[test]
     fn data_actions_need_data_permissions() {
         let contributor = builtin("Contributor");
         let secrets_user = builtin("Key Vault Secrets User");
         let get = act("vaults/secrets/getSecret/action");
         assert!(get.data);
-        let at = |r| {
-            [Assignment {
-                role: r,
-                scope: Scope::root(),
-            }]
-        };
+        let at = |r| [Assignment::new(r, Scope::root())];
         assert!(
             !is_allowed(&at(&contributor), get, &Scope::root()),
             "actions '*' is not data access"
@@ -445,10 +510,7 @@ mod tests {
     fn escalation_finds_what_the_assigner_lacks() {
         let contributor = builtin("Contributor");
         let owner = builtin("Owner");
-        let assigner = [Assignment {
-            role: &contributor,
-            scope: Scope::root(),
-        }];
+        let assigner = [Assignment::new(&contributor, Scope::root())];
         let missing = escalation(&assigner, &owner, &Scope::root()).unwrap();
         assert!(
             missing.name.starts_with("roleAssignments/")
@@ -499,7 +561,7 @@ mod tests {
         fn a_not_action_never_grants(action in action_strategy(), not_action in pattern_strategy(), at in scope_strategy()) {
             let mut only_denies = role(&[], &[&not_action]);
             only_denies.not_data_actions = vec![not_action.clone()];
-            let assignments = [Assignment { role: &only_denies, scope: Scope::root() }];
+            let assignments = [Assignment::new(&only_denies, Scope::root())];
             prop_assert!(!is_allowed(&assignments, action, &at));
         }
 
@@ -510,8 +572,8 @@ mod tests {
         ) {
             let granting = role(&[&first], &[]);
             let other = role(&[&second], &[&excluded]);
-            let before = [Assignment { role: &granting, scope: s1.clone() }];
-            let after = [Assignment { role: &granting, scope: s1 }, Assignment { role: &other, scope: s2 }];
+            let before = [Assignment::new(&granting, s1.clone())];
+            let after = [Assignment::new(&granting, s1), Assignment::new(&other, s2)];
             if is_allowed(&before, action, &at) {
                 prop_assert!(is_allowed(&after, action, &at));
             }
@@ -520,7 +582,7 @@ mod tests {
         #[test]
         fn an_assignment_never_grants_on_its_parent_or_a_sibling(assigned in scope_strategy(), action in action_strategy()) {
             let owner = builtin("Owner");
-            let assignments = [Assignment { role: &owner, scope: assigned.clone() }];
+            let assignments = [Assignment::new(&owner, assigned.clone())];
             if let Some(parent) = assigned.parent() {
                 prop_assert!(!is_allowed(&assignments, action, &parent));
                 let sibling = parent.child(assigned.last_kind().unwrap_or("x"), "sibling-zzz").unwrap();

@@ -25,10 +25,15 @@ fn builtin(
     }
 }
 
-/// The built-in roles. Owner, Contributor and Reader decide the seed's table of thirteen
-/// operations exactly (upgrading a workspace is Owner-only there; calling a web service is
-/// open to Readers).
-pub fn builtin_roles() -> Vec<RoleDefinition> {
+/// The built-in roles, built once. Owner, Contributor and Reader decide the seed's table of
+/// thirteen operations exactly (upgrading a workspace is Owner-only there; calling a web service
+/// is open to Readers).
+pub fn builtin_roles() -> &'static [RoleDefinition] {
+    static ROLES: std::sync::LazyLock<Vec<RoleDefinition>> = std::sync::LazyLock::new(build);
+    &ROLES
+}
+
+fn build() -> Vec<RoleDefinition> {
     vec![
         builtin(
             "Owner",

@@ -13,11 +13,13 @@ pub struct ScopeError {
 #[derive(Debug, Clone)]
 pub struct Scope {
     path: String,
+    /// The path lower-cased once, so containment is a byte-prefix test.
+    folded: String,
 }
 
 impl PartialEq for Scope {
     fn eq(&self, other: &Self) -> bool {
-        self.path.eq_ignore_ascii_case(&other.path)
+        self.folded == other.folded
     }
 }
 
@@ -33,7 +35,12 @@ fn is_valid_segment(segment: &str) -> bool {
 
 impl Scope {
     pub fn root() -> Self {
-        Self { path: "/".into() }
+        Self::new("/".into())
+    }
+
+    fn new(path: String) -> Self {
+        let folded = path.to_ascii_lowercase();
+        Self { path, folded }
     }
 
     pub fn parse(path: &str) -> Result<Self, ScopeError> {
@@ -56,7 +63,7 @@ impl Scope {
                 "segments must be 1-127 letters, digits, '-', '_' or '.'",
             ));
         }
-        Ok(Self { path: path.into() })
+        Ok(Self::new(path.into()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -69,14 +76,12 @@ impl Scope {
 
     /// True when `other` is this scope or lies below it.
     pub fn contains(&self, other: &Scope) -> bool {
-        let mut mine = self.segments();
-        let mut theirs = other.segments();
-        loop {
-            match (mine.next(), theirs.next()) {
-                (None, _) => return true,
-                (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => {}
-                _ => return false,
-            }
+        if self.folded == "/" {
+            return true;
+        }
+        match other.folded.strip_prefix(self.folded.as_str()) {
+            Some(rest) => rest.is_empty() || rest.starts_with('/'),
+            None => false,
         }
     }
 
@@ -89,18 +94,15 @@ impl Scope {
         Some(if kept.is_empty() {
             Self::root()
         } else {
-            Self {
-                path: format!("/{}", kept.join("/")),
-            }
+            Self::new(format!("/{}", kept.join("/")))
         })
     }
 
     /// The scope made of the first `pairs` kind/name pairs, if this scope is that deep.
     pub fn truncated(&self, pairs: usize) -> Option<Scope> {
         let segments: Vec<&str> = self.segments().collect();
-        (pairs > 0 && segments.len() >= pairs * 2).then(|| Self {
-            path: format!("/{}", segments[..pairs * 2].join("/")),
-        })
+        (pairs > 0 && segments.len() >= pairs * 2)
+            .then(|| Self::new(format!("/{}", segments[..pairs * 2].join("/"))))
     }
 
     pub fn last_kind(&self) -> Option<&str> {
@@ -155,6 +157,10 @@ mod tests {
         assert!(Scope::root().contains(&ws));
         assert!(rg.contains(&ws));
         assert!(!ws.contains(&rg));
+        assert!(
+            !rg.contains(&Scope::parse("/resourceGroups/rg2").unwrap()),
+            "a prefix of a name is not containment"
+        );
         assert_eq!(ws.parent().unwrap(), rg);
         assert_eq!(rg.parent().unwrap(), Scope::root());
         assert_eq!(Scope::root().parent(), None);

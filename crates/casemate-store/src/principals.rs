@@ -132,18 +132,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|row| {
-                Ok(RoleAssignmentRecord {
-                    id: parse_uuid("role_assignments.id", row.try_get("id")?)?,
-                    principal_id: parse_uuid(
-                        "role_assignments.principal_id",
-                        row.try_get("principal_id")?,
-                    )?,
-                    role_name: row.try_get("role_name")?,
-                    scope: row.try_get("scope")?,
-                    created_at: row.try_get("created_at")?,
-                })
-            })
+            .map(crate::resources::assignment_from_row)
             .collect()
     }
 }

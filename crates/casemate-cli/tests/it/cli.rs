@@ -44,7 +44,7 @@ fn succeeded(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
-async fn login_admin(server: &TestServer, config: &Path) -> Output {
+pub async fn login_admin(server: &TestServer, config: &Path) -> Output {
     casemate(
         config,
         &[

@@ -336,20 +336,7 @@ async fn the_platform_example_custom_role_behaves_as_written() {
     let file = config.path().join("role.json");
     std::fs::write(&file, serde_json::to_string_pretty(&definition).unwrap()).unwrap();
     // Through the CLI, as `az role definition create --role-definition FILE`.
-    let login = crate::cli::casemate(
-        config.path(),
-        &[
-            "login",
-            &server.url,
-            "--username",
-            "admin",
-            "--password-stdin",
-            "--accept-fingerprint",
-        ],
-        &format!("{}\n", casemate_testkit::ADMIN_PASSWORD),
-        &[],
-    )
-    .await;
+    let login = crate::cli::login_admin(&server, config.path()).await;
     assert!(login.status.success());
     let created = crate::cli::casemate(
         config.path(),

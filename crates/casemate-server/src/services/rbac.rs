@@ -24,10 +24,7 @@ pub struct ResolvedAssignment {
 fn engine_view(resolved: &[ResolvedAssignment]) -> Vec<Assignment<'_>> {
     resolved
         .iter()
-        .map(|r| Assignment {
-            role: &r.role,
-            scope: r.scope.clone(),
-        })
+        .map(|r| Assignment::new(&r.role, r.scope.clone()))
         .collect()
 }
 
@@ -68,7 +65,7 @@ fn role_of(document: &RoleDefinitionDocument) -> RoleDefinition {
 
 impl Services {
     pub async fn role_definitions(&self) -> Result<Vec<RoleDefinition>> {
-        let mut roles = builtin_roles();
+        let mut roles = builtin_roles().to_vec();
         for record in self.store.custom_roles().await? {
             let document: RoleDefinitionDocument = serde_json::from_str(&record.definition)
                 .map_err(|e| Error::internal(format!("custom role {}: {e}", record.name)))?;
@@ -94,14 +91,17 @@ impl Services {
         if records.is_empty() {
             return Ok(vec![]);
         }
-        let roles = if records.iter().all(|r| {
+        let all_builtin = records.iter().all(|r| {
             builtin_roles()
                 .iter()
                 .any(|b| b.name.eq_ignore_ascii_case(&r.role_name))
-        }) {
+        });
+        let with_custom;
+        let roles: &[RoleDefinition] = if all_builtin {
             builtin_roles()
         } else {
-            self.role_definitions().await?
+            with_custom = self.role_definitions().await?;
+            &with_custom
         };
         Ok(records
             .into_iter()
@@ -125,7 +125,12 @@ impl Services {
         let definition = action_def(action)
             .map_err(|_| Error::internal(format!("route action {action} is not catalogued")))?;
         let resolved = self.resolved_assignments(caller.principal_id).await?;
-        if casemate_authz::is_allowed(&engine_view(&resolved), definition, scope) {
+        // Only the assignments at or above the scope can matter; decide over those alone.
+        let applicable: Vec<&ResolvedAssignment> = resolved
+            .iter()
+            .filter(|r| r.scope.contains(scope))
+            .collect();
+        if applicable.iter().any(|r| r.role.grants(definition)) {
             Ok(())
         } else {
             Err(Error::Forbidden {

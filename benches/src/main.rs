@@ -1,0 +1,20 @@
+//! The casemate benchmark runner: `cargo run --release -p casemate-bench -- NAME`.
+//! Each benchmark prints its figures; none asserts on them.
+
+mod authz;
+mod stats;
+
+fn main() -> anyhow::Result<()> {
+    let name = std::env::args().nth(1).unwrap_or_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match name.as_str() {
+        "authz" => runtime.block_on(authz::run()),
+        "all" => runtime.block_on(authz::run()),
+        _ => {
+            eprintln!("usage: casemate-bench <authz|all>");
+            std::process::exit(2);
+        }
+    }
+}
