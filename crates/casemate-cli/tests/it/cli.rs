@@ -341,3 +341,147 @@ async fn mfa_enrolment_and_login_with_a_code_from_the_cli() {
     assert!(succeeded(&output).contains("Logged in"));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn groups_workspaces_roles_access_and_activity_from_the_cli() {
+    let server = TestServer::start().await;
+    let config = tempfile::tempdir().unwrap();
+    let dir = config.path();
+    succeeded(&login_admin(&server, dir).await);
+    let run = |args: &'static [&'static str]| async move { casemate(dir, args, "", &[]).await };
+    succeeded(&run(&["group", "create", "team"]).await);
+    let created = succeeded(
+        &run(&[
+            "workspace",
+            "create",
+            "-g",
+            "team",
+            "vision",
+            "--hbi",
+            "--tag",
+            "owner=cv",
+            "--output",
+            "json",
+        ])
+        .await,
+    );
+    let workspace: serde_json::Value = serde_json::from_str(&created).unwrap();
+    assert_eq!(workspace["hbi_workspace"], true);
+    assert_eq!(workspace["tags"]["owner"], "cv");
+    let listed = succeeded(&run(&["workspace", "list", "-g", "team"]).await);
+    assert!(listed.contains("vision"), "{listed}");
+    succeeded(
+        &casemate(
+            dir,
+            &["user", "create", "carl", "--password-stdin"],
+            "carl-password-1234\n",
+            &[],
+        )
+        .await,
+    );
+    succeeded(
+        &run(&[
+            "role",
+            "assignment",
+            "create",
+            "--assignee",
+            "carl",
+            "--role",
+            "Contributor",
+            "--scope",
+            "/resourceGroups/team/workspaces/vision",
+        ])
+        .await,
+    );
+    let assignments = succeeded(
+        &run(&[
+            "role",
+            "assignment",
+            "list",
+            "--scope",
+            "/resourceGroups/team",
+            "--assignee",
+            "carl",
+            "--output",
+            "json",
+        ])
+        .await,
+    );
+    let assignments: Vec<serde_json::Value> = serde_json::from_str(&assignments).unwrap();
+    assert_eq!(assignments.len(), 1);
+    let check = succeeded(
+        &run(&[
+            "auth",
+            "check",
+            "--principal",
+            "carl",
+            "--action",
+            "workspaces/computes/write",
+            "--scope",
+            "/resourceGroups/team/workspaces/vision",
+        ])
+        .await,
+    );
+    assert!(
+        check.starts_with("allowed") && check.contains("Contributor"),
+        "{check}"
+    );
+    let denied = succeeded(
+        &run(&[
+            "auth",
+            "check",
+            "--principal",
+            "carl",
+            "--action",
+            "roleAssignments/write",
+            "--scope",
+            "/resourceGroups/team",
+        ])
+        .await,
+    );
+    assert!(denied.starts_with("denied"), "{denied}");
+    let permissions = succeeded(
+        &run(&[
+            "auth",
+            "list-permissions",
+            "--scope",
+            "/resourceGroups/team/workspaces/vision",
+            "--principal",
+            "carl",
+        ])
+        .await,
+    );
+    assert!(permissions.contains("workspaces/experiments/runs/submit/action"));
+    let activity = succeeded(
+        &run(&[
+            "activity",
+            "list",
+            "--scope",
+            "/resourceGroups/team",
+            "--operation",
+            "workspaces/write",
+            "--output",
+            "json",
+        ])
+        .await,
+    );
+    let page: serde_json::Value = serde_json::from_str(&activity).unwrap();
+    assert_eq!(page["entries"].as_array().unwrap().len(), 2, "{activity}");
+    let verified = succeeded(&run(&["activity", "verify"]).await);
+    assert!(verified.starts_with("intact"), "{verified}");
+    let refused = run(&[
+        "workspace",
+        "update",
+        "-g",
+        "team",
+        "vision",
+        "--tag",
+        "broken",
+    ])
+    .await;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("NAME=VALUE"));
+    succeeded(&run(&["workspace", "delete", "-g", "team", "vision"]).await);
+    succeeded(&run(&["group", "delete", "team"]).await);
+    server.stop().await;
+}
