@@ -5,6 +5,7 @@ mod input;
 mod output;
 mod profile;
 mod resources_cmd;
+mod secret_cmd;
 mod server_cmd;
 
 use clap::{Parser, Subcommand};
@@ -72,6 +73,11 @@ enum Command {
         #[command(subcommand)]
         command: resources_cmd::ActivityCommand,
     },
+    /// Vault secrets, through a workspace or a vault.
+    Secret {
+        #[command(subcommand)]
+        command: secret_cmd::SecretCommand,
+    },
     /// Inspect the stored access token.
     Token {
         #[command(subcommand)]
@@ -100,6 +106,7 @@ fn main() -> std::process::ExitCode {
             Command::Sp { command } => commands::sp(command, cli.output).await,
             Command::Pat { command } => commands::pat(command, cli.output).await,
             Command::Token { command } => commands::token(command, cli.output).await,
+            Command::Secret { command } => secret_cmd::secret(command, cli.output).await,
             Command::Group { command } => resources_cmd::group(command, cli.output).await,
             Command::Workspace { command } => resources_cmd::workspace(command, cli.output).await,
             Command::Role { command } => resources_cmd::role(command, cli.output).await,

@@ -66,6 +66,44 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// Where secret calls go: a vault directly (data actions), or a workspace (its identity's vault).
+#[derive(Debug, Clone, Copy)]
+pub enum SecretScope<'a> {
+    Vault {
+        resource_group: &'a str,
+        vault: &'a str,
+    },
+    Workspace {
+        resource_group: &'a str,
+        workspace: &'a str,
+    },
+}
+
+impl<'a> SecretScope<'a> {
+    fn base(&self) -> [&'a str; 4] {
+        match *self {
+            SecretScope::Vault {
+                resource_group,
+                vault,
+            } => ["resourceGroups", resource_group, "vaults", vault],
+            SecretScope::Workspace {
+                resource_group,
+                workspace,
+            } => ["resourceGroups", resource_group, "workspaces", workspace],
+        }
+    }
+
+    fn with<'b>(&self, tail: &[&'b str]) -> Vec<&'b str>
+    where
+        'a: 'b,
+    {
+        self.base()
+            .into_iter()
+            .chain(tail.iter().copied())
+            .collect()
+    }
+}
+
 #[derive(Clone)]
 enum Auth {
     Bearer(Sensitive),
@@ -620,5 +658,202 @@ impl Client {
 
     pub async fn verify_activity(&self) -> ClientResult<VerifyReport> {
         self.post_empty(&["activityLog", "verify"]).await
+    }
+
+    pub async fn set_secret(
+        &self,
+        scope: SecretScope<'_>,
+        name: &str,
+        request: &SetSecretRequest,
+    ) -> ClientResult<SecretItem> {
+        self.send_json(Method::PUT, &scope.with(&["secrets", name]), &[], request)
+            .await
+    }
+
+    pub async fn get_secret(
+        &self,
+        scope: SecretScope<'_>,
+        name: &str,
+    ) -> ClientResult<SecretBundle> {
+        self.get(&scope.with(&["secrets", name])).await
+    }
+
+    pub async fn list_secrets(&self, scope: SecretScope<'_>) -> ClientResult<Vec<SecretItem>> {
+        self.get(&scope.with(&["secrets"])).await
+    }
+
+    pub async fn delete_secret(
+        &self,
+        scope: SecretScope<'_>,
+        name: &str,
+    ) -> ClientResult<DeletedSecret> {
+        Self::decode(
+            Self::send(self.request(Method::DELETE, self.url(&scope.with(&["secrets", name]))?))
+                .await?,
+        )
+    }
+
+    pub async fn get_secrets(
+        &self,
+        scope: SecretScope<'_>,
+        names: &[String],
+    ) -> ClientResult<SecretValues> {
+        self.post(
+            &scope.with(&["batchGetSecrets"]),
+            &SecretNames {
+                names: names.to_vec(),
+            },
+        )
+        .await
+    }
+
+    pub async fn set_secrets(
+        &self,
+        scope: SecretScope<'_>,
+        secrets: &std::collections::BTreeMap<String, Sensitive>,
+    ) -> ClientResult<Vec<SecretItem>> {
+        self.post(
+            &scope.with(&["batchSetSecrets"]),
+            &SetSecretsRequest {
+                secrets: secrets.clone(),
+            },
+        )
+        .await
+    }
+
+    pub async fn delete_secrets(
+        &self,
+        resource_group: &str,
+        workspace: &str,
+        names: &[String],
+    ) -> ClientResult<Vec<DeletedSecret>> {
+        self.post(
+            &[
+                "resourceGroups",
+                resource_group,
+                "workspaces",
+                workspace,
+                "batchDeleteSecrets",
+            ],
+            &SecretNames {
+                names: names.to_vec(),
+            },
+        )
+        .await
+    }
+
+    pub async fn secret_versions(
+        &self,
+        resource_group: &str,
+        vault: &str,
+        name: &str,
+    ) -> ClientResult<Vec<SecretItem>> {
+        self.get(&[
+            "resourceGroups",
+            resource_group,
+            "vaults",
+            vault,
+            "secrets",
+            name,
+            "versions",
+        ])
+        .await
+    }
+
+    pub async fn get_secret_version(
+        &self,
+        resource_group: &str,
+        vault: &str,
+        name: &str,
+        version: &str,
+    ) -> ClientResult<SecretBundle> {
+        self.get(&[
+            "resourceGroups",
+            resource_group,
+            "vaults",
+            vault,
+            "secrets",
+            name,
+            "versions",
+            version,
+        ])
+        .await
+    }
+
+    pub async fn update_secret(
+        &self,
+        resource_group: &str,
+        vault: &str,
+        name: &str,
+        request: &UpdateSecretRequest,
+    ) -> ClientResult<SecretItem> {
+        self.send_json(
+            Method::PATCH,
+            &[
+                "resourceGroups",
+                resource_group,
+                "vaults",
+                vault,
+                "secrets",
+                name,
+            ],
+            &[],
+            request,
+        )
+        .await
+    }
+
+    pub async fn list_deleted_secrets(
+        &self,
+        resource_group: &str,
+        vault: &str,
+    ) -> ClientResult<Vec<DeletedSecret>> {
+        self.get(&[
+            "resourceGroups",
+            resource_group,
+            "vaults",
+            vault,
+            "deletedsecrets",
+        ])
+        .await
+    }
+
+    pub async fn recover_secret(
+        &self,
+        resource_group: &str,
+        vault: &str,
+        name: &str,
+    ) -> ClientResult<SecretItem> {
+        self.post_empty(&[
+            "resourceGroups",
+            resource_group,
+            "vaults",
+            vault,
+            "deletedsecrets",
+            name,
+            "recover",
+        ])
+        .await
+    }
+
+    pub async fn purge_secret(
+        &self,
+        resource_group: &str,
+        vault: &str,
+        name: &str,
+    ) -> ClientResult<()> {
+        self.no_content(
+            Method::DELETE,
+            &[
+                "resourceGroups",
+                resource_group,
+                "vaults",
+                vault,
+                "deletedsecrets",
+                name,
+            ],
+            None,
+        )
+        .await
     }
 }

@@ -19,6 +19,8 @@ pub enum Error {
     Forbidden { action: String, scope: String },
     #[error("forbidden: {0}")]
     ForbiddenOther(String),
+    #[error("{0}")]
+    SecretDisabled(String),
     #[error("{0} not found")]
     NotFound(String),
     #[error("{0}")]

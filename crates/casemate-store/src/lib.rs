@@ -6,6 +6,7 @@ mod credentials;
 mod principals;
 mod records;
 mod resources;
+mod secrets;
 mod sessions;
 pub use sessions::RefreshOutcome;
 mod signing_keys;
@@ -13,6 +14,7 @@ mod signing_keys;
 pub use activity::{ActivityFilter, ActivityRecord};
 pub use records::*;
 pub use resources::{CustomRoleRecord, Provisioning, ResourceRecord};
+pub use secrets::{DataKeyRecord, SecretAttributeChange, SecretRecord, SecretVersionRecord};
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -46,6 +46,17 @@ pub fn validate_password(field: &'static str, password: &str) -> Result<(), Fiel
     Ok(())
 }
 
+/// Secret and key names: 1-127 letters, digits and hyphens, compared case-insensitively.
+pub fn validate_vault_item_name(field: &'static str, name: &str) -> Result<(), FieldError> {
+    if name.is_empty() || name.len() > 127 || !name_chars(name, &['-']) {
+        return Err(FieldError::new(
+            field,
+            "must be 1-127 letters, digits and hyphens",
+        ));
+    }
+    Ok(())
+}
+
 fn name_chars(value: &str, extra: &[char]) -> bool {
     value
         .chars()

@@ -7,6 +7,7 @@ mod gate;
 mod mfa;
 mod principals;
 mod rbac;
+mod secrets;
 mod server_process;
 mod tokens;
 mod workspaces;

@@ -17,6 +17,7 @@ impl Error {
             Error::Forbidden { .. } | Error::ForbiddenOther(_) => {
                 (StatusCode::FORBIDDEN, "Forbidden")
             }
+            Error::SecretDisabled(_) => (StatusCode::FORBIDDEN, "SecretDisabled"),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "NotFound"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "Conflict"),
             Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed"),

@@ -6,6 +6,7 @@ mod me;
 mod principals;
 mod rbac;
 mod resources;
+mod vault;
 
 use crate::error::Error;
 use crate::gate;
@@ -83,6 +84,25 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(rbac::list_other))
         .routes(routes!(rbac::list_activity))
         .routes(routes!(rbac::verify_activity))
+        .routes(routes!(vault::list))
+        .routes(routes!(
+            vault::set,
+            vault::get,
+            vault::update,
+            vault::delete
+        ))
+        .routes(routes!(vault::versions))
+        .routes(routes!(vault::get_version))
+        .routes(routes!(vault::list_deleted))
+        .routes(routes!(vault::recover))
+        .routes(routes!(vault::purge))
+        .routes(routes!(vault::batch_get))
+        .routes(routes!(vault::batch_set))
+        .routes(routes!(vault::ws_list))
+        .routes(routes!(vault::ws_set, vault::ws_get, vault::ws_delete))
+        .routes(routes!(vault::ws_batch_get))
+        .routes(routes!(vault::ws_batch_set))
+        .routes(routes!(vault::ws_batch_delete))
 }
 
 /// The whole application: routes behind the gate, the request context around everything.

@@ -21,6 +21,8 @@ pub enum Credential {
         issued_at: OffsetDateTime,
         expires_at: OffsetDateTime,
     },
+    /// casemate acting as a managed identity on a caller's behalf; never presented by a client.
+    Internal,
 }
 
 /// An authenticated caller, as the gate hands it to handlers.
@@ -37,14 +39,14 @@ impl Caller {
     pub fn token_scope(&self) -> TokenScope {
         match &self.credential {
             Credential::AccessToken { claims, .. } => claims.scp,
-            Credential::PersonalAccessToken { .. } => TokenScope::Full,
+            Credential::PersonalAccessToken { .. } | Credential::Internal => TokenScope::Full,
         }
     }
 
     pub fn session_id(&self) -> Option<Uuid> {
         match &self.credential {
             Credential::AccessToken { claims, .. } => claims.sid,
-            Credential::PersonalAccessToken { .. } => None,
+            Credential::PersonalAccessToken { .. } | Credential::Internal => None,
         }
     }
 
@@ -57,6 +59,14 @@ impl Caller {
                 expires_at: claims.exp,
                 key_id: Some(kid.clone()),
                 session_id: claims.sid,
+            },
+            Credential::Internal => TokenInfo {
+                token_type: "internal".into(),
+                scope: TokenScope::Full,
+                issued_at: OffsetDateTime::UNIX_EPOCH,
+                expires_at: OffsetDateTime::UNIX_EPOCH,
+                key_id: None,
+                session_id: None,
             },
             Credential::PersonalAccessToken {
                 issued_at,

@@ -9,6 +9,7 @@ pub mod rbac;
 pub mod resources;
 pub mod signing;
 pub mod tokens;
+pub mod vault;
 
 use crate::config::ServerConfig;
 use crate::error::{Error, Result};
@@ -40,6 +41,7 @@ pub struct Services {
     pub root_key: Arc<dyn KeyProvider>,
     pub signing: signing::SigningKeyRing,
     pub activity: activity::ActivityLog,
+    data_keys: vault::DataKeyCache,
     pub limiter: limiter::SignInLimiter,
     pub settings: AuthSettings,
     /// Bounds concurrent argon2 work so sign-in floods cannot starve the runtime of memory.
@@ -79,6 +81,7 @@ impl Services {
             .map_err(Error::internal)??;
         Ok(Self {
             activity: activity::ActivityLog::start(store.clone()),
+            data_keys: vault::DataKeyCache::default(),
             store,
             blobs,
             clock,

@@ -3,7 +3,9 @@
 pub mod auth;
 pub mod principals;
 pub mod resources;
+pub mod vault;
 
 pub use auth::*;
 pub use principals::*;
 pub use resources::*;
+pub use vault::*;

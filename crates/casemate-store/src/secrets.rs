@@ -1,0 +1,350 @@
+//! Data keys and versioned secrets. Values arrive here already sealed.
+
+use crate::{Store, StoreError, StoreResult};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataKeyRecord {
+    pub id: String,
+    pub owner: String,
+    pub wrapped: Vec<u8>,
+    pub wrapping_key: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRecord {
+    pub vault: String,
+    pub name: String,
+    pub created_at: i64,
+    pub deleted_at: Option<i64>,
+    pub scheduled_purge_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretVersionRecord {
+    pub vault: String,
+    pub name: String,
+    pub version: String,
+    pub seq: i64,
+    pub ciphertext: Vec<u8>,
+    pub data_key: String,
+    pub enabled: bool,
+    pub not_before: Option<i64>,
+    pub expires: Option<i64>,
+    pub content_type: Option<String>,
+    pub tags: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+fn data_key_from_row(row: &SqliteRow) -> StoreResult<DataKeyRecord> {
+    Ok(DataKeyRecord {
+        id: row.try_get("id")?,
+        owner: row.try_get("owner")?,
+        wrapped: row.try_get("wrapped")?,
+        wrapping_key: row.try_get("wrapping_key")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn secret_from_row(row: &SqliteRow) -> StoreResult<SecretRecord> {
+    Ok(SecretRecord {
+        vault: row.try_get("vault")?,
+        name: row.try_get("name")?,
+        created_at: row.try_get("created_at")?,
+        deleted_at: row.try_get("deleted_at")?,
+        scheduled_purge_at: row.try_get("scheduled_purge_at")?,
+    })
+}
+
+fn version_from_row(row: &SqliteRow) -> StoreResult<SecretVersionRecord> {
+    Ok(SecretVersionRecord {
+        vault: row.try_get("vault")?,
+        name: row.try_get("name")?,
+        version: row.try_get("version")?,
+        seq: row.try_get("seq")?,
+        ciphertext: row.try_get("ciphertext")?,
+        data_key: row.try_get("data_key")?,
+        enabled: row.try_get("enabled")?,
+        not_before: row.try_get("not_before")?,
+        expires: row.try_get("expires")?,
+        content_type: row.try_get("content_type")?,
+        tags: row.try_get("tags")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// Attribute changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct SecretAttributeChange {
+    pub enabled: Option<bool>,
+    pub not_before: Option<Option<i64>>,
+    pub expires: Option<Option<i64>>,
+    pub content_type: Option<Option<String>>,
+    pub tags: Option<String>,
+}
+
+impl Store {
+    pub async fn data_key_for(&self, owner: &str) -> StoreResult<Option<DataKeyRecord>> {
+        let row = sqlx::query(
+            "SELECT * FROM data_keys WHERE owner = ? ORDER BY created_at DESC, id LIMIT 1",
+        )
+        .bind(owner)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(data_key_from_row).transpose()
+    }
+
+    pub async fn data_key(&self, id: &str) -> StoreResult<Option<DataKeyRecord>> {
+        let row = sqlx::query("SELECT * FROM data_keys WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(data_key_from_row).transpose()
+    }
+
+    pub async fn insert_data_key(&self, key: &DataKeyRecord) -> StoreResult<()> {
+        sqlx::query("INSERT INTO data_keys (id, owner, wrapped, wrapping_key, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(&key.id)
+            .bind(&key.owner)
+            .bind(&key.wrapped)
+            .bind(&key.wrapping_key)
+            .bind(key.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn secret(&self, vault: &str, name: &str) -> StoreResult<Option<SecretRecord>> {
+        let row = sqlx::query("SELECT * FROM secrets WHERE vault = ? AND name = ?")
+            .bind(vault)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(secret_from_row).transpose()
+    }
+
+    /// Adds a version, creating the secret on first set. Refused while the name is soft-deleted.
+    pub async fn add_secret_version(&self, version: &SecretVersionRecord) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO secrets (vault, name, created_at) VALUES (?, ?, ?) ON CONFLICT (vault, name) DO NOTHING")
+            .bind(&version.vault)
+            .bind(&version.name)
+            .bind(version.created_at)
+            .execute(&mut *tx)
+            .await?;
+        let deleted: Option<i64> =
+            sqlx::query_scalar("SELECT deleted_at FROM secrets WHERE vault = ? AND name = ?")
+                .bind(&version.vault)
+                .bind(&version.name)
+                .fetch_one(&mut *tx)
+                .await?;
+        if deleted.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "secret '{}' is deleted but not purged; recover or purge it before setting it again",
+                version.name
+            )));
+        }
+        let seq: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM secret_versions WHERE vault = ? AND name = ?",
+        )
+        .bind(&version.vault)
+        .bind(&version.name)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO secret_versions (vault, name, version, seq, ciphertext, data_key, enabled, not_before, expires, content_type, tags, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&version.vault)
+        .bind(&version.name)
+        .bind(&version.version)
+        .bind(seq)
+        .bind(&version.ciphertext)
+        .bind(&version.data_key)
+        .bind(version.enabled)
+        .bind(version.not_before)
+        .bind(version.expires)
+        .bind(&version.content_type)
+        .bind(&version.tags)
+        .bind(version.created_at)
+        .bind(version.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A given version, or the latest with `None`.
+    pub async fn secret_version(
+        &self,
+        vault: &str,
+        name: &str,
+        version: Option<&str>,
+    ) -> StoreResult<Option<SecretVersionRecord>> {
+        let row = match version {
+            Some(version) => {
+                sqlx::query("SELECT * FROM secret_versions WHERE vault = ? AND name = ? AND version = ?")
+                    .bind(vault)
+                    .bind(name)
+                    .bind(version)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT * FROM secret_versions WHERE vault = ? AND name = ? ORDER BY seq DESC LIMIT 1")
+                    .bind(vault)
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+        };
+        row.as_ref().map(version_from_row).transpose()
+    }
+
+    pub async fn secret_versions(
+        &self,
+        vault: &str,
+        name: &str,
+    ) -> StoreResult<Vec<SecretVersionRecord>> {
+        let rows =
+            sqlx::query("SELECT * FROM secret_versions WHERE vault = ? AND name = ? ORDER BY seq")
+                .bind(vault)
+                .bind(name)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(version_from_row).collect()
+    }
+
+    /// The latest version of every secret in the vault, deleted ones only when `deleted`.
+    pub async fn latest_secret_versions(
+        &self,
+        vault: &str,
+        deleted: bool,
+    ) -> StoreResult<Vec<(SecretRecord, SecretVersionRecord)>> {
+        let rows = sqlx::query(
+            "SELECT s.vault, s.name, s.created_at, s.deleted_at, s.scheduled_purge_at, v.version, v.seq, v.ciphertext, v.data_key, \
+             v.enabled, v.not_before, v.expires, v.content_type, v.tags, v.created_at AS version_created_at, v.updated_at \
+             FROM secrets s JOIN secret_versions v ON v.vault = s.vault AND v.name = s.name \
+             WHERE s.vault = ? AND (s.deleted_at IS NOT NULL) = ? \
+             AND v.seq = (SELECT MAX(seq) FROM secret_versions w WHERE w.vault = s.vault AND w.name = s.name) ORDER BY s.name",
+        )
+        .bind(vault)
+        .bind(deleted)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let secret = secret_from_row(row)?;
+                let version = SecretVersionRecord {
+                    vault: secret.vault.clone(),
+                    name: secret.name.clone(),
+                    version: row.try_get("version")?,
+                    seq: row.try_get("seq")?,
+                    ciphertext: row.try_get("ciphertext")?,
+                    data_key: row.try_get("data_key")?,
+                    enabled: row.try_get("enabled")?,
+                    not_before: row.try_get("not_before")?,
+                    expires: row.try_get("expires")?,
+                    content_type: row.try_get("content_type")?,
+                    tags: row.try_get("tags")?,
+                    created_at: row.try_get("version_created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                };
+                Ok((secret, version))
+            })
+            .collect()
+    }
+
+    pub async fn update_secret_version(
+        &self,
+        vault: &str,
+        name: &str,
+        version: &str,
+        change: &SecretAttributeChange,
+        now: i64,
+    ) -> StoreResult<()> {
+        let mut query = sqlx::QueryBuilder::new("UPDATE secret_versions SET updated_at = ");
+        query.push_bind(now);
+        if let Some(enabled) = change.enabled {
+            query.push(", enabled = ").push_bind(enabled);
+        }
+        if let Some(not_before) = change.not_before {
+            query.push(", not_before = ").push_bind(not_before);
+        }
+        if let Some(expires) = change.expires {
+            query.push(", expires = ").push_bind(expires);
+        }
+        if let Some(content_type) = &change.content_type {
+            query
+                .push(", content_type = ")
+                .push_bind(content_type.clone());
+        }
+        if let Some(tags) = &change.tags {
+            query.push(", tags = ").push_bind(tags.clone());
+        }
+        query
+            .push(" WHERE vault = ")
+            .push_bind(vault.to_owned())
+            .push(" AND name = ")
+            .push_bind(name.to_owned())
+            .push(" AND version = ")
+            .push_bind(version.to_owned());
+        let updated = query.build().execute(&self.pool).await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound("secret version"));
+        }
+        Ok(())
+    }
+
+    /// Soft delete: the secret and its versions stay (sealed) until purged or recovered.
+    pub async fn soft_delete_secret(
+        &self,
+        vault: &str,
+        name: &str,
+        now: i64,
+        purge_at: i64,
+    ) -> StoreResult<()> {
+        let updated = sqlx::query("UPDATE secrets SET deleted_at = ?, scheduled_purge_at = ? WHERE vault = ? AND name = ? AND deleted_at IS NULL")
+            .bind(now)
+            .bind(purge_at)
+            .bind(vault)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound("secret"));
+        }
+        Ok(())
+    }
+
+    pub async fn recover_secret(&self, vault: &str, name: &str) -> StoreResult<()> {
+        let updated = sqlx::query("UPDATE secrets SET deleted_at = NULL, scheduled_purge_at = NULL WHERE vault = ? AND name = ? AND deleted_at IS NOT NULL")
+            .bind(vault)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound("deleted secret"));
+        }
+        Ok(())
+    }
+
+    /// Removes a deleted secret and every version, for good.
+    pub async fn purge_secret(&self, vault: &str, name: &str) -> StoreResult<()> {
+        let deleted = sqlx::query(
+            "DELETE FROM secrets WHERE vault = ? AND name = ? AND deleted_at IS NOT NULL",
+        )
+        .bind(vault)
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::NotFound("deleted secret"));
+        }
+        Ok(())
+    }
+}
