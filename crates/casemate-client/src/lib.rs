@@ -856,4 +856,214 @@ impl Client {
         )
         .await
     }
+
+    pub async fn create_key(
+        &self,
+        resource_group: &str,
+        vault: &str,
+        name: &str,
+    ) -> ClientResult<VaultKey> {
+        self.send_json(
+            Method::PUT,
+            &[
+                "resourceGroups",
+                resource_group,
+                "vaults",
+                vault,
+                "keys",
+                name,
+            ],
+            &[],
+            &CreateKeyRequest::default(),
+        )
+        .await
+    }
+
+    pub async fn get_key(
+        &self,
+        resource_group: &str,
+        vault: &str,
+        name: &str,
+    ) -> ClientResult<VaultKey> {
+        self.get(&[
+            "resourceGroups",
+            resource_group,
+            "vaults",
+            vault,
+            "keys",
+            name,
+        ])
+        .await
+    }
+
+    pub async fn list_keys(
+        &self,
+        resource_group: &str,
+        vault: &str,
+    ) -> ClientResult<Vec<VaultKey>> {
+        self.get(&["resourceGroups", resource_group, "vaults", vault, "keys"])
+            .await
+    }
+
+    pub async fn rotate_key(
+        &self,
+        resource_group: &str,
+        vault: &str,
+        name: &str,
+    ) -> ClientResult<VaultKey> {
+        self.post_empty(&[
+            "resourceGroups",
+            resource_group,
+            "vaults",
+            vault,
+            "keys",
+            name,
+            "rotate",
+        ])
+        .await
+    }
+
+    /// Enables or disables the key, or with `version` one version of it.
+    pub async fn set_key_enabled(
+        &self,
+        resource_group: &str,
+        vault: &str,
+        name: &str,
+        version: Option<&str>,
+        enabled: bool,
+    ) -> ClientResult<VaultKey> {
+        let mut segments = vec![
+            "resourceGroups",
+            resource_group,
+            "vaults",
+            vault,
+            "keys",
+            name,
+        ];
+        segments.extend(version);
+        self.send_json(Method::PATCH, &segments, &[], &UpdateKeyRequest { enabled })
+            .await
+    }
+
+    pub async fn wrap_key(
+        &self,
+        resource_group: &str,
+        vault: &str,
+        name: &str,
+        value: Sensitive,
+    ) -> ClientResult<KeyOperationResult> {
+        self.post(
+            &[
+                "resourceGroups",
+                resource_group,
+                "vaults",
+                vault,
+                "keys",
+                name,
+                "wrapkey",
+            ],
+            &KeyOperationRequest { value },
+        )
+        .await
+    }
+
+    pub async fn unwrap_key(
+        &self,
+        resource_group: &str,
+        vault: &str,
+        name: &str,
+        version: &str,
+        value: Sensitive,
+    ) -> ClientResult<KeyOperationResult> {
+        self.post(
+            &[
+                "resourceGroups",
+                resource_group,
+                "vaults",
+                vault,
+                "keys",
+                name,
+                version,
+                "unwrapkey",
+            ],
+            &KeyOperationRequest { value },
+        )
+        .await
+    }
+
+    pub async fn delete_key(
+        &self,
+        resource_group: &str,
+        vault: &str,
+        name: &str,
+    ) -> ClientResult<DeletedKey> {
+        Self::decode(
+            Self::send(self.request(
+                Method::DELETE,
+                self.url(&[
+                    "resourceGroups",
+                    resource_group,
+                    "vaults",
+                    vault,
+                    "keys",
+                    name,
+                ])?,
+            ))
+            .await?,
+        )
+    }
+
+    pub async fn list_deleted_keys(
+        &self,
+        resource_group: &str,
+        vault: &str,
+    ) -> ClientResult<Vec<DeletedKey>> {
+        self.get(&[
+            "resourceGroups",
+            resource_group,
+            "vaults",
+            vault,
+            "deletedkeys",
+        ])
+        .await
+    }
+
+    pub async fn recover_key(
+        &self,
+        resource_group: &str,
+        vault: &str,
+        name: &str,
+    ) -> ClientResult<VaultKey> {
+        self.post_empty(&[
+            "resourceGroups",
+            resource_group,
+            "vaults",
+            vault,
+            "deletedkeys",
+            name,
+            "recover",
+        ])
+        .await
+    }
+
+    pub async fn purge_key(
+        &self,
+        resource_group: &str,
+        vault: &str,
+        name: &str,
+    ) -> ClientResult<()> {
+        self.no_content(
+            Method::DELETE,
+            &[
+                "resourceGroups",
+                resource_group,
+                "vaults",
+                vault,
+                "deletedkeys",
+                name,
+            ],
+            None,
+        )
+        .await
+    }
 }

@@ -21,6 +21,9 @@ pub enum Error {
     ForbiddenOther(String),
     #[error("{0}")]
     SecretDisabled(String),
+    /// A key (or the key version) needed is disabled: 423 until it is enabled again.
+    #[error("{0}")]
+    KeyDisabled(String),
     #[error("{0} not found")]
     NotFound(String),
     #[error("{0}")]

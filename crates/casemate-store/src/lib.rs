@@ -3,6 +3,7 @@
 
 mod activity;
 mod credentials;
+mod keys;
 mod principals;
 mod records;
 mod resources;
@@ -12,6 +13,7 @@ pub use sessions::RefreshOutcome;
 mod signing_keys;
 
 pub use activity::{ActivityFilter, ActivityRecord};
+pub use keys::{VaultKeyRecord, VaultKeyVersionRecord};
 pub use records::*;
 pub use resources::{CustomRoleRecord, Provisioning, ResourceRecord};
 pub use secrets::{DataKeyRecord, SecretAttributeChange, SecretRecord, SecretVersionRecord};

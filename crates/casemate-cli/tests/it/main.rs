@@ -4,6 +4,7 @@
 mod activity;
 mod cli;
 mod gate;
+mod keys;
 mod mfa;
 mod principals;
 mod rbac;

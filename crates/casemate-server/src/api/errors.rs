@@ -18,6 +18,7 @@ impl Error {
                 (StatusCode::FORBIDDEN, "Forbidden")
             }
             Error::SecretDisabled(_) => (StatusCode::FORBIDDEN, "SecretDisabled"),
+            Error::KeyDisabled(_) => (StatusCode::LOCKED, "KeyDisabled"),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "NotFound"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "Conflict"),
             Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed"),

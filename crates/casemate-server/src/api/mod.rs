@@ -2,6 +2,7 @@
 
 mod auth;
 mod errors;
+mod keys;
 mod me;
 mod principals;
 mod rbac;
@@ -103,6 +104,15 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(vault::ws_batch_get))
         .routes(routes!(vault::ws_batch_set))
         .routes(routes!(vault::ws_batch_delete))
+        .routes(routes!(keys::list))
+        .routes(routes!(keys::create, keys::get, keys::update, keys::delete))
+        .routes(routes!(keys::rotate))
+        .routes(routes!(keys::update_version))
+        .routes(routes!(keys::wrap))
+        .routes(routes!(keys::unwrap))
+        .routes(routes!(keys::list_deleted))
+        .routes(routes!(keys::recover))
+        .routes(routes!(keys::purge))
 }
 
 /// The whole application: routes behind the gate, the request context around everything.

@@ -146,6 +146,28 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     }
 }
 
+/// The host the client addressed (for key ids), limited to host-name characters.
+pub struct RequestHost(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestHost {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let host = parts
+            .headers
+            .get(axum::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+            .filter(|h| !h.is_empty() && h.len() <= 255)
+            .filter(|h| {
+                h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+            })
+            .unwrap_or("localhost");
+        Ok(RequestHost(host.to_owned()))
+    }
+}
+
 /// Query parameters, decoded strictly: unknown or malformed ones are 400s naming them.
 pub struct ApiQuery<T>(pub T);
 

@@ -78,6 +78,7 @@ const RG: &str = "/resourceGroups/{rg}";
 const WS: &str = "/resourceGroups/{rg}/workspaces/{ws}";
 const VAULT: &str = "/resourceGroups/{rg}/vaults/{vault}";
 const SECRET: &str = "/resourceGroups/{rg}/vaults/{vault}/secrets/{name}";
+const KEY: &str = "/resourceGroups/{rg}/vaults/{vault}/keys/{name}";
 
 pub const ROUTES: &[RouteRule] = &[
     public("GET", "/health"),
@@ -365,6 +366,79 @@ pub const ROUTES: &[RouteRule] = &[
         "/resourceGroups/{rg}/workspaces/{ws}/batchDeleteSecrets",
         "workspaces/metadata/secrets/delete",
         WS,
+    ),
+    // Vault keys (customer-managed keys), authorized by data actions.
+    action(
+        "GET",
+        "/resourceGroups/{rg}/vaults/{vault}/keys",
+        "vaults/keys/read",
+        VAULT,
+    ),
+    action(
+        "PUT",
+        "/resourceGroups/{rg}/vaults/{vault}/keys/{name}",
+        "vaults/keys/create/action",
+        KEY,
+    ),
+    action(
+        "GET",
+        "/resourceGroups/{rg}/vaults/{vault}/keys/{name}",
+        "vaults/keys/read",
+        KEY,
+    ),
+    action(
+        "PATCH",
+        "/resourceGroups/{rg}/vaults/{vault}/keys/{name}",
+        "vaults/keys/update/action",
+        KEY,
+    ),
+    action(
+        "DELETE",
+        "/resourceGroups/{rg}/vaults/{vault}/keys/{name}",
+        "vaults/keys/delete",
+        KEY,
+    ),
+    action(
+        "POST",
+        "/resourceGroups/{rg}/vaults/{vault}/keys/{name}/rotate",
+        "vaults/keys/rotate/action",
+        KEY,
+    ),
+    action(
+        "PATCH",
+        "/resourceGroups/{rg}/vaults/{vault}/keys/{name}/{version}",
+        "vaults/keys/update/action",
+        KEY,
+    ),
+    action(
+        "POST",
+        "/resourceGroups/{rg}/vaults/{vault}/keys/{name}/wrapkey",
+        "vaults/keys/wrap/action",
+        KEY,
+    ),
+    action(
+        "POST",
+        "/resourceGroups/{rg}/vaults/{vault}/keys/{name}/{version}/unwrapkey",
+        "vaults/keys/unwrap/action",
+        KEY,
+    ),
+    action(
+        "GET",
+        "/resourceGroups/{rg}/vaults/{vault}/deletedkeys",
+        "vaults/keys/read",
+        VAULT,
+    ),
+    action(
+        "POST",
+        "/resourceGroups/{rg}/vaults/{vault}/deletedkeys/{name}/recover",
+        "vaults/keys/recover/action",
+        KEY,
+    ),
+    action(
+        "DELETE",
+        "/resourceGroups/{rg}/vaults/{vault}/deletedkeys/{name}",
+        "vaults/keys/purge/action",
+        KEY,
     ),
 ];
 

@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod bootstrap;
 pub mod identity;
+pub mod keys;
 pub mod limiter;
 pub mod principals;
 pub mod rbac;

@@ -36,6 +36,23 @@ pub struct Vault {
     properties: VaultProperties,
 }
 
+impl Vault {
+    pub fn retention_days(&self) -> u32 {
+        self.properties.soft_delete_retention_days
+    }
+
+    /// Purging destroys for good; purge protection forbids it during the retention period.
+    pub fn refuse_purge(&self) -> Result<()> {
+        if self.properties.purge_protection {
+            return Err(Error::ForbiddenOther(format!(
+                "vault '{}' has purge protection: deleted items are kept for their retention period",
+                self.id
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// In-memory cache of unwrapped data keys, zeroized when dropped.
 #[derive(Default)]
 pub struct DataKeyCache {
@@ -443,12 +460,7 @@ impl Services {
     /// Destroys a deleted secret for good; refused while the vault has purge protection.
     pub async fn purge_secret(&self, vault: &Vault, name: &str) -> Result<()> {
         validate_vault_item_name("name", name)?;
-        if vault.properties.purge_protection {
-            return Err(Error::ForbiddenOther(format!(
-                "vault '{}' has purge protection: deleted secrets are kept for their retention period",
-                vault.id
-            )));
-        }
+        vault.refuse_purge()?;
         Ok(self.store.purge_secret(&vault.id, name).await?)
     }
 

@@ -139,3 +139,66 @@ pub struct SecretValues {
     pub secrets: BTreeMap<String, Sensitive>,
     pub not_found: Vec<String>,
 }
+
+/// `PUT …/keys/{name}`: a new AES-256 key (the only kind casemate makes).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyRequest {
+    /// `AES` (default); nothing else is offered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kty: Option<String>,
+    /// 256 (default); nothing else is offered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_size: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct KeyVersion {
+    pub version: String,
+    /// `https://HOST/resourceGroups/RG/vaults/V/keys/K/VERSION`.
+    pub kid: String,
+    pub enabled: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VaultKey {
+    pub name: String,
+    pub kty: String,
+    pub enabled: bool,
+    /// The newest version's key id: what new encryption uses.
+    pub kid: String,
+    pub versions: Vec<KeyVersion>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateKeyRequest {
+    pub enabled: bool,
+}
+
+/// Wrap or unwrap: `value` is base64url (no padding).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyOperationRequest {
+    pub value: Sensitive,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct KeyOperationResult {
+    /// The key version that did the operation.
+    pub kid: String,
+    pub value: Sensitive,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeletedKey {
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub deleted: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub scheduled_purge: OffsetDateTime,
+}

@@ -1,0 +1,216 @@
+//! Vault keys and their versions. Material arrives wrapped.
+
+use crate::{Store, StoreError, StoreResult};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultKeyRecord {
+    pub vault: String,
+    pub name: String,
+    pub enabled: bool,
+    pub created_at: i64,
+    pub deleted_at: Option<i64>,
+    pub scheduled_purge_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultKeyVersionRecord {
+    pub vault: String,
+    pub name: String,
+    pub version: String,
+    pub seq: i64,
+    pub wrapped_material: Vec<u8>,
+    pub enabled: bool,
+    pub created_at: i64,
+}
+
+fn key_from_row(row: &SqliteRow) -> StoreResult<VaultKeyRecord> {
+    Ok(VaultKeyRecord {
+        vault: row.try_get("vault")?,
+        name: row.try_get("name")?,
+        enabled: row.try_get("enabled")?,
+        created_at: row.try_get("created_at")?,
+        deleted_at: row.try_get("deleted_at")?,
+        scheduled_purge_at: row.try_get("scheduled_purge_at")?,
+    })
+}
+
+fn version_from_row(row: &SqliteRow) -> StoreResult<VaultKeyVersionRecord> {
+    Ok(VaultKeyVersionRecord {
+        vault: row.try_get("vault")?,
+        name: row.try_get("name")?,
+        version: row.try_get("version")?,
+        seq: row.try_get("seq")?,
+        wrapped_material: row.try_get("wrapped_material")?,
+        enabled: row.try_get("enabled")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+async fn insert_version(
+    tx: &mut sqlx::SqliteConnection,
+    version: &VaultKeyVersionRecord,
+) -> StoreResult<()> {
+    let seq: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM vault_key_versions WHERE vault = ? AND name = ?",
+    )
+    .bind(&version.vault)
+    .bind(&version.name)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO vault_key_versions (vault, name, version, seq, wrapped_material, enabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&version.vault)
+    .bind(&version.name)
+    .bind(&version.version)
+    .bind(seq)
+    .bind(&version.wrapped_material)
+    .bind(version.enabled)
+    .bind(version.created_at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Creates a key with its first version. A name held by a deleted key is a conflict.
+    pub async fn create_vault_key(&self, first: &VaultKeyVersionRecord) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO vault_keys (vault, name, enabled, created_at) VALUES (?, ?, 1, ?)")
+            .bind(&first.vault)
+            .bind(&first.name)
+            .bind(first.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!(
+                    "a key named '{}' exists (or is deleted and not purged); rotate it, or recover or purge it",
+                    first.name
+                )),
+                other => other,
+            })?;
+        insert_version(&mut tx, first).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn add_vault_key_version(&self, version: &VaultKeyVersionRecord) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_version(&mut tx, version).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn vault_key(&self, vault: &str, name: &str) -> StoreResult<Option<VaultKeyRecord>> {
+        let row = sqlx::query("SELECT * FROM vault_keys WHERE vault = ? AND name = ?")
+            .bind(vault)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
+    pub async fn vault_keys(&self, vault: &str, deleted: bool) -> StoreResult<Vec<VaultKeyRecord>> {
+        let rows = sqlx::query("SELECT * FROM vault_keys WHERE vault = ? AND (deleted_at IS NOT NULL) = ? ORDER BY name")
+            .bind(vault)
+            .bind(deleted)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    pub async fn vault_key_versions(
+        &self,
+        vault: &str,
+        name: &str,
+    ) -> StoreResult<Vec<VaultKeyVersionRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM vault_key_versions WHERE vault = ? AND name = ? ORDER BY seq",
+        )
+        .bind(vault)
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(version_from_row).collect()
+    }
+
+    pub async fn set_vault_key_enabled(
+        &self,
+        vault: &str,
+        name: &str,
+        version: Option<&str>,
+        enabled: bool,
+    ) -> StoreResult<()> {
+        let updated = match version {
+            Some(version) => {
+                sqlx::query("UPDATE vault_key_versions SET enabled = ? WHERE vault = ? AND name = ? AND version = ?")
+                    .bind(enabled)
+                    .bind(vault)
+                    .bind(name)
+                    .bind(version)
+                    .execute(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query("UPDATE vault_keys SET enabled = ? WHERE vault = ? AND name = ?")
+                    .bind(enabled)
+                    .bind(vault)
+                    .bind(name)
+                    .execute(&self.pool)
+                    .await?
+            }
+        };
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound("key version"));
+        }
+        Ok(())
+    }
+
+    pub async fn soft_delete_vault_key(
+        &self,
+        vault: &str,
+        name: &str,
+        now: i64,
+        purge_at: i64,
+    ) -> StoreResult<()> {
+        let updated = sqlx::query("UPDATE vault_keys SET deleted_at = ?, scheduled_purge_at = ? WHERE vault = ? AND name = ? AND deleted_at IS NULL")
+            .bind(now)
+            .bind(purge_at)
+            .bind(vault)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound("key"));
+        }
+        Ok(())
+    }
+
+    pub async fn recover_vault_key(&self, vault: &str, name: &str) -> StoreResult<()> {
+        let updated = sqlx::query("UPDATE vault_keys SET deleted_at = NULL, scheduled_purge_at = NULL WHERE vault = ? AND name = ? AND deleted_at IS NOT NULL")
+            .bind(vault)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound("deleted key"));
+        }
+        Ok(())
+    }
+
+    pub async fn purge_vault_key(&self, vault: &str, name: &str) -> StoreResult<()> {
+        let deleted = sqlx::query(
+            "DELETE FROM vault_keys WHERE vault = ? AND name = ? AND deleted_at IS NOT NULL",
+        )
+        .bind(vault)
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::NotFound("deleted key"));
+        }
+        Ok(())
+    }
+}
