@@ -3,6 +3,7 @@
 
 mod authz;
 mod stats;
+mod stream;
 
 fn main() -> anyhow::Result<()> {
     let name = std::env::args().nth(1).unwrap_or_default();
@@ -11,9 +12,13 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match name.as_str() {
         "authz" => runtime.block_on(authz::run()),
-        "all" => runtime.block_on(authz::run()),
+        "stream" => stream::run(),
+        "all" => {
+            runtime.block_on(authz::run())?;
+            stream::run()
+        }
         _ => {
-            eprintln!("usage: casemate-bench <authz|all>");
+            eprintln!("usage: casemate-bench <authz|stream|all>");
             std::process::exit(2);
         }
     }

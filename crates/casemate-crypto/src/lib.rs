@@ -5,6 +5,7 @@ pub mod aead;
 pub mod keyprovider;
 pub mod opaque;
 pub mod password;
+pub mod stream;
 pub mod token;
 pub mod totp;
 
