@@ -262,3 +262,83 @@ async fn keys_soft_delete_recover_purge_and_validate_input() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workspace_accepts_a_customer_managed_key_only_from_someone_who_can_use_it() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    admin.create_resource_group("team").await.unwrap();
+    admin
+        .create_workspace("team", "keys-home", &CreateWorkspaceRequest::default())
+        .await
+        .unwrap();
+    let key = admin
+        .create_key("team", "keys-home-vault", "cmk")
+        .await
+        .unwrap();
+    let vault = "/resourceGroups/team/vaults/keys-home-vault";
+    let request = |uri: &str| CreateWorkspaceRequest {
+        cmk_keyvault: Some(vault.into()),
+        resource_cmk_uri: Some(uri.into()),
+        hbi_workspace: true,
+        ..Default::default()
+    };
+    // A Contributor on the group can create workspaces, but holds no key data actions.
+    let carl = server
+        .user_with_role("carl", "Contributor", "/resourceGroups/team")
+        .await;
+    let message = api_error(
+        carl.create_workspace("team", "carls", &request(&key.kid))
+            .await,
+        400,
+        "InvalidInput",
+    );
+    assert!(
+        message.starts_with("resource_cmk_uri:") && message.contains("vaults/keys/wrap/action"),
+        "{message}"
+    );
+    let unknown_version = format!(
+        "{}/keys/cmk/0123456789abcdef",
+        key.kid.split("/keys/").next().unwrap()
+    );
+    let message = api_error(
+        admin
+            .create_workspace("team", "vision", &request(&unknown_version))
+            .await,
+        400,
+        "InvalidInput",
+    );
+    assert!(
+        message.starts_with("resource_cmk_uri:") && message.contains("does not exist"),
+        "{message}"
+    );
+    admin
+        .set_key_enabled("team", "keys-home-vault", "cmk", None, false)
+        .await
+        .unwrap();
+    let message = api_error(
+        admin
+            .create_workspace("team", "vision", &request(&key.kid))
+            .await,
+        400,
+        "InvalidInput",
+    );
+    assert!(
+        message.starts_with("resource_cmk_uri:") && message.contains("disabled"),
+        "{message}"
+    );
+    admin
+        .set_key_enabled("team", "keys-home-vault", "cmk", None, true)
+        .await
+        .unwrap();
+    let workspace = admin
+        .create_workspace("team", "vision", &request(&key.kid))
+        .await
+        .unwrap();
+    assert_eq!(
+        workspace.resource_cmk_uri.as_deref(),
+        Some(key.kid.as_str())
+    );
+    assert_eq!(workspace.cmk_keyvault.as_deref(), Some(vault));
+    server.stop().await;
+}

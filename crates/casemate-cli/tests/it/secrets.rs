@@ -604,3 +604,120 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_secret_lifecycle_at_trace_leaves_no_plaintext_anywhere() {
+    let logs = casemate_testkit::capture_logs();
+    let server = TestServer::start().await;
+    let admin = workspace(&server).await;
+    let value = "lifecycle-plaintext-5b2c9e";
+    let rotated = "lifecycle-rotated-plaintext-d41f";
+    admin
+        .set_secret(in_workspace(), "db-password", &set(value))
+        .await
+        .unwrap();
+    assert_eq!(
+        admin
+            .get_secret(in_workspace(), "db-password")
+            .await
+            .unwrap()
+            .value
+            .expose(),
+        value
+    );
+    admin
+        .set_secret(in_workspace(), "db-password", &set(rotated))
+        .await
+        .unwrap();
+    admin
+        .get_secrets(
+            in_workspace(),
+            &["db-password".to_string(), "nope".to_string()],
+        )
+        .await
+        .unwrap();
+    admin.list_secrets(in_workspace()).await.unwrap();
+    admin
+        .update_secret(
+            "team",
+            "vision-vault",
+            "db-password",
+            &UpdateSecretRequest {
+                enabled: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    api_error(
+        admin.get_secret(in_workspace(), "db-password").await,
+        403,
+        "SecretDisabled",
+    );
+    admin
+        .update_secret(
+            "team",
+            "vision-vault",
+            "db-password",
+            &UpdateSecretRequest {
+                enabled: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    admin
+        .delete_secret(in_workspace(), "db-password")
+        .await
+        .unwrap();
+    admin
+        .recover_secret("team", "vision-vault", "db-password")
+        .await
+        .unwrap();
+    admin
+        .delete_secret(in_workspace(), "db-password")
+        .await
+        .unwrap();
+    admin
+        .purge_secret("team", "vision-vault", "db-password")
+        .await
+        .unwrap();
+    let activity = serde_json::to_string(
+        &admin
+            .list_activity(&[("scope", "/"), ("limit", "1000")])
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let files: Vec<(std::path::PathBuf, Vec<u8>)> = walk(server.home())
+        .into_iter()
+        .map(|f| (f.clone(), std::fs::read(&f).unwrap()))
+        .collect();
+    assert!(
+        files.iter().any(|(f, _)| f.ends_with("casemate.db-wal")),
+        "the write-ahead log is scanned too"
+    );
+    server.stop().await;
+    let log_text = logs.text();
+    assert!(log_text.contains("TRACE"), "logs were captured at TRACE");
+    assert!(log_text.contains("request"), "the access log is in there");
+    for plaintext in [value, rotated] {
+        assert!(
+            !log_text.contains(plaintext),
+            "a secret value reached the log"
+        );
+        assert!(
+            !activity.contains(plaintext),
+            "a secret value reached the activity log"
+        );
+        for (file, bytes) in &files {
+            assert!(
+                !bytes
+                    .windows(plaintext.len())
+                    .any(|w| w == plaintext.as_bytes()),
+                "{} holds a secret value",
+                file.display()
+            );
+        }
+    }
+}

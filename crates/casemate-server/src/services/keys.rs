@@ -266,6 +266,21 @@ impl Services {
         })
     }
 
+    /// Wraps and unwraps a random value with one key version: the proof workspace creation asks
+    /// for before it accepts a customer-managed key.
+    pub async fn prove_key_version(&self, vault: &Vault, name: &str, version: &str) -> Result<()> {
+        let (key, chosen) = self.usable_version("", vault, name, Some(version)).await?;
+        let material = self.material(vault, &chosen)?;
+        let probe = casemate_crypto::random_bytes::<32>()?;
+        let context = operation_context(&vault.id, &key.name, &chosen.version);
+        let sealed = casemate_crypto::aead::seal(&material, probe.as_ref(), &context)?;
+        let opened = casemate_crypto::aead::open(&material, &sealed, &context)?;
+        if opened.as_slice() != probe.as_ref() {
+            return Err(Error::internal("key round trip returned other bytes"));
+        }
+        Ok(())
+    }
+
     pub async fn delete_key(&self, vault: &Vault, name: &str) -> Result<DeletedKey> {
         let key = self.live_key(vault, name).await?;
         let now = self.now_unix();

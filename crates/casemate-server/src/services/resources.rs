@@ -276,6 +276,45 @@ impl Services {
         }
     }
 
+    /// The creator must be able to wrap and unwrap with the customer-managed key version named,
+    /// and the version must exist, be enabled, and actually do it.
+    async fn check_cmk(&self, caller: &Caller, vault_id: &str, uri: &str) -> Result<()> {
+        let path = url_path(uri).unwrap_or_default();
+        let (_, rest) = path.split_once("/keys/").unwrap_or_default();
+        let (key, version) = rest.split_once('/').unwrap_or_default();
+        let key_scope =
+            super::rbac::parse_scope("resource_cmk_uri", &format!("{vault_id}/keys/{key}"))?;
+        for action in ["vaults/keys/wrap/action", "vaults/keys/unwrap/action"] {
+            if self.authorize(caller, action, &key_scope).await.is_err() {
+                return Err(Error::invalid(
+                    "resource_cmk_uri",
+                    format!(
+                        "you cannot use this key: '{action}' is not granted to you at '{key_scope}'"
+                    ),
+                ));
+            }
+        }
+        let scope = super::rbac::parse_scope("cmk_keyvault", vault_id)?;
+        let group = scope
+            .truncated(1)
+            .map(|g| g.to_string())
+            .unwrap_or_default();
+        let name = scope.as_str().rsplit('/').next().unwrap_or_default();
+        let vault = self
+            .vault(group.trim_start_matches("/resourceGroups/"), name)
+            .await?;
+        self.prove_key_version(&vault, key, version)
+            .await
+            .map_err(|error| match error {
+                Error::NotFound(what) => {
+                    Error::invalid("resource_cmk_uri", format!("{what} does not exist"))
+                }
+                Error::KeyDisabled(why) => Error::invalid("resource_cmk_uri", why),
+                Error::InvalidInput { rule, .. } => Error::invalid("resource_cmk_uri", rule),
+                other => other,
+            })
+    }
+
     pub async fn create_workspace(
         &self,
         caller: &Caller,
@@ -291,8 +330,9 @@ impl Services {
         validate_tags("tags", &request.tags)?;
         self.validate_cmk(request)?;
         let group = self.get_resource_group(rg).await?;
-        if let Some(vault) = &request.cmk_keyvault {
+        if let (Some(vault), Some(uri)) = (&request.cmk_keyvault, &request.resource_cmk_uri) {
             self.existing_of_kind("cmk_keyvault", vault, VAULTS).await?;
+            self.check_cmk(caller, vault, uri).await?;
         }
         if let Some(identity) = &request.primary_user_assigned_identity {
             let scope = super::rbac::parse_scope("primary_user_assigned_identity", identity)?;
