@@ -144,8 +144,8 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes resources, the principals named, and every role assignment at or below the
-    /// resources, in one transaction.
+    /// Deletes resources (with a vault's secrets, keys and data keys), the principals named, and
+    /// every role assignment at or below the resources, in one transaction.
     pub async fn delete_resources(&self, ids: &[String], principals: &[Uuid]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         for id in ids {
@@ -156,10 +156,16 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM resources WHERE id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            // A vault's contents go with it; deleting its data keys makes any copy of its
+            // ciphertexts unopenable (crypto-shredding).
+            for statement in [
+                "DELETE FROM secrets WHERE vault = ?",
+                "DELETE FROM vault_keys WHERE vault = ?",
+                "DELETE FROM data_keys WHERE owner = ?",
+                "DELETE FROM resources WHERE id = ?",
+            ] {
+                sqlx::query(statement).bind(id).execute(&mut *tx).await?;
+            }
         }
         for principal in principals {
             sqlx::query("DELETE FROM principals WHERE id = ?")

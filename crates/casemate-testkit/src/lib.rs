@@ -169,6 +169,15 @@ impl TestServer {
             .map_err(|e| e.to_string())
     }
 
+    /// Counts the rows of a table, straight from the database.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let statement = format!("SELECT COUNT(*) FROM {table}");
+        sqlx::query_scalar(sqlx::AssertSqlSafe(statement))
+            .fetch_one(self.server.services.store.pool())
+            .await
+            .unwrap()
+    }
+
     pub async fn stop(self) {
         self.server.shutdown().await;
     }

@@ -721,3 +721,51 @@ async fn a_full_secret_lifecycle_at_trace_leaves_no_plaintext_anywhere() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_workspace_shreds_its_vault_and_a_new_one_of_that_name_starts_empty() {
+    let server = TestServer::start().await;
+    let admin = workspace(&server).await;
+    admin
+        .set_secret(
+            in_workspace(),
+            "old-secret",
+            &set("from-the-first-workspace"),
+        )
+        .await
+        .unwrap();
+    admin
+        .create_key("team", "vision-vault", "cmk")
+        .await
+        .unwrap();
+    admin.delete_workspace("team", "vision").await.unwrap();
+    for table in [
+        "secrets",
+        "secret_versions",
+        "vault_keys",
+        "vault_key_versions",
+        "data_keys",
+    ] {
+        assert_eq!(
+            server.count_rows(table).await,
+            0,
+            "{table} keeps rows of the deleted vault"
+        );
+    }
+    admin
+        .create_workspace("team", "vision", &CreateWorkspaceRequest::default())
+        .await
+        .unwrap();
+    api_error(
+        admin.get_secret(in_workspace(), "old-secret").await,
+        404,
+        "NotFound",
+    );
+    assert!(admin.list_secrets(in_workspace()).await.unwrap().is_empty());
+    api_error(
+        admin.get_key("team", "vision-vault", "cmk").await,
+        404,
+        "NotFound",
+    );
+    server.stop().await;
+}

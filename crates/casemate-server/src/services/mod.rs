@@ -42,7 +42,7 @@ pub struct Services {
     pub root_key: Arc<dyn KeyProvider>,
     pub signing: signing::SigningKeyRing,
     pub activity: activity::ActivityLog,
-    data_keys: vault::DataKeyCache,
+    pub(crate) data_keys: vault::DataKeyCache,
     pub limiter: limiter::SignInLimiter,
     pub settings: AuthSettings,
     /// Bounds concurrent argon2 work so sign-in floods cannot starve the runtime of memory.

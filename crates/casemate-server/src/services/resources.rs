@@ -507,10 +507,11 @@ impl Services {
         let (record, properties) = self.workspace_record(rg, ws).await?;
         let mut ids = vec![record.id.clone()];
         ids.extend(properties.owned.iter().cloned());
-        Ok(self
-            .store
+        self.store
             .delete_resources(&ids, &[properties.identity])
-            .await?)
+            .await?;
+        self.data_keys.forget_owners(&ids);
+        Ok(())
     }
 
     /// Re-creates whichever of the system identity's grants were removed.

@@ -53,10 +53,23 @@ impl Vault {
     }
 }
 
-/// In-memory cache of unwrapped data keys, zeroized when dropped.
+/// In-memory cache of unwrapped data keys by id, with their owner; zeroized when dropped.
 #[derive(Default)]
 pub struct DataKeyCache {
-    keys: std::sync::Mutex<std::collections::HashMap<String, Arc<Zeroizing<[u8; 32]>>>>,
+    keys: std::sync::Mutex<std::collections::HashMap<String, CachedDataKey>>,
+}
+
+/// A data key's owner (the resource id whose data it seals) and its unwrapped bytes.
+type CachedDataKey = (String, Arc<Zeroizing<[u8; 32]>>);
+
+impl DataKeyCache {
+    /// Drops the keys of resources that were deleted.
+    pub fn forget_owners(&self, owners: &[String]) {
+        self.keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, (owner, _)| !owners.iter().any(|gone| gone.eq_ignore_ascii_case(owner)));
+    }
 }
 
 fn unix(value: Option<OffsetDateTime>) -> Option<i64> {
@@ -191,7 +204,7 @@ impl Services {
                 )));
             }
         };
-        if let Some(key) = self
+        if let Some((_, key)) = self
             .data_keys
             .keys
             .lock()
@@ -212,7 +225,7 @@ impl Services {
             .keys
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(record.id.clone(), key.clone());
+            .insert(record.id.clone(), (record.owner.clone(), key.clone()));
         Ok((record.id, key))
     }
 
