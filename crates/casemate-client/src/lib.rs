@@ -1066,4 +1066,19 @@ impl Client {
         )
         .await
     }
+
+    pub async fn update_vault(
+        &self,
+        resource_group: &str,
+        vault: &str,
+        request: &UpdateVaultRequest,
+    ) -> ClientResult<VaultProperties> {
+        self.send_json(
+            Method::PATCH,
+            &["resourceGroups", resource_group, "vaults", vault],
+            &[],
+            request,
+        )
+        .await
+    }
 }

@@ -769,3 +769,102 @@ async fn deleting_a_workspace_shreds_its_vault_and_a_new_one_of_that_name_starts
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn purge_protection_keeps_deleted_secrets_and_keys_for_their_retention() {
+    let server = TestServer::start().await;
+    let admin = workspace(&server).await;
+    for days in [6, 91] {
+        let request = UpdateVaultRequest {
+            soft_delete_retention_days: Some(days),
+            purge_protection: None,
+        };
+        let message = api_error(
+            admin.update_vault("team", "vision-vault", &request).await,
+            400,
+            "InvalidInput",
+        );
+        assert!(
+            message.starts_with("soft_delete_retention_days:"),
+            "{message}"
+        );
+    }
+    let protected = admin
+        .update_vault(
+            "team",
+            "vision-vault",
+            &UpdateVaultRequest {
+                soft_delete_retention_days: Some(7),
+                purge_protection: Some(true),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(protected.purge_protection);
+    let message = api_error(
+        admin
+            .update_vault(
+                "team",
+                "vision-vault",
+                &UpdateVaultRequest {
+                    soft_delete_retention_days: None,
+                    purge_protection: Some(false),
+                },
+            )
+            .await,
+        400,
+        "InvalidInput",
+    );
+    assert!(message.starts_with("purge_protection:"), "{message}");
+    admin
+        .set_secret(in_workspace(), "kept", &set("v"))
+        .await
+        .unwrap();
+    let deleted = admin.delete_secret(in_workspace(), "kept").await.unwrap();
+    assert_eq!(
+        deleted.scheduled_purge - deleted.deleted,
+        time::Duration::days(7)
+    );
+    let message = api_error(
+        admin.purge_secret("team", "vision-vault", "kept").await,
+        403,
+        "Forbidden",
+    );
+    assert!(message.contains("purge protection"), "{message}");
+    admin
+        .create_key("team", "vision-vault", "cmk")
+        .await
+        .unwrap();
+    admin
+        .delete_key("team", "vision-vault", "cmk")
+        .await
+        .unwrap();
+    api_error(
+        admin.purge_key("team", "vision-vault", "cmk").await,
+        403,
+        "Forbidden",
+    );
+    admin
+        .recover_secret("team", "vision-vault", "kept")
+        .await
+        .unwrap();
+    assert_eq!(
+        admin
+            .get_secret(in_workspace(), "kept")
+            .await
+            .unwrap()
+            .value
+            .expose(),
+        "v"
+    );
+    let carl = server
+        .user_with_role("carl", "Reader", "/resourceGroups/team")
+        .await;
+    api_error(
+        carl.update_vault("team", "vision-vault", &UpdateVaultRequest::default())
+            .await,
+        403,
+        "Forbidden",
+    );
+    server.stop().await;
+}

@@ -85,6 +85,7 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(rbac::list_other))
         .routes(routes!(rbac::list_activity))
         .routes(routes!(rbac::verify_activity))
+        .routes(routes!(vault::update_vault))
         .routes(routes!(vault::list))
         .routes(routes!(
             vault::set,

@@ -9,9 +9,22 @@ use axum::http::StatusCode;
 use casemate_types::ErrorBody;
 use casemate_types::wire::{
     DeletedSecret, SecretBundle, SecretItem, SecretNames, SecretValues, SetSecretRequest,
-    SetSecretsRequest, UpdateSecretRequest,
+    SetSecretsRequest, UpdateSecretRequest, UpdateVaultRequest, VaultProperties,
 };
 use std::sync::Arc;
+
+/// Sets the vault's soft-delete retention or turns on purge protection.
+#[utoipa::path(patch, path = "/resourceGroups/{rg}/vaults/{vault}", tag = "vault",
+    params(("rg" = String, Path), ("vault" = String, Path)), request_body = UpdateVaultRequest,
+    responses((status = 200, body = VaultProperties), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update_vault(
+    State(s): State<Arc<Services>>,
+    ApiPath((rg, vault)): ApiPath<(String, String)>,
+    ApiJson(request): ApiJson<UpdateVaultRequest>,
+) -> ApiResult<Json<VaultProperties>> {
+    let vault = s.vault(&rg, &vault).await?;
+    Ok(Json(s.update_vault(&vault, &request).await?.view()))
+}
 
 const GET: &str = "vaults/secrets/getSecret/action";
 const SET: &str = "vaults/secrets/setSecret/action";

@@ -440,6 +440,12 @@ pub const ROUTES: &[RouteRule] = &[
         "vaults/keys/purge/action",
         KEY,
     ),
+    action(
+        "PATCH",
+        "/resourceGroups/{rg}/vaults/{vault}",
+        "vaults/write",
+        VAULT,
+    ),
 ];
 
 pub fn lookup(method: &str, path: &str) -> Option<&'static RouteRule> {

@@ -23,7 +23,7 @@ use zeroize::Zeroizing;
 pub const MAX_SECRET_BYTES: usize = 25 * 1024;
 const MAX_BATCH: usize = 100;
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize)]
 struct VaultProperties {
     soft_delete_retention_days: u32,
     purge_protection: bool,
@@ -37,6 +37,14 @@ pub struct Vault {
 }
 
 impl Vault {
+    pub fn view(&self) -> casemate_types::wire::VaultProperties {
+        casemate_types::wire::VaultProperties {
+            id: self.id.clone(),
+            soft_delete_retention_days: self.properties.soft_delete_retention_days,
+            purge_protection: self.properties.purge_protection,
+        }
+    }
+
     pub fn retention_days(&self) -> u32 {
         self.properties.soft_delete_retention_days
     }
@@ -127,6 +135,42 @@ impl Services {
             .map_err(|e| Error::internal(format!("vault {id}: {e}")))?;
         Ok(Vault {
             id: record.id,
+            properties,
+        })
+    }
+
+    /// Changes retention (7-90 days) or turns purge protection on; protection cannot be turned off.
+    pub async fn update_vault(
+        &self,
+        vault: &Vault,
+        request: &casemate_types::wire::UpdateVaultRequest,
+    ) -> Result<Vault> {
+        let mut properties = vault.properties;
+        if let Some(days) = request.soft_delete_retention_days {
+            if !(7..=90).contains(&days) {
+                return Err(Error::invalid(
+                    "soft_delete_retention_days",
+                    "must be between 7 and 90",
+                ));
+            }
+            properties.soft_delete_retention_days = days;
+        }
+        match request.purge_protection {
+            Some(false) if properties.purge_protection => {
+                return Err(Error::invalid(
+                    "purge_protection",
+                    "cannot be turned off once on",
+                ));
+            }
+            Some(on) => properties.purge_protection = on,
+            None => {}
+        }
+        let serialized = serde_json::to_string(&properties).map_err(Error::internal)?;
+        self.store
+            .update_resource_properties(&vault.id, &serialized)
+            .await?;
+        Ok(Vault {
+            id: vault.id.clone(),
             properties,
         })
     }

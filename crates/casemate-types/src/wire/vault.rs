@@ -202,3 +202,22 @@ pub struct DeletedKey {
     #[serde(with = "time::serde::rfc3339")]
     pub scheduled_purge: OffsetDateTime,
 }
+
+/// `PATCH /resourceGroups/{rg}/vaults/{vault}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateVaultRequest {
+    /// 7-90 days that deleted secrets and keys are kept before they may be purged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soft_delete_retention_days: Option<u32>,
+    /// Once on, deleted items cannot be purged before their retention ends; it cannot be turned off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purge_protection: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VaultProperties {
+    pub id: String,
+    pub soft_delete_retention_days: u32,
+    pub purge_protection: bool,
+}
