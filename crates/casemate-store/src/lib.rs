@@ -11,12 +11,14 @@ mod secrets;
 mod sessions;
 pub use sessions::RefreshOutcome;
 mod signing_keys;
+mod vault_items;
 
 pub use activity::{ActivityFilter, ActivityRecord};
 pub use keys::{VaultKeyRecord, VaultKeyVersionRecord};
 pub use records::*;
 pub use resources::{CustomRoleRecord, Provisioning, ResourceRecord};
 pub use secrets::{DataKeyRecord, SecretAttributeChange, SecretRecord, SecretVersionRecord};
+pub use vault_items::VaultItemKind;
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -8,7 +8,7 @@ use super::vault::Vault;
 use crate::error::{Error, Result};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use casemate_store::{VaultKeyRecord, VaultKeyVersionRecord};
+use casemate_store::{VaultItemKind, VaultKeyRecord, VaultKeyVersionRecord};
 use casemate_types::Sensitive;
 use casemate_types::names::validate_vault_item_name;
 use casemate_types::wire::{
@@ -286,7 +286,7 @@ impl Services {
         let now = self.now_unix();
         let purge_at = now + i64::from(vault.retention_days()) * 86_400;
         self.store
-            .soft_delete_vault_key(&vault.id, &key.name, now, purge_at)
+            .soft_delete_vault_item(VaultItemKind::Key, &vault.id, &key.name, now, purge_at)
             .await?;
         Ok(DeletedKey {
             name: key.name,
@@ -312,13 +312,18 @@ impl Services {
 
     pub async fn recover_key(&self, host: &str, vault: &Vault, name: &str) -> Result<VaultKey> {
         validate_vault_item_name("name", name)?;
-        self.store.recover_vault_key(&vault.id, name).await?;
+        self.store
+            .recover_vault_item(VaultItemKind::Key, &vault.id, name)
+            .await?;
         self.get_key(host, vault, name).await
     }
 
     pub async fn purge_key(&self, vault: &Vault, name: &str) -> Result<()> {
         validate_vault_item_name("name", name)?;
         vault.refuse_purge()?;
-        Ok(self.store.purge_vault_key(&vault.id, name).await?)
+        Ok(self
+            .store
+            .purge_vault_item(VaultItemKind::Key, &vault.id, name)
+            .await?)
     }
 }

@@ -7,7 +7,9 @@ use super::signing::to_time;
 use super::{Caller, Credential, Services};
 use crate::error::{Error, Result};
 use casemate_authz::Scope;
-use casemate_store::{DataKeyRecord, SecretAttributeChange, SecretRecord, SecretVersionRecord};
+use casemate_store::{
+    DataKeyRecord, SecretAttributeChange, SecretRecord, SecretVersionRecord, VaultItemKind,
+};
 use casemate_types::Sensitive;
 use casemate_types::names::{validate_tags, validate_vault_item_name};
 use casemate_types::wire::{
@@ -479,7 +481,7 @@ impl Services {
         let now = self.now_unix();
         let purge_at = now + i64::from(vault.properties.soft_delete_retention_days) * 86_400;
         self.store
-            .soft_delete_secret(&vault.id, name, now, purge_at)
+            .soft_delete_vault_item(VaultItemKind::Secret, &vault.id, name, now, purge_at)
             .await?;
         Ok(DeletedSecret {
             name: name.to_owned(),
@@ -505,7 +507,9 @@ impl Services {
 
     pub async fn recover_secret(&self, vault: &Vault, name: &str) -> Result<SecretItem> {
         validate_vault_item_name("name", name)?;
-        self.store.recover_secret(&vault.id, name).await?;
+        self.store
+            .recover_vault_item(VaultItemKind::Secret, &vault.id, name)
+            .await?;
         let latest = self
             .store
             .secret_version(&vault.id, name, None)
@@ -518,7 +522,10 @@ impl Services {
     pub async fn purge_secret(&self, vault: &Vault, name: &str) -> Result<()> {
         validate_vault_item_name("name", name)?;
         vault.refuse_purge()?;
-        Ok(self.store.purge_secret(&vault.id, name).await?)
+        Ok(self
+            .store
+            .purge_vault_item(VaultItemKind::Secret, &vault.id, name)
+            .await?)
     }
 
     pub async fn set_secrets(
