@@ -104,6 +104,15 @@ impl<'a> SecretScope<'a> {
     }
 }
 
+/// `resourceGroups/{rg}/vaults/{vault}/…`: the path of every vault-only call.
+fn vault_path<'a>(resource_group: &'a str, vault: &'a str, tail: &[&'a str]) -> Vec<&'a str> {
+    SecretScope::Vault {
+        resource_group,
+        vault,
+    }
+    .with(tail)
+}
+
 #[derive(Clone)]
 enum Auth {
     Bearer(Sensitive),
@@ -111,11 +120,21 @@ enum Auth {
 }
 
 /// A response as it came, for callers (and tests) that need the raw status, headers and body.
-#[derive(Debug)]
 pub struct RawResponse {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
     pub body: Vec<u8>,
+}
+
+/// The body may hold tokens or secret values, so `Debug` shows only its length.
+impl std::fmt::Debug for RawResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
 }
 
 impl RawResponse {
@@ -243,7 +262,7 @@ impl Client {
         Self::check(&response)?;
         serde_json::from_slice(&response.body).map_err(|e| ClientError::Decode {
             status: response.status,
-            detail: e.to_string(),
+            detail: casemate_types::error::without_value(&e.to_string()),
         })
     }
 
@@ -748,15 +767,11 @@ impl Client {
         vault: &str,
         name: &str,
     ) -> ClientResult<Vec<SecretItem>> {
-        self.get(&[
-            "resourceGroups",
+        self.get(&vault_path(
             resource_group,
-            "vaults",
             vault,
-            "secrets",
-            name,
-            "versions",
-        ])
+            &["secrets", name, "versions"],
+        ))
         .await
     }
 
@@ -767,16 +782,11 @@ impl Client {
         name: &str,
         version: &str,
     ) -> ClientResult<SecretBundle> {
-        self.get(&[
-            "resourceGroups",
+        self.get(&vault_path(
             resource_group,
-            "vaults",
             vault,
-            "secrets",
-            name,
-            "versions",
-            version,
-        ])
+            &["secrets", name, "versions", version],
+        ))
         .await
     }
 
@@ -789,14 +799,7 @@ impl Client {
     ) -> ClientResult<SecretItem> {
         self.send_json(
             Method::PATCH,
-            &[
-                "resourceGroups",
-                resource_group,
-                "vaults",
-                vault,
-                "secrets",
-                name,
-            ],
+            &vault_path(resource_group, vault, &["secrets", name]),
             &[],
             request,
         )
@@ -808,14 +811,8 @@ impl Client {
         resource_group: &str,
         vault: &str,
     ) -> ClientResult<Vec<DeletedSecret>> {
-        self.get(&[
-            "resourceGroups",
-            resource_group,
-            "vaults",
-            vault,
-            "deletedsecrets",
-        ])
-        .await
+        self.get(&vault_path(resource_group, vault, &["deletedsecrets"]))
+            .await
     }
 
     pub async fn recover_secret(
@@ -824,15 +821,11 @@ impl Client {
         vault: &str,
         name: &str,
     ) -> ClientResult<SecretItem> {
-        self.post_empty(&[
-            "resourceGroups",
+        self.post_empty(&vault_path(
             resource_group,
-            "vaults",
             vault,
-            "deletedsecrets",
-            name,
-            "recover",
-        ])
+            &["deletedsecrets", name, "recover"],
+        ))
         .await
     }
 
@@ -844,14 +837,7 @@ impl Client {
     ) -> ClientResult<()> {
         self.no_content(
             Method::DELETE,
-            &[
-                "resourceGroups",
-                resource_group,
-                "vaults",
-                vault,
-                "deletedsecrets",
-                name,
-            ],
+            &vault_path(resource_group, vault, &["deletedsecrets", name]),
             None,
         )
         .await
@@ -865,14 +851,7 @@ impl Client {
     ) -> ClientResult<VaultKey> {
         self.send_json(
             Method::PUT,
-            &[
-                "resourceGroups",
-                resource_group,
-                "vaults",
-                vault,
-                "keys",
-                name,
-            ],
+            &vault_path(resource_group, vault, &["keys", name]),
             &[],
             &CreateKeyRequest::default(),
         )
@@ -885,15 +864,8 @@ impl Client {
         vault: &str,
         name: &str,
     ) -> ClientResult<VaultKey> {
-        self.get(&[
-            "resourceGroups",
-            resource_group,
-            "vaults",
-            vault,
-            "keys",
-            name,
-        ])
-        .await
+        self.get(&vault_path(resource_group, vault, &["keys", name]))
+            .await
     }
 
     pub async fn list_keys(
@@ -901,7 +873,7 @@ impl Client {
         resource_group: &str,
         vault: &str,
     ) -> ClientResult<Vec<VaultKey>> {
-        self.get(&["resourceGroups", resource_group, "vaults", vault, "keys"])
+        self.get(&vault_path(resource_group, vault, &["keys"]))
             .await
     }
 
@@ -911,15 +883,11 @@ impl Client {
         vault: &str,
         name: &str,
     ) -> ClientResult<VaultKey> {
-        self.post_empty(&[
-            "resourceGroups",
+        self.post_empty(&vault_path(
             resource_group,
-            "vaults",
             vault,
-            "keys",
-            name,
-            "rotate",
-        ])
+            &["keys", name, "rotate"],
+        ))
         .await
     }
 
@@ -932,14 +900,7 @@ impl Client {
         version: Option<&str>,
         enabled: bool,
     ) -> ClientResult<VaultKey> {
-        let mut segments = vec![
-            "resourceGroups",
-            resource_group,
-            "vaults",
-            vault,
-            "keys",
-            name,
-        ];
+        let mut segments = vault_path(resource_group, vault, &["keys", name]);
         segments.extend(version);
         self.send_json(Method::PATCH, &segments, &[], &UpdateKeyRequest { enabled })
             .await
@@ -953,15 +914,7 @@ impl Client {
         value: Sensitive,
     ) -> ClientResult<KeyOperationResult> {
         self.post(
-            &[
-                "resourceGroups",
-                resource_group,
-                "vaults",
-                vault,
-                "keys",
-                name,
-                "wrapkey",
-            ],
+            &vault_path(resource_group, vault, &["keys", name, "wrapkey"]),
             &KeyOperationRequest { value },
         )
         .await
@@ -976,16 +929,7 @@ impl Client {
         value: Sensitive,
     ) -> ClientResult<KeyOperationResult> {
         self.post(
-            &[
-                "resourceGroups",
-                resource_group,
-                "vaults",
-                vault,
-                "keys",
-                name,
-                version,
-                "unwrapkey",
-            ],
+            &vault_path(resource_group, vault, &["keys", name, version, "unwrapkey"]),
             &KeyOperationRequest { value },
         )
         .await
@@ -1000,14 +944,7 @@ impl Client {
         Self::decode(
             Self::send(self.request(
                 Method::DELETE,
-                self.url(&[
-                    "resourceGroups",
-                    resource_group,
-                    "vaults",
-                    vault,
-                    "keys",
-                    name,
-                ])?,
+                self.url(&vault_path(resource_group, vault, &["keys", name]))?,
             ))
             .await?,
         )
@@ -1018,14 +955,8 @@ impl Client {
         resource_group: &str,
         vault: &str,
     ) -> ClientResult<Vec<DeletedKey>> {
-        self.get(&[
-            "resourceGroups",
-            resource_group,
-            "vaults",
-            vault,
-            "deletedkeys",
-        ])
-        .await
+        self.get(&vault_path(resource_group, vault, &["deletedkeys"]))
+            .await
     }
 
     pub async fn recover_key(
@@ -1034,15 +965,11 @@ impl Client {
         vault: &str,
         name: &str,
     ) -> ClientResult<VaultKey> {
-        self.post_empty(&[
-            "resourceGroups",
+        self.post_empty(&vault_path(
             resource_group,
-            "vaults",
             vault,
-            "deletedkeys",
-            name,
-            "recover",
-        ])
+            &["deletedkeys", name, "recover"],
+        ))
         .await
     }
 
@@ -1054,14 +981,7 @@ impl Client {
     ) -> ClientResult<()> {
         self.no_content(
             Method::DELETE,
-            &[
-                "resourceGroups",
-                resource_group,
-                "vaults",
-                vault,
-                "deletedkeys",
-                name,
-            ],
+            &vault_path(resource_group, vault, &["deletedkeys", name]),
             None,
         )
         .await
@@ -1075,7 +995,7 @@ impl Client {
     ) -> ClientResult<VaultProperties> {
         self.send_json(
             Method::PATCH,
-            &["resourceGroups", resource_group, "vaults", vault],
+            &vault_path(resource_group, vault, &[]),
             &[],
             request,
         )

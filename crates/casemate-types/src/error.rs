@@ -42,3 +42,42 @@ impl FieldError {
         }
     }
 }
+
+/// Serde quotes the value it got (`invalid type: string "hunter2", expected …`); a secret sent or
+/// received in the wrong shape must not come back in an error, so keep the kind and drop the value.
+pub fn without_value(message: &str) -> String {
+    for lead in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(lead)
+            && let Some((unexpected, expected)) = rest.split_once(", expected")
+        {
+            let kind = unexpected
+                .split(['"', '`'])
+                .next()
+                .unwrap_or(unexpected)
+                .trim();
+            return format!("{lead}{kind}, expected{expected}");
+        }
+    }
+    message.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_literals_are_dropped() {
+        assert_eq!(
+            without_value("invalid type: string \"hunter2\", expected u32"),
+            "invalid type: string, expected u32"
+        );
+        assert_eq!(
+            without_value("invalid type: integer `42`, expected a string"),
+            "invalid type: integer, expected a string"
+        );
+        assert_eq!(
+            without_value("missing field `name`"),
+            "missing field `name`"
+        );
+    }
+}

@@ -485,3 +485,96 @@ async fn groups_workspaces_roles_access_and_activity_from_the_cli() {
     succeeded(&run(&["group", "delete", "team"]).await);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mfa_enable_from_the_cli_reads_the_code_after_showing_the_secret() {
+    use tokio::io::AsyncBufReadExt;
+    let server = TestServer::start().await;
+    let config = tempfile::tempdir().unwrap();
+    succeeded(&login_admin(&server, config.path()).await);
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_casemate"))
+        .args(["user", "mfa", "enable", "--code-stdin"])
+        .env("CASEMATE_CONFIG_DIR", config.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut secret = None;
+    while let Some(line) = stderr.next_line().await.unwrap() {
+        if let Some(rest) = line.trim().strip_prefix("(secret for manual entry: ") {
+            secret = Some(rest.trim_end_matches(')').to_owned());
+            break;
+        }
+    }
+    let secret = totp_rs::Secret::Encoded(secret.expect("the CLI shows the secret"))
+        .to_bytes()
+        .unwrap();
+    let code = |server: &TestServer| {
+        use casemate_types::Clock;
+        casemate_crypto::totp::code_at(
+            &secret,
+            u64::try_from(server.clock.now().unix_timestamp()).unwrap(),
+        )
+        .unwrap()
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{}\n", code(&server)).as_bytes())
+        .await
+        .unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().await.unwrap();
+    assert!(succeeded(&output).contains("Second factor enrolled"));
+    // From now on a password alone is not enough.
+    assert!(!login_admin(&server, config.path()).await.status.success());
+    server.clock.advance(time::Duration::seconds(30));
+    let with_code = casemate(
+        config.path(),
+        &[
+            "login",
+            &server.url,
+            "--username",
+            "admin",
+            "--password-stdin",
+            "--accept-fingerprint",
+        ],
+        &format!("{ADMIN_PASSWORD}\n{}\n", code(&server)),
+        &[],
+    )
+    .await;
+    assert!(succeeded(&with_code).contains("Logged in"));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn personal_access_tokens_from_the_cli() {
+    let server = TestServer::start().await;
+    let config = tempfile::tempdir().unwrap();
+    succeeded(&login_admin(&server, config.path()).await);
+    let created: serde_json::Value = serde_json::from_str(&succeeded(
+        &casemate(
+            config.path(),
+            &["pat", "create", "mlflow", "--output", "json"],
+            "",
+            &[],
+        )
+        .await,
+    ))
+    .unwrap();
+    let token = created["token"].as_str().unwrap().to_owned();
+    let token_id = created["info"]["token_id"].as_str().unwrap().to_owned();
+    let client = server
+        .anonymous()
+        .with_basic("admin", casemate_types::Sensitive::new(token.clone()));
+    assert_eq!(client.userinfo().await.unwrap().name, "admin");
+    let listed = succeeded(&casemate(config.path(), &["pat", "list"], "", &[]).await);
+    assert!(
+        listed.contains("mlflow") && !listed.contains(&token),
+        "{listed}"
+    );
+    succeeded(&casemate(config.path(), &["pat", "revoke", &token_id], "", &[]).await);
+    crate::api_error(client.userinfo().await, 401, "Unauthenticated");
+    server.stop().await;
+}

@@ -7,6 +7,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use casemate_types::error::without_value;
 use serde::de::DeserializeOwned;
 
 /// A JSON body, decoded strictly: unknown fields, missing fields and wrong types are 400s that
@@ -76,7 +77,7 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
                 ),
             );
         }
-        let message = without_position(&inner.to_string()).to_owned();
+        let message = without_value(without_position(&inner.to_string()));
         let field = if path == "." {
             field_in_message(&message).unwrap_or_else(|| "body".to_owned())
         } else {
@@ -92,7 +93,7 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
 
 fn decode_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     serde_urlencoded::from_bytes(bytes).map_err(|error| {
-        let message = error.to_string();
+        let message = without_value(&error.to_string());
         let field = field_in_message(&message).unwrap_or_else(|| "body".to_owned());
         Error::invalid(field, message)
     })
@@ -220,6 +221,27 @@ mod tests {
         assert!(
             matches!(result, Err(Error::InvalidInput { ref field, .. }) if field == "grant_type")
         );
+    }
+
+    #[test]
+    fn a_mistyped_value_is_not_echoed() {
+        let Err(Error::InvalidInput { field, rule }) =
+            decode_json::<CreateUserRequest>(br#"{"name":"alice","password":123456789012}"#)
+        else {
+            panic!("accepted");
+        };
+        assert_eq!(field, "password");
+        assert!(
+            rule.starts_with("invalid type: integer, expected"),
+            "{rule}"
+        );
+        assert!(!rule.contains("123456789012"), "{rule}");
+        let Err(Error::InvalidInput { rule, .. }) = decode_json::<TokenRequest>(
+            br#"{"grant_type":"password","totp":{"k":"v"},"password":"x"}"#,
+        ) else {
+            panic!("accepted");
+        };
+        assert!(!rule.contains("\"v\""), "{rule}");
     }
 
     proptest! {

@@ -152,7 +152,10 @@ impl Services {
         found.ok_or_else(|| Error::NotFound(format!("principal '{reference}'")))
     }
 
-    async fn assignment_view(&self, record: RoleAssignmentRecord) -> Result<RoleAssignment> {
+    pub(crate) async fn assignment_view(
+        &self,
+        record: RoleAssignmentRecord,
+    ) -> Result<RoleAssignment> {
         let principal = self.store.principal_by_id(record.principal_id).await?;
         Ok(RoleAssignment {
             id: record.id,

@@ -294,15 +294,7 @@ impl Services {
                 ));
             }
         }
-        let scope = super::rbac::parse_scope("cmk_keyvault", vault_id)?;
-        let group = scope
-            .truncated(1)
-            .map(|g| g.to_string())
-            .unwrap_or_default();
-        let name = scope.as_str().rsplit('/').next().unwrap_or_default();
-        let vault = self
-            .vault(group.trim_start_matches("/resourceGroups/"), name)
-            .await?;
+        let vault = self.vault_by_id(vault_id).await?;
         self.prove_key_version(&vault, key, version)
             .await
             .map_err(|error| match error {
@@ -535,19 +527,9 @@ impl Services {
             };
             self.store.insert_role_assignment(&assignment).await?;
             tracing::info!(workspace = %record.id, role, scope = %assignment.scope, "resynckeys restored a grant");
-            restored.push(
-                self.list_role_assignments(
-                    &assignment.scope,
-                    Some(&properties.identity.to_string()),
-                    Some(role),
-                    false,
-                )
-                .await?,
-            );
+            restored.push(self.assignment_view(assignment).await?);
         }
-        Ok(ResyncReport {
-            restored: restored.into_iter().flatten().collect(),
-        })
+        Ok(ResyncReport { restored })
     }
 }
 

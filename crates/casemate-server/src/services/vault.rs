@@ -126,13 +126,18 @@ fn validate_attributes(
 
 impl Services {
     pub async fn vault(&self, rg: &str, vault: &str) -> Result<Vault> {
-        let id = format!("/resourceGroups/{rg}/vaults/{vault}");
+        self.vault_by_id(&format!("/resourceGroups/{rg}/vaults/{vault}"))
+            .await
+    }
+
+    /// A vault by resource id, e.g. a workspace's `key_vault` or a CMK's `cmk_keyvault`.
+    pub async fn vault_by_id(&self, id: &str) -> Result<Vault> {
         let record = self
             .store
-            .resource(&id)
+            .resource(id)
             .await?
             .filter(|r| r.kind == super::resources::VAULTS)
-            .ok_or_else(|| Error::NotFound(format!("vault '{vault}' in resource group '{rg}'")))?;
+            .ok_or_else(|| Error::NotFound(format!("vault '{id}'")))?;
         let properties = serde_json::from_str(&record.properties)
             .map_err(|e| Error::internal(format!("vault {id}: {e}")))?;
         Ok(Vault {
@@ -203,18 +208,7 @@ impl Services {
                 workspace.key_vault
             ))
         })?;
-        let vault_rg = vault_scope
-            .truncated(1)
-            .map(|s| s.to_string())
-            .unwrap_or_default();
-        let vault_name = vault_scope
-            .to_string()
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        self.vault(vault_rg.trim_start_matches("/resourceGroups/"), &vault_name)
-            .await
+        self.vault_by_id(&workspace.key_vault).await
     }
 
     /// The vault's data key: unwrapped from the cache, or from the store, or made on first use.
