@@ -1,7 +1,7 @@
 //! `casemate server`.
 
 use anyhow::Context;
-use casemate_server::config::{ConfigLayer, LogFormat, ServerConfig};
+use casemate_server::config::{ConfigLayer, KeyProviderKind, LogFormat, ServerConfig};
 use casemate_types::{Sensitive, SystemClock};
 use clap::Args;
 use std::net::SocketAddr;
@@ -40,6 +40,21 @@ pub struct ServerArgs {
     /// Access token lifetime in seconds [default: 3600].
     #[arg(long, env = "CASEMATE_ACCESS_TOKEN_TTL_SECONDS")]
     access_token_ttl_seconds: Option<i64>,
+    /// Where the root key lives: `file` (default) or `pkcs11`.
+    #[arg(long, env = "CASEMATE_KEY_PROVIDER")]
+    key_provider: Option<KeyProviderKind>,
+    /// The PKCS#11 module (shared library), e.g. /usr/lib/softhsm/libsofthsm2.so.
+    #[arg(long, env = "CASEMATE_PKCS11_MODULE")]
+    pkcs11_module: Option<PathBuf>,
+    /// The label of the token that holds the root key.
+    #[arg(long, env = "CASEMATE_PKCS11_TOKEN_LABEL")]
+    pkcs11_token_label: Option<String>,
+    /// The root key's label in the token [default: casemate-root].
+    #[arg(long, env = "CASEMATE_PKCS11_KEY_LABEL")]
+    pkcs11_key_label: Option<String>,
+    /// A file (mode 0600) holding the token's user PIN; or set CASEMATE_PKCS11_PIN.
+    #[arg(long, env = "CASEMATE_PKCS11_PIN_FILE")]
+    pkcs11_pin_file: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -54,6 +69,15 @@ impl ServerArgs {
             log_format: self.log_format,
             access_token_ttl_seconds: self.access_token_ttl_seconds,
             require_mfa: self.require_mfa.then_some(true),
+            key_provider: self.key_provider,
+            pkcs11_module: self.pkcs11_module.clone(),
+            pkcs11_token_label: self.pkcs11_token_label.clone(),
+            pkcs11_key_label: self.pkcs11_key_label.clone(),
+            pkcs11_pin_file: self.pkcs11_pin_file.clone(),
+            // Read from the environment only, so the PIN is never on a command line.
+            pkcs11_pin: std::env::var("CASEMATE_PKCS11_PIN")
+                .ok()
+                .map(Sensitive::new),
             ..Default::default()
         }
     }

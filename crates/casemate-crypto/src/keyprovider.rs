@@ -53,17 +53,7 @@ impl FileKeyProvider {
             file.sync_all()
                 .map_err(|e| error(format!("cannot sync: {e}")))?;
         }
-        let mode = fs::metadata(path)
-            .map_err(|e| error(format!("cannot read: {e}")))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            return Err(error(format!(
-                "is accessible by group or others (mode {:o}); run `chmod 600` on it",
-                mode & 0o777
-            )));
-        }
-        let bytes = Zeroizing::new(fs::read(path).map_err(|e| error(format!("cannot read: {e}")))?);
+        let bytes = read_private_file(path)?;
         let key: [u8; 32] = bytes
             .as_slice()
             .try_into()
@@ -78,6 +68,27 @@ impl FileKeyProvider {
     pub fn path_for(home: &Path) -> PathBuf {
         home.join("root.key")
     }
+}
+
+/// Reads a file that holds a secret, refusing it when group or others can read it.
+pub fn read_private_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let error = |reason: String| CryptoError::KeyFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let mode = fs::metadata(path)
+        .map_err(|e| error(format!("cannot read: {e}")))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(error(format!(
+            "is accessible by group or others (mode {:o}); run `chmod 600` on it",
+            mode & 0o777
+        )));
+    }
+    Ok(Zeroizing::new(
+        fs::read(path).map_err(|e| error(format!("cannot read: {e}")))?,
+    ))
 }
 
 impl KeyProvider for FileKeyProvider {

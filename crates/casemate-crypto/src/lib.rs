@@ -5,11 +5,13 @@ pub mod aead;
 pub mod keyprovider;
 pub mod opaque;
 pub mod password;
+pub mod pkcs11;
 pub mod stream;
 pub mod token;
 pub mod totp;
 
 pub use keyprovider::{FileKeyProvider, KeyProvider};
+pub use pkcs11::{Pkcs11KeyProvider, Pkcs11Settings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
@@ -25,6 +27,8 @@ pub enum CryptoError {
     PasswordHash(String),
     #[error("token signing key: {0}")]
     SigningKey(String),
+    #[error("PKCS#11 key provider: {0}")]
+    Hsm(String),
     #[error("TOTP: {0}")]
     Totp(String),
 }

@@ -27,6 +27,30 @@ impl std::str::FromStr for LogFormat {
     }
 }
 
+/// Where the root key lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyProviderKind {
+    /// `{home}/root.key`, mode 0600: the embedded default.
+    #[default]
+    File,
+    /// A non-extractable AES key inside a PKCS#11 token.
+    Pkcs11,
+}
+
+impl std::str::FromStr for KeyProviderKind {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "file" => Ok(Self::File),
+            "pkcs11" => Ok(Self::Pkcs11),
+            other => Err(format!(
+                "key provider must be 'file' or 'pkcs11', not '{other}'"
+            )),
+        }
+    }
+}
+
 /// One layer of settings; every field optional so layers can be merged.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +67,15 @@ pub struct ConfigLayer {
     pub require_mfa: Option<bool>,
     pub max_body_bytes: Option<usize>,
     pub signing_key_rotation_days: Option<i64>,
+    pub key_provider: Option<KeyProviderKind>,
+    pub pkcs11_module: Option<PathBuf>,
+    pub pkcs11_token_label: Option<String>,
+    pub pkcs11_key_label: Option<String>,
+    /// A file (mode 0600) holding the token's user PIN.
+    pub pkcs11_pin_file: Option<PathBuf>,
+    /// The PIN itself, from `CASEMATE_PKCS11_PIN`; never read from a settings file.
+    #[serde(skip)]
+    pub pkcs11_pin: Option<Sensitive>,
 }
 
 impl ConfigLayer {
@@ -50,8 +83,11 @@ impl ConfigLayer {
     pub fn from_file(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("config file {}: {e}", path.display()))?;
-        toml::from_str(&text)
-            .map_err(|e| format!("config file {}: {}", path.display(), e.message().trim()))
+        Self::from_file_text(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+    }
+
+    fn from_file_text(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.message().trim().to_owned())
     }
 
     /// Fields of `self` win; `lower` fills the gaps.
@@ -73,6 +109,12 @@ impl ConfigLayer {
             signing_key_rotation_days: self
                 .signing_key_rotation_days
                 .or(lower.signing_key_rotation_days),
+            key_provider: self.key_provider.or(lower.key_provider),
+            pkcs11_module: self.pkcs11_module.or(lower.pkcs11_module),
+            pkcs11_token_label: self.pkcs11_token_label.or(lower.pkcs11_token_label),
+            pkcs11_key_label: self.pkcs11_key_label.or(lower.pkcs11_key_label),
+            pkcs11_pin_file: self.pkcs11_pin_file.or(lower.pkcs11_pin_file),
+            pkcs11_pin: self.pkcs11_pin.or(lower.pkcs11_pin),
         }
     }
 }
@@ -90,6 +132,75 @@ pub enum TlsSource {
 }
 
 #[derive(Debug, Clone)]
+pub enum KeyProviderConfig {
+    File,
+    Pkcs11 {
+        module: PathBuf,
+        token_label: String,
+        key_label: String,
+        pin: PinSource,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum PinSource {
+    Value(Sensitive),
+    File(PathBuf),
+}
+
+pub const DEFAULT_PKCS11_KEY_LABEL: &str = "casemate-root";
+
+impl KeyProviderConfig {
+    fn resolve(layer: &ConfigLayer) -> Result<Self, String> {
+        let pkcs11_settings_given = layer.pkcs11_module.is_some()
+            || layer.pkcs11_token_label.is_some()
+            || layer.pkcs11_key_label.is_some()
+            || layer.pkcs11_pin_file.is_some();
+        match layer.key_provider.unwrap_or_default() {
+            KeyProviderKind::File if pkcs11_settings_given => Err(
+                "key_provider: pkcs11_* settings are given but key_provider is 'file'; set key_provider = \"pkcs11\""
+                    .into(),
+            ),
+            KeyProviderKind::File => Ok(Self::File),
+            KeyProviderKind::Pkcs11 => {
+                let module = layer
+                    .pkcs11_module
+                    .clone()
+                    .ok_or("pkcs11_module: required when key_provider is 'pkcs11'")?;
+                let token_label = layer
+                    .pkcs11_token_label
+                    .clone()
+                    .filter(|label| !label.is_empty())
+                    .ok_or("pkcs11_token_label: required when key_provider is 'pkcs11'")?;
+                let key_label = layer
+                    .pkcs11_key_label
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_PKCS11_KEY_LABEL.into());
+                if key_label.is_empty() || key_label.len() > 32 {
+                    return Err("pkcs11_key_label: must be 1 to 32 bytes".into());
+                }
+                let pin = match (&layer.pkcs11_pin, &layer.pkcs11_pin_file) {
+                    (Some(pin), None) => PinSource::Value(pin.clone()),
+                    (None, Some(path)) => PinSource::File(path.clone()),
+                    (Some(_), Some(_)) => {
+                        return Err("pkcs11_pin_file: give the PIN either in CASEMATE_PKCS11_PIN or in a file, not both".into());
+                    }
+                    (None, None) => {
+                        return Err("pkcs11_pin_file: the token's PIN is required (pkcs11_pin_file or CASEMATE_PKCS11_PIN)".into());
+                    }
+                };
+                Ok(Self::Pkcs11 {
+                    module,
+                    token_label,
+                    key_label,
+                    pin,
+                })
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub home: PathBuf,
@@ -101,6 +212,7 @@ pub struct ServerConfig {
     pub require_mfa: bool,
     pub max_body_bytes: usize,
     pub signing_key_rotation_days: i64,
+    pub key_provider: KeyProviderConfig,
     /// The first administrator's password; generated and printed once when absent.
     pub admin_password: Option<Sensitive>,
 }
@@ -113,6 +225,7 @@ impl ServerConfig {
             .parse()
             .map_err(|e| format!("default listen address: {e}"))?;
         let listen = layer.listen.unwrap_or(default_listen);
+        let key_provider = KeyProviderConfig::resolve(&layer)?;
         let tls = match (
             layer.insecure_http.unwrap_or(false),
             layer.tls_cert,
@@ -163,6 +276,7 @@ impl ServerConfig {
             require_mfa: layer.require_mfa.unwrap_or(false),
             max_body_bytes,
             signing_key_rotation_days,
+            key_provider,
             admin_password,
         })
     }
@@ -199,6 +313,45 @@ mod tests {
             ServerConfig::resolve(layer, None).unwrap().tls,
             TlsSource::PlainHttp
         ));
+    }
+
+    #[test]
+    fn pkcs11_settings_are_checked_by_name() {
+        let given = |layer: ConfigLayer| ServerConfig::resolve(layer, None).unwrap_err();
+        let err = given(ConfigLayer {
+            key_provider: Some(KeyProviderKind::Pkcs11),
+            ..Default::default()
+        });
+        assert!(err.starts_with("pkcs11_module: required"), "{err}");
+        let err = given(ConfigLayer {
+            key_provider: Some(KeyProviderKind::Pkcs11),
+            pkcs11_module: Some("/usr/lib/softhsm/libsofthsm2.so".into()),
+            pkcs11_token_label: Some("casemate".into()),
+            ..Default::default()
+        });
+        assert!(
+            err.starts_with("pkcs11_pin_file: the token's PIN is required"),
+            "{err}"
+        );
+        let err = given(ConfigLayer {
+            pkcs11_token_label: Some("casemate".into()),
+            ..Default::default()
+        });
+        assert!(err.starts_with("key_provider: pkcs11_* settings"), "{err}");
+        let err = given(ConfigLayer {
+            key_provider: Some(KeyProviderKind::Pkcs11),
+            pkcs11_module: Some("/m.so".into()),
+            pkcs11_token_label: Some("casemate".into()),
+            pkcs11_key_label: Some("x".repeat(33)),
+            pkcs11_pin: Some(Sensitive::new("1234")),
+            ..Default::default()
+        });
+        assert!(
+            err.starts_with("pkcs11_key_label: must be 1 to 32 bytes"),
+            "{err}"
+        );
+        let file = ConfigLayer::from_file_text("key_provider = \"hsm\"").unwrap_err();
+        assert!(file.contains("unknown variant `hsm`"), "{file}");
     }
 
     #[test]

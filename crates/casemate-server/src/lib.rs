@@ -8,10 +8,11 @@ mod listener;
 pub mod services;
 pub mod tls;
 
-use casemate_crypto::{FileKeyProvider, KeyProvider};
+use casemate_crypto::keyprovider::read_private_file;
+use casemate_crypto::{FileKeyProvider, KeyProvider, Pkcs11KeyProvider, Pkcs11Settings};
 use casemate_store::Store;
 use casemate_types::{Clock, Sensitive};
-use config::ServerConfig;
+use config::{KeyProviderConfig, PinSource, ServerConfig};
 use services::Services;
 use std::net::SocketAddr;
 use std::os::unix::fs::DirBuilderExt;
@@ -73,6 +74,37 @@ impl RunningServer {
     }
 }
 
+fn open_key_provider(
+    config: &KeyProviderConfig,
+    home: &std::path::Path,
+) -> Result<Arc<dyn KeyProvider>, StartError> {
+    Ok(match config {
+        KeyProviderConfig::File => Arc::new(FileKeyProvider::load_or_create(
+            &FileKeyProvider::path_for(home),
+        )?),
+        KeyProviderConfig::Pkcs11 {
+            module,
+            token_label,
+            key_label,
+            pin,
+        } => {
+            let pin = match pin {
+                PinSource::Value(pin) => pin.expose().to_owned(),
+                PinSource::File(path) => {
+                    let bytes = read_private_file(path)?;
+                    String::from_utf8_lossy(&bytes).trim_end().to_owned()
+                }
+            };
+            Arc::new(Pkcs11KeyProvider::open(&Pkcs11Settings {
+                module: module.clone(),
+                token_label: token_label.clone(),
+                key_label: key_label.clone(),
+                pin: pin.into(),
+            })?)
+        }
+    })
+}
+
 /// Opens (or creates) everything under the data directory and starts serving.
 pub async fn start(
     config: &ServerConfig,
@@ -87,9 +119,7 @@ pub async fn start(
             path: home.display().to_string(),
             source,
         })?;
-    let root_key: Arc<dyn KeyProvider> = Arc::new(FileKeyProvider::load_or_create(
-        &FileKeyProvider::path_for(home),
-    )?);
+    let root_key = open_key_provider(&config.key_provider, home)?;
     let store = Store::open(&home.join("casemate.db")).await?;
     let blob_dir = home.join("blobs");
     std::fs::DirBuilder::new()

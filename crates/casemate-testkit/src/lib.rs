@@ -5,7 +5,7 @@
 
 use casemate_client::Client;
 use casemate_server::RunningServer;
-use casemate_server::config::{ConfigLayer, ServerConfig};
+use casemate_server::config::{ConfigLayer, KeyProviderKind, ServerConfig};
 use casemate_types::wire::{CreateRoleAssignmentRequest, CreateUserRequest, TokenRequest};
 use casemate_types::{ManualClock, Sensitive};
 use std::path::{Path, PathBuf};
@@ -51,12 +51,83 @@ impl std::io::Write for CapturedLogs {
     }
 }
 
+/// Where a test server keeps its root key; the vault suite runs on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestKeyProvider {
+    File,
+    SoftHsm,
+}
+
+/// A throwaway SoftHSM2 token made with `softhsm2-util` (in the directory that
+/// `.config/softhsm2.conf` names) and deleted when dropped.
+pub struct SoftHsmToken {
+    pub label: String,
+    pub pin: String,
+    pub module: PathBuf,
+}
+
+const SOFTHSM_MODULES: [&str; 2] = [
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+];
+
+impl SoftHsmToken {
+    pub fn create() -> Self {
+        let module = SOFTHSM_MODULES
+            .iter()
+            .map(PathBuf::from)
+            .find(|path| path.exists())
+            .expect("SoftHSM2 is not installed: `apt-get install softhsm2` (.ci/run does this)");
+        let conf = std::env::var("SOFTHSM2_CONF").expect(
+            "SOFTHSM2_CONF is unset: run the tests through cargo, which reads .cargo/config.toml",
+        );
+        let text = std::fs::read_to_string(&conf).unwrap();
+        let token_dir = text
+            .lines()
+            .find_map(|line| line.strip_prefix("directories.tokendir = "))
+            .expect("softhsm2.conf names no token directory");
+        std::fs::create_dir_all(token_dir.trim()).unwrap();
+        let label = format!("cm-{}", &uuid_like());
+        let pin = format!("pin-{}", uuid_like());
+        let status = std::process::Command::new("softhsm2-util")
+            .args(["--init-token", "--free", "--label", &label])
+            .args(["--pin", &pin, "--so-pin", &format!("so-{pin}")])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("softhsm2-util could not be started");
+        assert!(status.success(), "softhsm2-util --init-token failed");
+        Self { label, pin, module }
+    }
+}
+
+impl Drop for SoftHsmToken {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("softhsm2-util")
+            .args(["--delete-token", "--token", &self.label])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// 24 hex digits from the process id, the time and a counter: unique across parallel tests.
+fn uuid_like() -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{:08x}{nanos:08x}{count:08x}", std::process::id())
+}
+
 pub struct TestServer {
     pub server: RunningServer,
     pub clock: Arc<ManualClock>,
     pub url: String,
     pub fingerprint: String,
     home: tempfile::TempDir,
+    token: Option<SoftHsmToken>,
 }
 
 impl TestServer {
@@ -67,16 +138,38 @@ impl TestServer {
     /// Starts with extra settings; listen address, home and admin password are the kit's.
     pub async fn start_with(layer: ConfigLayer) -> Self {
         let home = tempfile::tempdir().unwrap();
-        Self::start_in(home, layer).await
+        Self::start_in(home, None, layer).await
     }
 
-    async fn start_in(home: tempfile::TempDir, layer: ConfigLayer) -> Self {
+    /// Starts with the root key in a key file or in a fresh SoftHSM2 token.
+    pub async fn start_on(provider: TestKeyProvider) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let token = (provider == TestKeyProvider::SoftHsm).then(SoftHsmToken::create);
+        Self::start_in(home, token, ConfigLayer::default()).await
+    }
+
+    async fn start_in(
+        home: tempfile::TempDir,
+        token: Option<SoftHsmToken>,
+        layer: ConfigLayer,
+    ) -> Self {
+        let hsm = match &token {
+            Some(token) => ConfigLayer {
+                key_provider: Some(KeyProviderKind::Pkcs11),
+                pkcs11_module: Some(token.module.clone()),
+                pkcs11_token_label: Some(token.label.clone()),
+                pkcs11_pin: Some(Sensitive::new(token.pin.clone())),
+                ..Default::default()
+            },
+            None => ConfigLayer::default(),
+        };
         let layer = ConfigLayer {
             listen: Some("127.0.0.1:0".parse().unwrap()),
             home: Some(home.path().to_path_buf()),
             ..Default::default()
         }
-        .over(layer);
+        .over(layer)
+        .over(hsm);
         let config = ServerConfig::resolve(layer, Some(Sensitive::new(ADMIN_PASSWORD))).unwrap();
         let clock = Arc::new(ManualClock::starting_now());
         let server = casemate_server::start(&config, clock.clone())
@@ -89,14 +182,20 @@ impl TestServer {
             server,
             clock,
             home,
+            token,
         }
     }
 
     /// Stops the server and starts it again on the same data directory (a new port).
     pub async fn restart(self, layer: ConfigLayer) -> Self {
-        let home = self.home;
+        let (home, token) = (self.home, self.token);
         self.server.shutdown().await;
-        Self::start_in(home, layer).await
+        Self::start_in(home, token, layer).await
+    }
+
+    /// The SoftHSM2 token holding the root key, when the server was started on one.
+    pub fn hsm_token(&self) -> Option<&SoftHsmToken> {
+        self.token.as_ref()
     }
 
     pub fn home(&self) -> &Path {

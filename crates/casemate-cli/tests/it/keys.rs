@@ -1,7 +1,7 @@
 //! Vault keys: rotation, instant revocation and restoration with nothing lost, soft delete.
 
 use crate::api_error;
-use casemate_testkit::TestServer;
+use casemate_testkit::{TestKeyProvider, TestServer};
 use casemate_types::Sensitive;
 use casemate_types::wire::*;
 
@@ -16,9 +16,10 @@ fn version_of(kid: &str) -> &str {
     kid.rsplit('/').next().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn rotation_revocation_and_restoration_take_effect_on_the_next_request() {
-    let server = TestServer::start().await;
+async fn rotation_revocation_and_restoration_take_effect_on_the_next_request(
+    provider: TestKeyProvider,
+) {
+    let server = TestServer::start_on(provider).await;
     let admin = server.admin().await;
     admin.create_resource_group("team").await.unwrap();
     admin
@@ -169,9 +170,8 @@ async fn rotation_revocation_and_restoration_take_effect_on_the_next_request() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn keys_soft_delete_recover_purge_and_validate_input() {
-    let server = TestServer::start().await;
+async fn keys_soft_delete_recover_purge_and_validate_input(provider: TestKeyProvider) {
+    let server = TestServer::start_on(provider).await;
     let admin = server.admin().await;
     admin.create_resource_group("team").await.unwrap();
     admin
@@ -263,9 +263,10 @@ async fn keys_soft_delete_recover_purge_and_validate_input() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_workspace_accepts_a_customer_managed_key_only_from_someone_who_can_use_it() {
-    let server = TestServer::start().await;
+async fn a_workspace_accepts_a_customer_managed_key_only_from_someone_who_can_use_it(
+    provider: TestKeyProvider,
+) {
+    let server = TestServer::start_on(provider).await;
     let admin = server.admin().await;
     admin.create_resource_group("team").await.unwrap();
     admin
@@ -342,3 +343,9 @@ async fn a_workspace_accepts_a_customer_managed_key_only_from_someone_who_can_us
     assert_eq!(workspace.cmk_keyvault.as_deref(), Some(vault));
     server.stop().await;
 }
+
+crate::on_both_key_providers!(
+    rotation_revocation_and_restoration_take_effect_on_the_next_request,
+    keys_soft_delete_recover_purge_and_validate_input,
+    a_workspace_accepts_a_customer_managed_key_only_from_someone_who_can_use_it,
+);

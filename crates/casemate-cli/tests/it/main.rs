@@ -1,9 +1,33 @@
 //! Integration tests: the real server on loopback over TLS, driven by the real client and CLI.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+/// Runs each named test twice: with the root key in a key file and in a SoftHSM2 token.
+#[macro_export]
+macro_rules! on_both_key_providers {
+    ($($test:ident),+ $(,)?) => {
+        mod file_key {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $test() {
+                    super::$test(casemate_testkit::TestKeyProvider::File).await
+                }
+            )+
+        }
+        mod softhsm_key {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $test() {
+                    super::$test(casemate_testkit::TestKeyProvider::SoftHsm).await
+                }
+            )+
+        }
+    };
+}
+
 mod activity;
 mod cli;
 mod gate;
+mod hsm;
 mod keys;
 mod mfa;
 mod principals;

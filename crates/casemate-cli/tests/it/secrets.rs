@@ -4,7 +4,7 @@
 use crate::api_error;
 use crate::cli::{casemate, login_admin};
 use casemate_client::{Client, SecretScope};
-use casemate_testkit::TestServer;
+use casemate_testkit::{TestKeyProvider, TestServer};
 use casemate_types::Sensitive;
 use casemate_types::wire::*;
 
@@ -38,9 +38,8 @@ fn set(value: &str) -> SetSecretRequest {
     SetSecretRequest::value(Sensitive::new(value))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_seed_flow_works_from_the_cli() {
-    let server = TestServer::start().await;
+async fn the_seed_flow_works_from_the_cli(provider: TestKeyProvider) {
+    let server = TestServer::start_on(provider).await;
     workspace(&server).await;
     let config = tempfile::tempdir().unwrap();
     let dir = config.path();
@@ -168,9 +167,8 @@ async fn the_seed_flow_works_from_the_cli() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn batch_get_returns_values_and_the_names_not_found() {
-    let server = TestServer::start().await;
+async fn batch_get_returns_values_and_the_names_not_found(provider: TestKeyProvider) {
+    let server = TestServer::start_on(provider).await;
     let admin = workspace(&server).await;
     let mut batch = std::collections::BTreeMap::new();
     batch.insert("db-password".to_string(), Sensitive::new("pw-1"));
@@ -209,9 +207,8 @@ async fn batch_get_returns_values_and_the_names_not_found() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn secret_fields_are_validated_with_the_rule_named() {
-    let server = TestServer::start().await;
+async fn secret_fields_are_validated_with_the_rule_named(provider: TestKeyProvider) {
+    let server = TestServer::start_on(provider).await;
     let admin = workspace(&server).await;
     let too_long = "n".repeat(128);
     let cases: Vec<(&str, SetSecretRequest, &str)> = vec![
@@ -273,9 +270,8 @@ async fn secret_fields_are_validated_with_the_rule_named() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn versions_attributes_and_soft_delete_behave_like_the_vault() {
-    let server = TestServer::start().await;
+async fn versions_attributes_and_soft_delete_behave_like_the_vault(provider: TestKeyProvider) {
+    let server = TestServer::start_on(provider).await;
     let admin = workspace(&server).await;
     let officer = server
         .user_with_role(
@@ -470,9 +466,10 @@ fn server_now(server: &TestServer) -> time::OffsetDateTime {
     server.clock.now()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn workspace_secrets_follow_workspace_roles_and_the_identity_grant() {
-    let server = TestServer::start().await;
+async fn workspace_secrets_follow_workspace_roles_and_the_identity_grant(
+    provider: TestKeyProvider,
+) {
+    let server = TestServer::start_on(provider).await;
     let admin = workspace(&server).await;
     let carl = server.user_with_role("carl", "Contributor", WS_SCOPE).await;
     let rita = server.user_with_role("rita", "Reader", WS_SCOPE).await;
@@ -537,9 +534,8 @@ async fn workspace_secrets_follow_workspace_roles_and_the_identity_grant() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn values_are_sealed_at_rest_and_bound_to_their_record() {
-    let server = TestServer::start().await;
+async fn values_are_sealed_at_rest_and_bound_to_their_record(provider: TestKeyProvider) {
+    let server = TestServer::start_on(provider).await;
     let admin = workspace(&server).await;
     let plaintext = "plaintext-that-must-not-be-on-disk-7f3a";
     admin
@@ -605,10 +601,9 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_full_secret_lifecycle_at_trace_leaves_no_plaintext_anywhere() {
+async fn a_full_secret_lifecycle_at_trace_leaves_no_plaintext_anywhere(provider: TestKeyProvider) {
     let logs = casemate_testkit::capture_logs();
-    let server = TestServer::start().await;
+    let server = TestServer::start_on(provider).await;
     let admin = workspace(&server).await;
     let value = "lifecycle-plaintext-5b2c9e";
     let rotated = "lifecycle-rotated-plaintext-d41f";
@@ -722,9 +717,10 @@ async fn a_full_secret_lifecycle_at_trace_leaves_no_plaintext_anywhere() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn deleting_a_workspace_shreds_its_vault_and_a_new_one_of_that_name_starts_empty() {
-    let server = TestServer::start().await;
+async fn deleting_a_workspace_shreds_its_vault_and_a_new_one_of_that_name_starts_empty(
+    provider: TestKeyProvider,
+) {
+    let server = TestServer::start_on(provider).await;
     let admin = workspace(&server).await;
     admin
         .set_secret(
@@ -770,9 +766,10 @@ async fn deleting_a_workspace_shreds_its_vault_and_a_new_one_of_that_name_starts
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn purge_protection_keeps_deleted_secrets_and_keys_for_their_retention() {
-    let server = TestServer::start().await;
+async fn purge_protection_keeps_deleted_secrets_and_keys_for_their_retention(
+    provider: TestKeyProvider,
+) {
+    let server = TestServer::start_on(provider).await;
     let admin = workspace(&server).await;
     for days in [6, 91] {
         let request = UpdateVaultRequest {
@@ -868,3 +865,15 @@ async fn purge_protection_keeps_deleted_secrets_and_keys_for_their_retention() {
     );
     server.stop().await;
 }
+
+crate::on_both_key_providers!(
+    the_seed_flow_works_from_the_cli,
+    batch_get_returns_values_and_the_names_not_found,
+    secret_fields_are_validated_with_the_rule_named,
+    versions_attributes_and_soft_delete_behave_like_the_vault,
+    workspace_secrets_follow_workspace_roles_and_the_identity_grant,
+    values_are_sealed_at_rest_and_bound_to_their_record,
+    a_full_secret_lifecycle_at_trace_leaves_no_plaintext_anywhere,
+    deleting_a_workspace_shreds_its_vault_and_a_new_one_of_that_name_starts_empty,
+    purge_protection_keeps_deleted_secrets_and_keys_for_their_retention,
+);
