@@ -2,6 +2,7 @@
 
 mod commands;
 mod input;
+mod key_cmd;
 mod output;
 mod profile;
 mod resources_cmd;
@@ -78,6 +79,11 @@ enum Command {
         #[command(subcommand)]
         command: secret_cmd::SecretCommand,
     },
+    /// Vault keys (customer-managed keys), through a workspace or a vault.
+    Key {
+        #[command(subcommand)]
+        command: key_cmd::KeyCommand,
+    },
     /// Inspect the stored access token.
     Token {
         #[command(subcommand)]
@@ -107,6 +113,7 @@ fn main() -> std::process::ExitCode {
             Command::Pat { command } => commands::pat(command, cli.output).await,
             Command::Token { command } => commands::token(command, cli.output).await,
             Command::Secret { command } => secret_cmd::secret(command, cli.output).await,
+            Command::Key { command } => key_cmd::key(command, cli.output).await,
             Command::Group { command } => resources_cmd::group(command, cli.output).await,
             Command::Workspace { command } => resources_cmd::workspace(command, cli.output).await,
             Command::Role { command } => resources_cmd::role(command, cli.output).await,

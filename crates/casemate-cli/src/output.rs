@@ -63,3 +63,13 @@ pub fn emit<T: Serialize>(
         }
     }
 }
+
+/// Soft-deleted vault items: name, when deleted, when they will be purged.
+pub fn deleted_table<'a>(
+    items: impl Iterator<Item = (&'a str, &'a time::OffsetDateTime, &'a time::OffsetDateTime)>,
+) {
+    let rows: Vec<Vec<String>> = items
+        .map(|(name, deleted, purge)| vec![name.to_owned(), time(deleted), time(purge)])
+        .collect();
+    table(&["NAME", "DELETED", "SCHEDULED PURGE"], &rows);
+}

@@ -131,6 +131,12 @@ pub enum WorkspaceCommand {
         resource_group: String,
         name: String,
     },
+    /// Re-wrap the workspace's data keys under the newest version of its key (blobs untouched).
+    Rewrap {
+        #[arg(short = 'g', long = "resource-group")]
+        resource_group: String,
+        name: String,
+    },
 }
 
 fn print_workspace(format: OutputFormat, workspace: &Workspace) -> anyhow::Result<()> {
@@ -248,6 +254,19 @@ pub async fn workspace(command: WorkspaceCommand, format: OutputFormat) -> anyho
                 for assignment in &report.restored {
                     println!("Restored {} at {}", assignment.role, assignment.scope);
                 }
+            })
+        }
+        WorkspaceCommand::Rewrap {
+            resource_group,
+            name,
+        } => {
+            let report = client.rewrap_workspace(&resource_group, &name).await?;
+            emit(format, &report, |r| {
+                record(&[
+                    ("data_keys", r.data_keys.to_string()),
+                    ("rewrapped", r.rewrapped.to_string()),
+                    ("wrapping_key", r.wrapping_key.clone()),
+                ])
             })
         }
     }

@@ -10,7 +10,7 @@ use casemate_types::wire::*;
 use clap::{Args, Subcommand};
 
 #[derive(Args, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     #[arg(short = 'g', long = "resource-group", requires = "workspace")]
     resource_group: Option<String>,
     #[arg(
@@ -71,7 +71,7 @@ impl Target {
     }
 
     /// The vault itself, for operations only vaults have (versions, recovery, attributes).
-    async fn vault(&self, client: &Client) -> anyhow::Result<(String, String)> {
+    pub(crate) async fn vault(&self, client: &Client) -> anyhow::Result<(String, String)> {
         match self.resolve()? {
             Resolved::Vault { rg, vault } => Ok((rg, vault)),
             Resolved::Workspace { rg, ws } => {
@@ -232,17 +232,10 @@ pub async fn secret(command: SecretCommand, format: OutputFormat) -> anyhow::Res
             let (rg, vault) = target.vault(&client).await?;
             let deleted = client.list_deleted_secrets(&rg, &vault).await?;
             emit(format, &deleted, |list| {
-                let rows: Vec<Vec<String>> = list
-                    .iter()
-                    .map(|d| {
-                        vec![
-                            d.name.clone(),
-                            output::time(&d.deleted),
-                            output::time(&d.scheduled_purge),
-                        ]
-                    })
-                    .collect();
-                table(&["NAME", "DELETED", "PURGE"], &rows);
+                output::deleted_table(
+                    list.iter()
+                        .map(|d| (d.name.as_str(), &d.deleted, &d.scheduled_purge)),
+                )
             })
         }
         SecretCommand::Recover { name, target } => {

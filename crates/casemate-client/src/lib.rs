@@ -569,6 +569,41 @@ impl Client {
             .await
     }
 
+    /// Moves the workspace's data keys to the newest version of its key.
+    pub async fn rewrap_workspace(&self, rg: &str, ws: &str) -> ClientResult<RewrapReport> {
+        self.post_empty(&["resourceGroups", rg, "workspaces", ws, "rewrap"])
+            .await
+    }
+
+    fn artifact_url(&self, rg: &str, ws: &str, path: &str) -> ClientResult<Url> {
+        let mut segments = vec!["resourceGroups", rg, "workspaces", ws, "artifacts"];
+        segments.extend(path.split('/'));
+        self.url(&segments)
+    }
+
+    pub async fn put_artifact(
+        &self,
+        rg: &str,
+        ws: &str,
+        path: &str,
+        content: Vec<u8>,
+    ) -> ClientResult<Artifact> {
+        let url = self.artifact_url(rg, ws, path)?;
+        Self::decode(Self::send(self.request(Method::PUT, url).body(content)).await?)
+    }
+
+    pub async fn get_artifact(&self, rg: &str, ws: &str, path: &str) -> ClientResult<Vec<u8>> {
+        let url = self.artifact_url(rg, ws, path)?;
+        let response = Self::send(self.request(Method::GET, url)).await?;
+        Self::check(&response)?;
+        Ok(response.body)
+    }
+
+    pub async fn list_artifacts(&self, rg: &str, ws: &str) -> ClientResult<Vec<Artifact>> {
+        self.get(&["resourceGroups", rg, "workspaces", ws, "artifacts"])
+            .await
+    }
+
     pub async fn create_role_assignment(
         &self,
         scope: &str,

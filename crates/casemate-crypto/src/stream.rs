@@ -155,12 +155,28 @@ pub fn sealed_len(plaintext_len: u64) -> u64 {
     HEADER as u64 + plaintext_len + segments * TAG as u64
 }
 
+/// The plaintext size of a sealed stream of `sealed_len` bytes (the inverse of `sealed_len`), or
+/// None when no plaintext seals to that size.
+pub fn plaintext_len(sealed_len: u64) -> Option<u64> {
+    let body = sealed_len.checked_sub(HEADER as u64)?;
+    let segments = body.div_ceil((SEGMENT + TAG) as u64).max(1);
+    let plaintext = body.checked_sub(segments * TAG as u64)?;
+    (self::sealed_len(plaintext) == sealed_len).then_some(plaintext)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
     const KEY: [u8; 32] = [9u8; 32];
+
+    proptest! {
+        #[test]
+        fn plaintext_len_inverts_sealed_len(len in 0u64..(1 << 40)) {
+            prop_assert_eq!(plaintext_len(sealed_len(len)), Some(len));
+        }
+    }
 
     fn seal(plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();

@@ -66,6 +66,7 @@ pub struct ConfigLayer {
     pub session_ttl_seconds: Option<i64>,
     pub require_mfa: Option<bool>,
     pub max_body_bytes: Option<usize>,
+    pub max_artifact_bytes: Option<u64>,
     pub signing_key_rotation_days: Option<i64>,
     pub key_provider: Option<KeyProviderKind>,
     pub pkcs11_module: Option<PathBuf>,
@@ -106,6 +107,7 @@ impl ConfigLayer {
             session_ttl_seconds: self.session_ttl_seconds.or(lower.session_ttl_seconds),
             require_mfa: self.require_mfa.or(lower.require_mfa),
             max_body_bytes: self.max_body_bytes.or(lower.max_body_bytes),
+            max_artifact_bytes: self.max_artifact_bytes.or(lower.max_artifact_bytes),
             signing_key_rotation_days: self
                 .signing_key_rotation_days
                 .or(lower.signing_key_rotation_days),
@@ -211,6 +213,7 @@ pub struct ServerConfig {
     pub session_ttl_seconds: i64,
     pub require_mfa: bool,
     pub max_body_bytes: usize,
+    pub max_artifact_bytes: u64,
     pub signing_key_rotation_days: i64,
     pub key_provider: KeyProviderConfig,
     /// The first administrator's password; generated and printed once when absent.
@@ -260,6 +263,10 @@ impl ServerConfig {
         if !(1024..=64 * 1024 * 1024).contains(&max_body_bytes) {
             return Err("max_body_bytes: must be between 1024 and 67108864".into());
         }
+        let max_artifact_bytes = layer.max_artifact_bytes.unwrap_or(5 << 30);
+        if !(1..=1 << 40).contains(&max_artifact_bytes) {
+            return Err("max_artifact_bytes: must be between 1 and 1099511627776 (1 TiB)".into());
+        }
         let signing_key_rotation_days = layer.signing_key_rotation_days.unwrap_or(30);
         if !(1..=365).contains(&signing_key_rotation_days) {
             return Err("signing_key_rotation_days: must be between 1 and 365".into());
@@ -275,6 +282,7 @@ impl ServerConfig {
             session_ttl_seconds,
             require_mfa: layer.require_mfa.unwrap_or(false),
             max_body_bytes,
+            max_artifact_bytes,
             signing_key_rotation_days,
             key_provider,
             admin_password,

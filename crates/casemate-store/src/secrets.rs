@@ -106,6 +106,34 @@ impl Store {
         row.as_ref().map(data_key_from_row).transpose()
     }
 
+    pub async fn data_keys_of(&self, owner: &str) -> StoreResult<Vec<DataKeyRecord>> {
+        let rows = sqlx::query("SELECT * FROM data_keys WHERE owner = ? ORDER BY created_at, id")
+            .bind(owner)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(data_key_from_row).collect()
+    }
+
+    /// Replaces a data key's wrapping, only if it is still wrapped as `previous` says: a
+    /// concurrent re-wrap cannot be overwritten with an older one.
+    pub async fn rewrap_data_key(
+        &self,
+        previous: &DataKeyRecord,
+        wrapped: &[u8],
+        wrapping_key: &str,
+    ) -> StoreResult<bool> {
+        let updated = sqlx::query(
+            "UPDATE data_keys SET wrapped = ?, wrapping_key = ? WHERE id = ? AND wrapped = ?",
+        )
+        .bind(wrapped)
+        .bind(wrapping_key)
+        .bind(&previous.id)
+        .bind(&previous.wrapped)
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
     pub async fn insert_data_key(&self, key: &DataKeyRecord) -> StoreResult<()> {
         sqlx::query("INSERT INTO data_keys (id, owner, wrapped, wrapping_key, created_at) VALUES (?, ?, ?, ?, ?)")
             .bind(&key.id)

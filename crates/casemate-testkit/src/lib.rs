@@ -268,6 +268,22 @@ impl TestServer {
             .map_err(|e| e.to_string())
     }
 
+    /// One text value, straight from the database.
+    pub async fn sql_scalar(&self, query: &'static str) -> String {
+        sqlx::query_scalar(query)
+            .fetch_one(self.server.services.store.pool())
+            .await
+            .unwrap()
+    }
+
+    /// Every data key as stored: (id, owner, wrapped bytes).
+    pub async fn data_keys(&self) -> Vec<(String, String, Vec<u8>)> {
+        sqlx::query_as("SELECT id, owner, wrapped FROM data_keys")
+            .fetch_all(self.server.services.store.pool())
+            .await
+            .unwrap()
+    }
+
     /// Counts the rows of a table, straight from the database.
     pub async fn count_rows(&self, table: &str) -> i64 {
         let statement = format!("SELECT COUNT(*) FROM {table}");

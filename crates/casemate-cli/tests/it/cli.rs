@@ -517,3 +517,89 @@ async fn personal_access_tokens_from_the_cli() {
     crate::api_error(client.userinfo().await, 401, "Unauthenticated");
     server.stop().await;
 }
+
+/// `casemate key …` and `casemate workspace rewrap` against a workspace created with a
+/// customer-managed key.
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_and_rewrap_from_the_cli() {
+    let server = TestServer::start().await;
+    let config = tempfile::tempdir().unwrap();
+    let dir = config.path();
+    assert!(login_admin(&server, dir).await.status.success());
+    succeeded(&casemate(dir, &["group", "create", "team"], "", &[]).await);
+    succeeded(
+        &casemate(
+            dir,
+            &["workspace", "create", "-g", "team", "keys-home"],
+            "",
+            &[],
+        )
+        .await,
+    );
+    let target = ["-g", "team", "-w", "keys-home"];
+    let key = casemate_json(dir, &[&["key", "create", "cmk"][..], &target].concat()).await;
+    let kid = key["kid"].as_str().unwrap().to_owned();
+    let admin = server.admin().await;
+    admin
+        .create_workspace(
+            "team",
+            "vision",
+            &casemate_types::wire::CreateWorkspaceRequest {
+                cmk_keyvault: Some("/resourceGroups/team/vaults/keys-home-vault".into()),
+                resource_cmk_uri: Some(kid.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    admin
+        .put_artifact("team", "vision", "model.bin", b"weights".to_vec())
+        .await
+        .unwrap();
+
+    let rotated = casemate_json(dir, &[&["key", "rotate", "cmk"][..], &target].concat()).await;
+    let versions = rotated["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2);
+    let newest = versions[1]["version"].as_str().unwrap().to_owned();
+    let report = casemate_json(dir, &["workspace", "rewrap", "-g", "team", "vision"]).await;
+    assert_eq!(report["rewrapped"], 1);
+    assert!(
+        report["wrapping_key"].as_str().unwrap().ends_with(&newest),
+        "{report}"
+    );
+
+    let disabled = casemate_json(
+        dir,
+        &[
+            &["key", "disable", "cmk", "--version", &newest][..],
+            &target,
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(disabled["versions"][1]["enabled"], false);
+    crate::api_error(
+        admin.get_artifact("team", "vision", "model.bin").await,
+        423,
+        "KeyDisabled",
+    );
+    casemate_json(
+        dir,
+        &[&["key", "enable", "cmk", "--version", &newest][..], &target].concat(),
+    )
+    .await;
+    assert_eq!(
+        admin
+            .get_artifact("team", "vision", "model.bin")
+            .await
+            .unwrap(),
+        b"weights"
+    );
+    let listed =
+        succeeded(&casemate(dir, &[&["key", "list"][..], &target].concat(), "", &[]).await);
+    assert!(
+        listed.contains("cmk") && listed.contains(&newest),
+        "{listed}"
+    );
+    server.stop().await;
+}

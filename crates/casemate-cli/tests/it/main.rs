@@ -25,6 +25,7 @@ macro_rules! on_both_key_providers {
 }
 
 mod activity;
+mod artifacts;
 mod cli;
 mod gate;
 mod hsm;

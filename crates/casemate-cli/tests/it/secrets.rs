@@ -24,7 +24,7 @@ fn in_vault() -> SecretScope<'static> {
     }
 }
 
-async fn workspace(server: &TestServer) -> Client {
+pub async fn workspace(server: &TestServer) -> Client {
     let admin = server.admin().await;
     admin.create_resource_group("team").await.unwrap();
     admin
@@ -588,7 +588,7 @@ async fn values_are_sealed_at_rest_and_bound_to_their_record(provider: TestKeyPr
     server.stop().await;
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let path = entry.path();

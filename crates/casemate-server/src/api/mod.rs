@@ -1,5 +1,6 @@
 //! The HTTP API: handlers, the router, and the error table. Every route goes through the gate.
 
+mod artifacts;
 mod auth;
 mod errors;
 mod keys;
@@ -114,6 +115,9 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(keys::list_deleted))
         .routes(routes!(keys::recover))
         .routes(routes!(keys::purge))
+        .routes(routes!(artifacts::list))
+        .routes(routes!(artifacts::put, artifacts::get))
+        .routes(routes!(artifacts::rewrap))
 }
 
 /// The whole application: routes behind the gate, the request context around everything.

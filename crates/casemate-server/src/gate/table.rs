@@ -199,6 +199,31 @@ pub const ROUTES: &[RouteRule] = &[
     ),
     action(
         "POST",
+        "/resourceGroups/{rg}/workspaces/{ws}/rewrap",
+        "workspaces/write",
+        WS,
+    ),
+    // Workspace artifacts, sealed under the workspace's data key.
+    action(
+        "GET",
+        "/resourceGroups/{rg}/workspaces/{ws}/artifacts",
+        "workspaces/metadata/artifacts/read",
+        WS,
+    ),
+    action(
+        "PUT",
+        "/resourceGroups/{rg}/workspaces/{ws}/artifacts/{*path}",
+        "workspaces/metadata/artifacts/write",
+        WS,
+    ),
+    action(
+        "GET",
+        "/resourceGroups/{rg}/workspaces/{ws}/artifacts/{*path}",
+        "workspaces/metadata/artifacts/read",
+        WS,
+    ),
+    action(
+        "POST",
         "/roleAssignments",
         "roleAssignments/write",
         SCOPE_FROM_QUERY,

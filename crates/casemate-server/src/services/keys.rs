@@ -156,7 +156,7 @@ impl Services {
     }
 
     /// The version to use: the given one, or the newest enabled one. Refuses disabled keys with KeyDisabled.
-    async fn usable_version(
+    pub(super) async fn usable_version(
         &self,
         host: &str,
         vault: &Vault,
@@ -264,6 +264,44 @@ impl Services {
             kid: key_id(host, &vault.id, &key.name, &chosen.version),
             value: Sensitive::new(URL_SAFE_NO_PAD.encode(plaintext.as_slice())),
         })
+    }
+
+    /// Seals `plaintext` (a data key) under a key version, the newest enabled one when none is
+    /// named. Returns the version used and the sealed bytes; refuses disabled keys with KeyDisabled.
+    pub(super) async fn seal_with_key(
+        &self,
+        host: &str,
+        vault: &Vault,
+        name: &str,
+        version: Option<&str>,
+        plaintext: &[u8],
+        associated_data: &[u8],
+    ) -> Result<(String, Vec<u8>)> {
+        let (_, chosen) = self.usable_version(host, vault, name, version).await?;
+        let material = self.material(vault, &chosen)?;
+        let sealed = casemate_crypto::aead::seal(&material, plaintext, associated_data)?;
+        Ok((chosen.version, sealed))
+    }
+
+    /// Opens what `seal_with_key` sealed, if the key and that version are enabled right now.
+    pub(super) async fn open_with_key(
+        &self,
+        host: &str,
+        vault: &Vault,
+        name: &str,
+        version: &str,
+        sealed: &[u8],
+        associated_data: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let (_, chosen) = self
+            .usable_version(host, vault, name, Some(version))
+            .await?;
+        let material = self.material(vault, &chosen)?;
+        Ok(casemate_crypto::aead::open(
+            &material,
+            sealed,
+            associated_data,
+        )?)
     }
 
     /// Wraps and unwraps a random value with one key version: the proof workspace creation asks

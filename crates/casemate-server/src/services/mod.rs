@@ -1,7 +1,9 @@
 //! Services: plain Rust over the foundations, no HTTP types. The gate and the API call these.
 
 pub mod activity;
+pub mod blobs;
 pub mod bootstrap;
+pub mod data_keys;
 pub mod identity;
 pub mod keys;
 pub mod limiter;
@@ -42,9 +44,11 @@ pub struct Services {
     pub root_key: Arc<dyn KeyProvider>,
     pub signing: signing::SigningKeyRing,
     pub activity: activity::ActivityLog,
-    pub(crate) data_keys: vault::DataKeyCache,
+    pub(crate) data_keys: data_keys::DataKeyCache,
     pub limiter: limiter::SignInLimiter,
     pub settings: AuthSettings,
+    /// The largest artifact accepted, in bytes.
+    pub max_artifact_bytes: u64,
     /// Bounds concurrent argon2 work so sign-in floods cannot starve the runtime of memory.
     hashing: Semaphore,
     decoy_hash: String,
@@ -82,7 +86,7 @@ impl Services {
             .map_err(Error::internal)??;
         Ok(Self {
             activity: activity::ActivityLog::start(store.clone()),
-            data_keys: vault::DataKeyCache::default(),
+            data_keys: data_keys::DataKeyCache::default(),
             store,
             blobs,
             clock,
@@ -90,6 +94,7 @@ impl Services {
             signing,
             limiter: limiter::SignInLimiter::default(),
             settings,
+            max_artifact_bytes: config.max_artifact_bytes,
             hashing: Semaphore::new(4),
             decoy_hash,
         })

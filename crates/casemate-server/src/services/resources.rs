@@ -2,6 +2,7 @@
 //! vault, storage, container registry, monitoring sink and system-assigned identity with exactly
 //! the grants of the seed's managed-identity table.
 
+use super::data_keys::KeyEncryptionKey;
 use super::signing::to_time;
 use super::{Caller, Services};
 use crate::error::{Error, Result};
@@ -90,7 +91,41 @@ fn identity_name(workspace_id: &str) -> String {
     format!("workspace:{workspace_id}")
 }
 
+/// What a workspace's encrypted storage needs: its id, its blob prefix (the identity's id, so a
+/// workspace made again under the same name never meets its predecessor's blobs) and the key that
+/// wraps its data keys.
+pub struct WorkspaceStorage {
+    pub id: String,
+    pub prefix: String,
+    pub kek: KeyEncryptionKey,
+}
+
 impl Services {
+    pub(super) async fn workspace_storage(&self, rg: &str, ws: &str) -> Result<WorkspaceStorage> {
+        let (record, properties) = self.workspace_record(rg, ws).await?;
+        let kek = match (&properties.cmk_keyvault, &properties.resource_cmk_uri) {
+            (Some(vault), Some(uri)) => {
+                let path = url_path(uri).unwrap_or_default();
+                let key = path
+                    .split_once("/keys/")
+                    .and_then(|(_, rest)| rest.split('/').next())
+                    .ok_or_else(|| {
+                        Error::internal(format!("workspace {}: bad resource_cmk_uri", record.id))
+                    })?;
+                KeyEncryptionKey::Customer {
+                    vault: vault.clone(),
+                    key: key.to_owned(),
+                }
+            }
+            _ => KeyEncryptionKey::ServiceManaged,
+        };
+        Ok(WorkspaceStorage {
+            id: record.id,
+            prefix: properties.identity.simple().to_string(),
+            kek,
+        })
+    }
+
     fn resource(
         &self,
         kind: &str,
@@ -496,6 +531,7 @@ impl Services {
 
     /// Deletes the workspace, the resources made for it, its identity and every assignment on them.
     pub async fn delete_workspace(&self, rg: &str, ws: &str) -> Result<()> {
+        let storage = self.workspace_storage(rg, ws).await?;
         let (record, properties) = self.workspace_record(rg, ws).await?;
         let mut ids = vec![record.id.clone()];
         ids.extend(properties.owned.iter().cloned());
@@ -503,6 +539,7 @@ impl Services {
             .delete_resources(&ids, &[properties.identity])
             .await?;
         self.data_keys.forget_owners(&ids);
+        self.remove_workspace_blobs(&storage).await;
         Ok(())
     }
 

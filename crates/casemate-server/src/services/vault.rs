@@ -3,13 +3,12 @@
 //! data to its vault, name and version, so a ciphertext moved to another record does not open.
 //! Workspace secret calls run as the workspace's system identity, against its vault grants.
 
+use super::data_keys::KeyEncryptionKey;
 use super::signing::to_time;
 use super::{Caller, Credential, Services};
 use crate::error::{Error, Result};
 use casemate_authz::Scope;
-use casemate_store::{
-    DataKeyRecord, SecretAttributeChange, SecretRecord, SecretVersionRecord, VaultItemKind,
-};
+use casemate_store::{SecretAttributeChange, SecretRecord, SecretVersionRecord, VaultItemKind};
 use casemate_types::Sensitive;
 use casemate_types::names::{validate_tags, validate_vault_item_name};
 use casemate_types::wire::{
@@ -18,9 +17,7 @@ use casemate_types::wire::{
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use time::OffsetDateTime;
-use zeroize::Zeroizing;
 
 pub const MAX_SECRET_BYTES: usize = 25 * 1024;
 const MAX_BATCH: usize = 100;
@@ -63,31 +60,8 @@ impl Vault {
     }
 }
 
-/// In-memory cache of unwrapped data keys by id, with their owner; zeroized when dropped.
-#[derive(Default)]
-pub struct DataKeyCache {
-    keys: std::sync::Mutex<std::collections::HashMap<String, CachedDataKey>>,
-}
-
-/// A data key's owner (the resource id whose data it seals) and its unwrapped bytes.
-type CachedDataKey = (String, Arc<Zeroizing<[u8; 32]>>);
-
-impl DataKeyCache {
-    /// Drops the keys of resources that were deleted.
-    pub fn forget_owners(&self, owners: &[String]) {
-        self.keys
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|_, (owner, _)| !owners.iter().any(|gone| gone.eq_ignore_ascii_case(owner)));
-    }
-}
-
 fn unix(value: Option<OffsetDateTime>) -> Option<i64> {
     value.map(OffsetDateTime::unix_timestamp)
-}
-
-fn key_context(owner: &str, id: &str) -> Vec<u8> {
-    format!("casemate/data-key/{}/{id}", owner.to_ascii_lowercase()).into_bytes()
 }
 
 fn value_context(vault: &str, name: &str, version: &str) -> Vec<u8> {
@@ -211,64 +185,6 @@ impl Services {
         self.vault_by_id(&workspace.key_vault).await
     }
 
-    /// The vault's data key: unwrapped from the cache, or from the store, or made on first use.
-    async fn data_key(
-        &self,
-        owner: &str,
-        id: Option<&str>,
-    ) -> Result<(String, Arc<Zeroizing<[u8; 32]>>)> {
-        let record = match id {
-            Some(id) => self.store.data_key(id).await?,
-            None => self.store.data_key_for(owner).await?,
-        };
-        let record = match record {
-            Some(record) => record,
-            None if id.is_none() => {
-                let key = casemate_crypto::random_bytes::<32>()?;
-                let key_id = uuid::Uuid::new_v4().simple().to_string();
-                let record = DataKeyRecord {
-                    wrapped: self
-                        .root_key
-                        .wrap(key.as_ref(), &key_context(owner, &key_id))?,
-                    wrapping_key: self.root_key.key_id().to_owned(),
-                    owner: owner.to_owned(),
-                    id: key_id,
-                    created_at: self.now_unix(),
-                };
-                self.store.insert_data_key(&record).await?;
-                record
-            }
-            None => {
-                return Err(Error::internal(format!(
-                    "data key {id:?} of {owner} is missing"
-                )));
-            }
-        };
-        if let Some((_, key)) = self
-            .data_keys
-            .keys
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&record.id)
-        {
-            return Ok((record.id.clone(), key.clone()));
-        }
-        let unwrapped = self
-            .root_key
-            .unwrap(&record.wrapped, &key_context(&record.owner, &record.id))?;
-        let key: [u8; 32] = unwrapped
-            .as_slice()
-            .try_into()
-            .map_err(|_| Error::internal(format!("data key {} has the wrong length", record.id)))?;
-        let key = Arc::new(Zeroizing::new(key));
-        self.data_keys
-            .keys
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(record.id.clone(), (record.owner.clone(), key.clone()));
-        Ok((record.id, key))
-    }
-
     fn secret_item(vault: &Vault, version: &SecretVersionRecord) -> Result<SecretItem> {
         let tags: BTreeMap<String, String> =
             serde_json::from_str(&version.tags).map_err(Error::internal)?;
@@ -311,7 +227,9 @@ impl Services {
             request.not_before,
             request.expires,
         )?;
-        let (key_id, key) = self.data_key(&vault.id, None).await?;
+        let (key_id, key) = self
+            .current_data_key("", &vault.id, &KeyEncryptionKey::ServiceManaged)
+            .await?;
         let version = uuid::Uuid::new_v4().simple().to_string();
         let ciphertext = casemate_crypto::aead::seal(
             &key,
@@ -352,7 +270,7 @@ impl Services {
         vault: &Vault,
         version: &SecretVersionRecord,
     ) -> Result<Sensitive> {
-        let (_, key) = self.data_key(&vault.id, Some(&version.data_key)).await?;
+        let key = self.data_key_by_id("", &version.data_key).await?;
         let plaintext = casemate_crypto::aead::open(
             &key,
             &version.ciphertext,

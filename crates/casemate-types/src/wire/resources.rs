@@ -109,6 +109,22 @@ pub struct ResyncReport {
     pub restored: Vec<RoleAssignment>,
 }
 
+/// What `rewrap` did: the workspace's data keys now wrapped by `wrapping_key`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RewrapReport {
+    pub data_keys: usize,
+    pub rewrapped: usize,
+    /// The key that wraps them: a key version id, or `service-managed`.
+    pub wrapping_key: String,
+}
+
+/// A blob stored for a workspace (sealed at rest); `size` is the plaintext size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Artifact {
+    pub path: String,
+    pub size: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RoleAssignment {
     pub id: Uuid,
