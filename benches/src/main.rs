@@ -2,6 +2,7 @@
 //! Each benchmark prints its figures; none asserts on them.
 
 mod authz;
+mod secret_get;
 mod stats;
 mod stream;
 
@@ -13,12 +14,14 @@ fn main() -> anyhow::Result<()> {
     match name.as_str() {
         "authz" => runtime.block_on(authz::run()),
         "stream" => stream::run(),
+        "secret-get" => runtime.block_on(secret_get::run()),
         "all" => {
             runtime.block_on(authz::run())?;
-            stream::run()
+            stream::run()?;
+            runtime.block_on(secret_get::run())
         }
         _ => {
-            eprintln!("usage: casemate-bench <authz|stream|all>");
+            eprintln!("usage: casemate-bench <authz|stream|secret-get|all>");
             std::process::exit(2);
         }
     }

