@@ -552,6 +552,17 @@ async fn keys_and_rewrap_from_the_cli() {
         )
         .await
         .unwrap();
+    // With no data keys yet, rewrap changes nothing and names the version new ones would use.
+    let report = casemate_json(dir, &["workspace", "rewrap", "-g", "team", "vision"]).await;
+    assert_eq!(
+        (report["data_keys"].as_u64(), report["rewrapped"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(
+        report["wrapping_key"].as_str(),
+        Some(kid.as_str()),
+        "{report}"
+    );
     admin
         .put_artifact("team", "vision", "model.bin", b"weights".to_vec())
         .await

@@ -196,7 +196,16 @@ impl Services {
         let mut rewrapped = 0;
         let mut wrapping_key = match kek {
             KeyEncryptionKey::ServiceManaged => self.root_key.key_id().to_owned(),
-            KeyEncryptionKey::Customer { .. } => String::new(),
+            KeyEncryptionKey::Customer { vault, key } => {
+                // What new data keys would be wrapped by, also when there are none yet.
+                let unusable = |error| workspace_key_unusable(host, vault, key, "", error);
+                let vault_record = self.vault_by_id(vault).await.map_err(unusable)?;
+                let (_, newest) = self
+                    .usable_version(host, &vault_record, key, None)
+                    .await
+                    .map_err(unusable)?;
+                format!("{}/keys/{key}/{}", vault_record.id, newest.version)
+            }
         };
         for record in &records {
             let key = self.unwrap_data_key(host, record).await?;
