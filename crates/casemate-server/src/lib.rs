@@ -9,6 +9,7 @@ pub mod services;
 pub mod tls;
 
 use casemate_crypto::keyprovider::read_private_file;
+use casemate_crypto::pkcs11::AuthPin;
 use casemate_crypto::{FileKeyProvider, KeyProvider, Pkcs11KeyProvider, Pkcs11Settings};
 use casemate_store::Store;
 use casemate_types::{Clock, Sensitive};
@@ -88,18 +89,19 @@ fn open_key_provider(
             key_label,
             pin,
         } => {
+            // Straight into the zeroizing type: no plain String copy of the PIN is left behind.
             let pin = match pin {
-                PinSource::Value(pin) => pin.expose().to_owned(),
+                PinSource::Value(pin) => AuthPin::from(pin.expose()),
                 PinSource::File(path) => {
                     let bytes = read_private_file(path)?;
-                    String::from_utf8_lossy(&bytes).trim_end().to_owned()
+                    AuthPin::from(String::from_utf8_lossy(&bytes).trim_end())
                 }
             };
             Arc::new(Pkcs11KeyProvider::open(&Pkcs11Settings {
                 module: module.clone(),
                 token_label: token_label.clone(),
                 key_label: key_label.clone(),
-                pin: pin.into(),
+                pin,
             })?)
         }
     })

@@ -87,8 +87,9 @@ impl SoftHsmToken {
             .find_map(|line| line.strip_prefix("directories.tokendir = "))
             .expect("softhsm2.conf names no token directory");
         std::fs::create_dir_all(token_dir.trim()).unwrap();
-        let label = format!("cm-{}", &uuid_like());
-        let pin = format!("pin-{}", uuid_like());
+        // Token labels hold at most 32 bytes.
+        let label = format!("cm-{}", &uuid::Uuid::new_v4().simple().to_string()[..24]);
+        let pin = format!("pin-{}", uuid::Uuid::new_v4().simple());
         let status = std::process::Command::new("softhsm2-util")
             .args(["--init-token", "--free", "--label", &label])
             .args(["--pin", &pin, "--so-pin", &format!("so-{pin}")])
@@ -108,17 +109,6 @@ impl Drop for SoftHsmToken {
             .stderr(std::process::Stdio::null())
             .status();
     }
-}
-
-/// 24 hex digits from the process id, the time and a counter: unique across parallel tests.
-fn uuid_like() -> String {
-    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{:08x}{nanos:08x}{count:08x}", std::process::id())
 }
 
 pub struct TestServer {

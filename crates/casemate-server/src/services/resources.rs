@@ -100,30 +100,37 @@ pub struct WorkspaceStorage {
     pub kek: KeyEncryptionKey,
 }
 
+fn storage_of(
+    record: &ResourceRecord,
+    properties: &WorkspaceProperties,
+) -> Result<WorkspaceStorage> {
+    let kek = match (&properties.cmk_keyvault, &properties.resource_cmk_uri) {
+        (Some(vault), Some(uri)) => {
+            let path = url_path(uri).unwrap_or_default();
+            let key = path
+                .split_once("/keys/")
+                .and_then(|(_, rest)| rest.split('/').next())
+                .ok_or_else(|| {
+                    Error::internal(format!("workspace {}: bad resource_cmk_uri", record.id))
+                })?;
+            KeyEncryptionKey::Customer {
+                vault: vault.clone(),
+                key: key.to_owned(),
+            }
+        }
+        _ => KeyEncryptionKey::ServiceManaged,
+    };
+    Ok(WorkspaceStorage {
+        id: record.id.clone(),
+        prefix: properties.identity.simple().to_string(),
+        kek,
+    })
+}
+
 impl Services {
     pub(super) async fn workspace_storage(&self, rg: &str, ws: &str) -> Result<WorkspaceStorage> {
         let (record, properties) = self.workspace_record(rg, ws).await?;
-        let kek = match (&properties.cmk_keyvault, &properties.resource_cmk_uri) {
-            (Some(vault), Some(uri)) => {
-                let path = url_path(uri).unwrap_or_default();
-                let key = path
-                    .split_once("/keys/")
-                    .and_then(|(_, rest)| rest.split('/').next())
-                    .ok_or_else(|| {
-                        Error::internal(format!("workspace {}: bad resource_cmk_uri", record.id))
-                    })?;
-                KeyEncryptionKey::Customer {
-                    vault: vault.clone(),
-                    key: key.to_owned(),
-                }
-            }
-            _ => KeyEncryptionKey::ServiceManaged,
-        };
-        Ok(WorkspaceStorage {
-            id: record.id,
-            prefix: properties.identity.simple().to_string(),
-            kek,
-        })
+        storage_of(&record, &properties)
     }
 
     fn resource(
@@ -531,8 +538,8 @@ impl Services {
 
     /// Deletes the workspace, the resources made for it, its identity and every assignment on them.
     pub async fn delete_workspace(&self, rg: &str, ws: &str) -> Result<()> {
-        let storage = self.workspace_storage(rg, ws).await?;
         let (record, properties) = self.workspace_record(rg, ws).await?;
+        let storage = storage_of(&record, &properties)?;
         let mut ids = vec![record.id.clone()];
         ids.extend(properties.owned.iter().cloned());
         self.store
