@@ -6,6 +6,7 @@ mod key_cmd;
 mod output;
 mod profile;
 mod resources_cmd;
+mod run_cmd;
 mod secret_cmd;
 mod server_cmd;
 
@@ -84,6 +85,21 @@ enum Command {
         #[command(subcommand)]
         command: key_cmd::KeyCommand,
     },
+    /// Training runs: submit, follow, cancel, read logs and metrics.
+    Run {
+        #[command(subcommand)]
+        command: run_cmd::RunCommand,
+    },
+    /// Experiments (made on first submission).
+    Experiment {
+        #[command(subcommand)]
+        command: run_cmd::ExperimentCommand,
+    },
+    /// Compute targets (every workspace also has the built-in `local`).
+    Compute {
+        #[command(subcommand)]
+        command: run_cmd::ComputeCommand,
+    },
     /// Inspect the stored access token.
     Token {
         #[command(subcommand)]
@@ -114,6 +130,9 @@ fn main() -> std::process::ExitCode {
             Command::Token { command } => commands::token(command, cli.output).await,
             Command::Secret { command } => secret_cmd::secret(command, cli.output).await,
             Command::Key { command } => key_cmd::key(command, cli.output).await,
+            Command::Run { command } => run_cmd::run(command, cli.output).await,
+            Command::Experiment { command } => run_cmd::experiment(command, cli.output).await,
+            Command::Compute { command } => run_cmd::compute(command, cli.output).await,
             Command::Group { command } => resources_cmd::group(command, cli.output).await,
             Command::Workspace { command } => resources_cmd::workspace(command, cli.output).await,
             Command::Role { command } => resources_cmd::role(command, cli.output).await,

@@ -2,8 +2,10 @@
 //! SHA-256 fingerprint (as the CLI records it at login), or not at all for plain-HTTP loopback servers.
 
 mod pinning;
+mod runs;
 
 pub use pinning::{normalize_fingerprint, probe_fingerprint};
+pub use runs::archive_directory;
 
 use casemate_types::wire::*;
 use casemate_types::{ErrorBody, Sensitive};

@@ -67,6 +67,9 @@ pub struct ConfigLayer {
     pub require_mfa: Option<bool>,
     pub max_body_bytes: Option<usize>,
     pub max_artifact_bytes: Option<u64>,
+    pub max_snapshot_bytes: Option<u64>,
+    pub local_max_concurrent_runs: Option<u32>,
+    pub local_max_run_seconds: Option<u64>,
     pub signing_key_rotation_days: Option<i64>,
     pub key_provider: Option<KeyProviderKind>,
     pub pkcs11_module: Option<PathBuf>,
@@ -108,6 +111,11 @@ impl ConfigLayer {
             require_mfa: self.require_mfa.or(lower.require_mfa),
             max_body_bytes: self.max_body_bytes.or(lower.max_body_bytes),
             max_artifact_bytes: self.max_artifact_bytes.or(lower.max_artifact_bytes),
+            max_snapshot_bytes: self.max_snapshot_bytes.or(lower.max_snapshot_bytes),
+            local_max_concurrent_runs: self
+                .local_max_concurrent_runs
+                .or(lower.local_max_concurrent_runs),
+            local_max_run_seconds: self.local_max_run_seconds.or(lower.local_max_run_seconds),
             signing_key_rotation_days: self
                 .signing_key_rotation_days
                 .or(lower.signing_key_rotation_days),
@@ -214,6 +222,11 @@ pub struct ServerConfig {
     pub require_mfa: bool,
     pub max_body_bytes: usize,
     pub max_artifact_bytes: u64,
+    /// The largest code snapshot accepted, in bytes.
+    pub max_snapshot_bytes: u64,
+    /// The built-in `local` target's concurrent runs and time limit.
+    pub local_max_concurrent_runs: u32,
+    pub local_max_run_seconds: u64,
     pub signing_key_rotation_days: i64,
     pub key_provider: KeyProviderConfig,
     /// The first administrator's password; generated and printed once when absent.
@@ -267,6 +280,18 @@ impl ServerConfig {
         if !(1..=1 << 40).contains(&max_artifact_bytes) {
             return Err("max_artifact_bytes: must be between 1 and 1099511627776 (1 TiB)".into());
         }
+        let max_snapshot_bytes = layer.max_snapshot_bytes.unwrap_or(300 << 20);
+        if !(1..=1 << 40).contains(&max_snapshot_bytes) {
+            return Err("max_snapshot_bytes: must be between 1 and 1099511627776 (1 TiB)".into());
+        }
+        let local_max_concurrent_runs = layer.local_max_concurrent_runs.unwrap_or(2);
+        if !(1..=1024).contains(&local_max_concurrent_runs) {
+            return Err("local_max_concurrent_runs: must be between 1 and 1024".into());
+        }
+        let local_max_run_seconds = layer.local_max_run_seconds.unwrap_or(86_400);
+        if !(1..=30 * 86_400).contains(&local_max_run_seconds) {
+            return Err("local_max_run_seconds: must be between 1 and 2592000 (30 days)".into());
+        }
         let signing_key_rotation_days = layer.signing_key_rotation_days.unwrap_or(30);
         if !(1..=365).contains(&signing_key_rotation_days) {
             return Err("signing_key_rotation_days: must be between 1 and 365".into());
@@ -283,6 +308,9 @@ impl ServerConfig {
             require_mfa: layer.require_mfa.unwrap_or(false),
             max_body_bytes,
             max_artifact_bytes,
+            max_snapshot_bytes,
+            local_max_concurrent_runs,
+            local_max_run_seconds,
             signing_key_rotation_days,
             key_provider,
             admin_password,

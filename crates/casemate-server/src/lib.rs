@@ -71,6 +71,7 @@ impl RunningServer {
         if let Err(error) = (&mut self.task).await {
             tracing::error!(%error, "server task failed");
         }
+        self.services.stop_all_runs().await;
         self.services.store.close().await;
     }
 }
@@ -124,14 +125,16 @@ pub async fn start(
     let root_key = open_key_provider(&config.key_provider, home)?;
     let store = Store::open(&home.join("casemate.db")).await?;
     let blob_dir = home.join("blobs");
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&blob_dir)
-        .map_err(|source| StartError::Home {
-            path: blob_dir.display().to_string(),
-            source,
-        })?;
+    for directory in [&blob_dir, &home.join("runs")] {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(directory)
+            .map_err(|source| StartError::Home {
+                path: directory.display().to_string(),
+                source,
+            })?;
+    }
     let blobs = Arc::new(object_store::local::LocalFileSystem::new_with_prefix(
         &blob_dir,
     )?);
@@ -164,6 +167,23 @@ pub async fn start(
         source,
     })?;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    // Runs on this machine reach the server on loopback, whatever address it listens on.
+    let loopback = if local_addr.ip().is_unspecified() || local_addr.ip().is_loopback() {
+        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), local_addr.port())
+    } else {
+        local_addr
+    };
+    services.runs.set_endpoint(services::runs::RunEndpoint {
+        url: format!("{scheme}://{loopback}"),
+        ca_cert: tls.as_ref().map(|material| material.cert_path.clone()),
+    });
+    let interrupted = services.recover_interrupted_runs().await?;
+    if interrupted > 0 {
+        tracing::warn!(
+            interrupted,
+            "runs in flight when the server last stopped were marked Failed"
+        );
+    }
     let app = api::app(services.clone(), config.max_body_bytes);
     let (shutdown_tx, shutdown_rx) = oneshot::channel();
     let acceptor = tls

@@ -7,6 +7,7 @@ mod keys;
 mod principals;
 mod records;
 mod resources;
+mod runs;
 mod secrets;
 mod sessions;
 pub use sessions::RefreshOutcome;
@@ -17,6 +18,9 @@ pub use activity::{ActivityFilter, ActivityRecord};
 pub use keys::{VaultKeyRecord, VaultKeyVersionRecord};
 pub use records::*;
 pub use resources::{CustomRoleRecord, Provisioning, ResourceRecord};
+pub use runs::{
+    IN_FLIGHT, LogChunkRecord, MetricRecord, RunRecord, RunTokenRecord, SnapshotRecord,
+};
 pub use secrets::{DataKeyRecord, SecretAttributeChange, SecretRecord, SecretVersionRecord};
 pub use vault_items::VaultItemKind;
 

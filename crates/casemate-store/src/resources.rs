@@ -162,6 +162,9 @@ impl Store {
                 "DELETE FROM secrets WHERE vault = ?",
                 "DELETE FROM vault_keys WHERE vault = ?",
                 "DELETE FROM data_keys WHERE owner = ?",
+                "DELETE FROM runs WHERE workspace_id = ?",
+                "DELETE FROM snapshots WHERE workspace_id = ?",
+                "DELETE FROM resources WHERE parent = ?",
                 "DELETE FROM resources WHERE id = ?",
             ] {
                 sqlx::query(statement).bind(id).execute(&mut *tx).await?;

@@ -93,6 +93,21 @@ pub fn validate_workspace_name(field: &'static str, name: &str) -> Result<(), Fi
     Ok(())
 }
 
+/// Experiment and compute names: 1-127 letters, digits, '-' or '_', starting with a letter or digit.
+pub fn validate_child_name(field: &'static str, name: &str) -> Result<(), FieldError> {
+    let starts_well = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    if !(1..=127).contains(&name.len()) || !starts_well || !name_chars(name, &['-', '_']) {
+        return Err(FieldError::new(
+            field,
+            "must be 1-127 letters, digits, '-' or '_', starting with a letter or digit",
+        ));
+    }
+    Ok(())
+}
+
 /// Tags: at most 15; names 1-512 characters, values at most 256, no control characters.
 pub fn validate_tags(
     field: &'static str,

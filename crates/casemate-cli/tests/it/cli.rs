@@ -33,13 +33,13 @@ pub async fn casemate(
 }
 
 /// Runs `casemate ARGS --output json` and parses what it printed.
-async fn casemate_json(config_dir: &Path, args: &[&str]) -> serde_json::Value {
+pub async fn casemate_json(config_dir: &Path, args: &[&str]) -> serde_json::Value {
     let args: Vec<&str> = args.iter().copied().chain(["--output", "json"]).collect();
     serde_json::from_str(&succeeded(&casemate(config_dir, &args, "", &[]).await)).unwrap()
 }
 
 #[track_caller]
-fn succeeded(output: &Output) -> String {
+pub fn succeeded(output: &Output) -> String {
     assert!(
         output.status.success(),
         "failed: {}\nstderr: {}",

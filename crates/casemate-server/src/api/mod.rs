@@ -8,6 +8,7 @@ mod me;
 mod principals;
 mod rbac;
 mod resources;
+mod runs;
 mod vault;
 
 use crate::error::Error;
@@ -118,6 +119,23 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(artifacts::list))
         .routes(routes!(artifacts::put, artifacts::get))
         .routes(routes!(artifacts::rewrap))
+        .routes(routes!(runs::upload_snapshot))
+        .routes(routes!(runs::get_snapshot))
+        .routes(routes!(runs::list_experiments))
+        .routes(routes!(runs::submit))
+        .routes(routes!(runs::list_runs))
+        .routes(routes!(runs::get_run, runs::delete_run))
+        .routes(routes!(runs::cancel_run))
+        .routes(routes!(runs::run_logs))
+        .routes(routes!(runs::log_metrics, runs::run_metrics))
+        .routes(routes!(runs::set_tags))
+        .routes(routes!(runs::put_output))
+        .routes(routes!(runs::list_computes))
+        .routes(routes!(
+            runs::create_compute,
+            runs::get_compute,
+            runs::delete_compute
+        ))
 }
 
 /// The whole application: routes behind the gate, the request context around everything.

@@ -2,9 +2,10 @@
 
 use super::ApiResult;
 use crate::gate::extract::{ApiJson, ApiPath};
+use crate::services::Caller;
 use crate::services::Services;
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use casemate_types::ErrorBody;
 use casemate_types::wire::{
@@ -60,10 +61,13 @@ pub async fn set(
     responses((status = 200, body = SecretBundle), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     ApiPath((rg, vault, name)): ApiPath<(String, String, String)>,
 ) -> ApiResult<Json<SecretBundle>> {
     let vault = s.vault(&rg, &vault).await?;
-    Ok(Json(s.get_secret(&vault, &name, None).await?))
+    let bundle = s.get_secret(&vault, &name, None).await?;
+    s.remember_fetched(&caller, [&bundle.value]);
+    Ok(Json(bundle))
 }
 
 /// Changes the latest version's attributes (enabled, not_before, expires, content type, tags).
@@ -107,10 +111,13 @@ pub async fn versions(
     responses((status = 200, body = SecretBundle), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_version(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     ApiPath((rg, vault, name, version)): ApiPath<(String, String, String, String)>,
 ) -> ApiResult<Json<SecretBundle>> {
     let vault = s.vault(&rg, &vault).await?;
-    Ok(Json(s.get_secret(&vault, &name, Some(&version)).await?))
+    let bundle = s.get_secret(&vault, &name, Some(&version)).await?;
+    s.remember_fetched(&caller, [&bundle.value]);
+    Ok(Json(bundle))
 }
 
 #[utoipa::path(get, path = "/resourceGroups/{rg}/vaults/{vault}/deletedsecrets", tag = "vault",
@@ -154,11 +161,14 @@ pub async fn purge(
     responses((status = 200, body = SecretValues), (status = 400, body = ErrorBody)))]
 pub async fn batch_get(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     ApiPath((rg, vault)): ApiPath<(String, String)>,
     ApiJson(request): ApiJson<SecretNames>,
 ) -> ApiResult<Json<SecretValues>> {
     let vault = s.vault(&rg, &vault).await?;
-    Ok(Json(s.get_secrets(&vault, &request.names).await?))
+    let values = s.get_secrets(&vault, &request.names).await?;
+    s.remember_fetched(&caller, values.secrets.values());
+    Ok(Json(values))
 }
 
 #[utoipa::path(post, path = "/resourceGroups/{rg}/vaults/{vault}/batchSetSecrets", tag = "vault",
@@ -201,10 +211,13 @@ pub async fn ws_set(
     responses((status = 200, body = SecretBundle), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn ws_get(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     ApiPath((rg, ws, name)): ApiPath<(String, String, String)>,
 ) -> ApiResult<Json<SecretBundle>> {
     let vault = s.workspace_vault(&rg, &ws, GET).await?;
-    Ok(Json(s.get_secret(&vault, &name, None).await?))
+    let bundle = s.get_secret(&vault, &name, None).await?;
+    s.remember_fetched(&caller, [&bundle.value]);
+    Ok(Json(bundle))
 }
 
 #[utoipa::path(delete, path = "/resourceGroups/{rg}/workspaces/{ws}/secrets/{name}", tag = "workspace secrets",
@@ -223,11 +236,14 @@ pub async fn ws_delete(
     responses((status = 200, body = SecretValues), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn ws_batch_get(
     State(s): State<Arc<Services>>,
+    Extension(caller): Extension<Caller>,
     ApiPath((rg, ws)): ApiPath<(String, String)>,
     ApiJson(request): ApiJson<SecretNames>,
 ) -> ApiResult<Json<SecretValues>> {
     let vault = s.workspace_vault(&rg, &ws, GET).await?;
-    Ok(Json(s.get_secrets(&vault, &request.names).await?))
+    let values = s.get_secrets(&vault, &request.names).await?;
+    s.remember_fetched(&caller, values.secrets.values());
+    Ok(Json(values))
 }
 
 #[utoipa::path(post, path = "/resourceGroups/{rg}/workspaces/{ws}/batchSetSecrets", tag = "workspace secrets",

@@ -136,6 +136,12 @@ struct Audit<'a> {
 
 impl Audit<'_> {
     async fn record(&self, outcome: Outcome, status: u16, detail: String) -> Result<(), Error> {
+        // A run token's calls carry the run's id beside the submitter's name.
+        let detail = match (self.caller.run_id(), detail.is_empty()) {
+            (Some(run), true) => format!("run {run}"),
+            (Some(run), false) => format!("run {run}: {detail}"),
+            (None, _) => detail,
+        };
         self.services
             .activity
             .record(NewActivity {
@@ -251,6 +257,14 @@ pub async fn gate(
         return audit
             .deny(Error::ForbiddenOther(
                 "this token may only enrol a second factor: run `casemate user mfa enable`, then sign in again".into(),
+            ))
+            .await;
+    }
+    if caller.run_id().is_some() && scope_template.is_none() && operation != "oauth2/userinfo/read"
+    {
+        return audit
+            .deny(Error::ForbiddenOther(
+                "a run token may call only the APIs of its workspace".into(),
             ))
             .await;
     }

@@ -76,6 +76,8 @@ const fn action(
 
 const RG: &str = "/resourceGroups/{rg}";
 const WS: &str = "/resourceGroups/{rg}/workspaces/{ws}";
+const EXPERIMENT: &str = "/resourceGroups/{rg}/workspaces/{ws}/experiments/{experiment}";
+const COMPUTE: &str = "/resourceGroups/{rg}/workspaces/{ws}/computes/{name}";
 const VAULT: &str = "/resourceGroups/{rg}/vaults/{vault}";
 const SECRET: &str = "/resourceGroups/{rg}/vaults/{vault}/secrets/{name}";
 const KEY: &str = "/resourceGroups/{rg}/vaults/{vault}/keys/{name}";
@@ -221,6 +223,109 @@ pub const ROUTES: &[RouteRule] = &[
         "/resourceGroups/{rg}/workspaces/{ws}/artifacts/{*path}",
         "workspaces/metadata/artifacts/read",
         WS,
+    ),
+    // Runs: snapshots are uploaded to submit; a run's token writes metrics, tags and outputs.
+    action(
+        "POST",
+        "/resourceGroups/{rg}/workspaces/{ws}/snapshots",
+        "workspaces/experiments/runs/submit/action",
+        WS,
+    ),
+    action(
+        "GET",
+        "/resourceGroups/{rg}/workspaces/{ws}/snapshots/{snapshot}",
+        "workspaces/experiments/runs/read",
+        WS,
+    ),
+    action(
+        "GET",
+        "/resourceGroups/{rg}/workspaces/{ws}/experiments",
+        "workspaces/experiments/read",
+        WS,
+    ),
+    action(
+        "POST",
+        "/resourceGroups/{rg}/workspaces/{ws}/experiments/{experiment}/runs",
+        "workspaces/experiments/runs/submit/action",
+        EXPERIMENT,
+    ),
+    action(
+        "GET",
+        "/resourceGroups/{rg}/workspaces/{ws}/runs",
+        "workspaces/experiments/runs/read",
+        WS,
+    ),
+    action(
+        "GET",
+        "/resourceGroups/{rg}/workspaces/{ws}/runs/{run}",
+        "workspaces/experiments/runs/read",
+        WS,
+    ),
+    action(
+        "DELETE",
+        "/resourceGroups/{rg}/workspaces/{ws}/runs/{run}",
+        "workspaces/experiments/runs/delete",
+        WS,
+    ),
+    action(
+        "POST",
+        "/resourceGroups/{rg}/workspaces/{ws}/runs/{run}/cancel",
+        "workspaces/experiments/runs/write",
+        WS,
+    ),
+    action(
+        "GET",
+        "/resourceGroups/{rg}/workspaces/{ws}/runs/{run}/logs",
+        "workspaces/experiments/runs/read",
+        WS,
+    ),
+    action(
+        "POST",
+        "/resourceGroups/{rg}/workspaces/{ws}/runs/{run}/metrics",
+        "workspaces/experiments/runs/write",
+        WS,
+    ),
+    action(
+        "GET",
+        "/resourceGroups/{rg}/workspaces/{ws}/runs/{run}/metrics",
+        "workspaces/experiments/runs/read",
+        WS,
+    ),
+    action(
+        "PATCH",
+        "/resourceGroups/{rg}/workspaces/{ws}/runs/{run}/tags",
+        "workspaces/experiments/runs/write",
+        WS,
+    ),
+    action(
+        "PUT",
+        "/resourceGroups/{rg}/workspaces/{ws}/runs/{run}/outputs/{*path}",
+        "workspaces/experiments/runs/write",
+        WS,
+    ),
+    action(
+        "GET",
+        "/resourceGroups/{rg}/workspaces/{ws}/computes",
+        "workspaces/computes/read",
+        WS,
+    ),
+    action(
+        "PUT",
+        "/resourceGroups/{rg}/workspaces/{ws}/computes/{name}",
+        "workspaces/computes/write",
+        COMPUTE,
+    ),
+    action(
+        "GET",
+        "/resourceGroups/{rg}/workspaces/{ws}/computes/{name}",
+        "workspaces/computes/read",
+        COMPUTE,
+    ),
+    action(
+        "DELETE",
+        "/resourceGroups/{rg}/workspaces/{ws}/computes/{name}",
+        "workspaces/computes/delete",
+        COMPUTE,
     ),
     action(
         "POST",

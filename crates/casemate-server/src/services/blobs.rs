@@ -1,4 +1,4 @@
-//! Workspace blobs (artifacts; snapshots, run logs and outputs will take the same path), sealed
+//! Workspace blobs (artifacts, code snapshots and run outputs), sealed
 //! with the segmented streaming AEAD under the workspace's data key and bound to the workspace
 //! and path, streamed in and out so a large blob never sits whole in memory.
 //!
@@ -46,12 +46,13 @@ fn artifacts_prefix(storage: &WorkspaceStorage) -> Path {
     Path::from(format!("workspaces/{}/artifacts", storage.prefix))
 }
 
-fn artifact_object(storage: &WorkspaceStorage, path: &str) -> Path {
-    Path::from(format!("workspaces/{}/artifacts/{path}", storage.prefix))
+/// A blob's place: `relative` is its path under the workspace, e.g. `artifacts/model.bin`.
+fn blob_object(storage: &WorkspaceStorage, relative: &str) -> Path {
+    Path::from(format!("workspaces/{}/{relative}", storage.prefix))
 }
 
-fn associated_data(storage: &WorkspaceStorage, path: &str) -> Vec<u8> {
-    format!("{}/artifacts/{path}", storage.id.to_ascii_lowercase()).into_bytes()
+fn associated_data(storage: &WorkspaceStorage, relative: &str) -> Vec<u8> {
+    format!("{}/{relative}", storage.id.to_ascii_lowercase()).into_bytes()
 }
 
 fn blob_error(error: StreamError) -> Error {
@@ -99,13 +100,40 @@ impl Services {
     {
         validate_artifact_path(path)?;
         let storage = self.workspace_storage(rg, ws).await?;
+        let size = self
+            .put_blob(
+                host,
+                &storage,
+                &format!("artifacts/{path}"),
+                body,
+                self.max_artifact_bytes,
+            )
+            .await?;
+        Ok(Artifact {
+            path: path.to_owned(),
+            size,
+        })
+    }
+
+    /// Seals `body` into the blob at `relative` as it streams in, refusing more than `limit`
+    /// bytes; on any failure nothing is left at `relative`. Returns the plaintext size.
+    pub(super) async fn put_blob<S>(
+        &self,
+        host: &str,
+        storage: &WorkspaceStorage,
+        relative: &str,
+        body: S,
+        limit: u64,
+    ) -> Result<u64>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send + Unpin + 'static,
+    {
         let (key_id, key) = self
             .current_data_key(host, &storage.id, &storage.kek)
             .await?;
-        let object = artifact_object(&storage, path);
-        let aad = associated_data(&storage, path);
+        let object = blob_object(storage, relative);
+        let aad = associated_data(storage, relative);
         let upload = BufWriter::new(self.blobs.clone(), object);
-        let limit = self.max_artifact_bytes;
         let sealing = tokio::task::spawn_blocking(move || {
             let mut reader = LimitedReader {
                 inner: SyncIoBridge::new(StreamReader::new(body)),
@@ -135,13 +163,9 @@ impl Services {
                 }
             }
         });
-        let size = sealing
+        sealing
             .await
-            .map_err(|e| Error::internal(format!("sealing task: {e}")))??;
-        Ok(Artifact {
-            path: path.to_owned(),
-            size,
-        })
+            .map_err(|e| Error::internal(format!("sealing task: {e}")))?
     }
 
     /// Opens an artifact: checks its data key (and the workspace key) now, then streams the
@@ -158,12 +182,28 @@ impl Services {
     )> {
         validate_artifact_path(path)?;
         let storage = self.workspace_storage(rg, ws).await?;
-        let object = artifact_object(&storage, path);
+        self.open_blob(host, &storage, &format!("artifacts/{path}"))
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("artifact '{path}'")))
+    }
+
+    /// Opens the blob at `relative` (None when there is none): checks its data key now, then
+    /// streams the plaintext out as it is opened.
+    pub(super) async fn open_blob(
+        &self,
+        host: &str,
+        storage: &WorkspaceStorage,
+        relative: &str,
+    ) -> Result<
+        Option<(
+            u64,
+            impl Stream<Item = std::io::Result<Bytes>> + Send + 'static + use<>,
+        )>,
+    > {
+        let object = blob_object(storage, relative);
         let found = match self.blobs.get(&object).await {
             Ok(found) => found,
-            Err(object_store::Error::NotFound { .. }) => {
-                return Err(Error::NotFound(format!("artifact '{path}'")));
-            }
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(error) => return Err(Error::internal(format!("blob store: {error}"))),
         };
         let sealed_size = found.meta.size;
@@ -192,10 +232,32 @@ impl Services {
         let sealed = futures_util::stream::iter([Ok(rest)])
             .chain(stream)
             .map_err(std::io::Error::other);
-        Ok((
+        Ok(Some((
             size,
-            open_streaming(key, associated_data(&storage, path), sealed),
-        ))
+            open_streaming(key, associated_data(storage, relative), sealed),
+        )))
+    }
+
+    /// Removes every blob under `relative` (best effort: a leftover is sealed and unreachable).
+    pub(super) async fn delete_blob_tree(&self, storage: &WorkspaceStorage, relative: &str) {
+        let prefix = blob_object(storage, relative);
+        let objects = self.blobs.list(Some(&prefix)).map_ok(|meta| meta.location);
+        let removed: Vec<_> = self.blobs.delete_stream(objects.boxed()).collect().await;
+        if let Some(Err(error)) = removed.into_iter().find(Result::is_err) {
+            tracing::warn!(workspace = %storage.id, %error, "could not remove every blob under {relative}");
+        }
+    }
+
+    /// Removes the blob at `relative`, if there is one.
+    pub(super) async fn delete_blob(
+        &self,
+        storage: &WorkspaceStorage,
+        relative: &str,
+    ) -> Result<()> {
+        match self.blobs.delete(&blob_object(storage, relative)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(Error::internal(format!("blob store: {error}"))),
+        }
     }
 
     pub async fn list_artifacts(&self, rg: &str, ws: &str) -> Result<Vec<Artifact>> {

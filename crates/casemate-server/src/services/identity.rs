@@ -21,6 +21,12 @@ pub enum Credential {
         issued_at: OffsetDateTime,
         expires_at: OffsetDateTime,
     },
+    /// A run's token: the submitter's rights, confined to the run's workspace, for the run's life.
+    RunToken {
+        run_id: Uuid,
+        workspace: String,
+        expires_at: OffsetDateTime,
+    },
     /// casemate acting as a managed identity on a caller's behalf; never presented by a client.
     Internal,
 }
@@ -39,14 +45,26 @@ impl Caller {
     pub fn token_scope(&self) -> TokenScope {
         match &self.credential {
             Credential::AccessToken { claims, .. } => claims.scp,
-            Credential::PersonalAccessToken { .. } | Credential::Internal => TokenScope::Full,
+            Credential::PersonalAccessToken { .. }
+            | Credential::RunToken { .. }
+            | Credential::Internal => TokenScope::Full,
+        }
+    }
+
+    /// The run whose token this is, if it is a run token.
+    pub fn run_id(&self) -> Option<Uuid> {
+        match &self.credential {
+            Credential::RunToken { run_id, .. } => Some(*run_id),
+            _ => None,
         }
     }
 
     pub fn session_id(&self) -> Option<Uuid> {
         match &self.credential {
             Credential::AccessToken { claims, .. } => claims.sid,
-            Credential::PersonalAccessToken { .. } | Credential::Internal => None,
+            Credential::PersonalAccessToken { .. }
+            | Credential::RunToken { .. }
+            | Credential::Internal => None,
         }
     }
 
@@ -68,6 +86,14 @@ impl Caller {
                 key_id: None,
                 session_id: None,
             },
+            Credential::RunToken { expires_at, .. } => TokenInfo {
+                token_type: "run_token".into(),
+                scope: TokenScope::Full,
+                issued_at: OffsetDateTime::UNIX_EPOCH,
+                expires_at: *expires_at,
+                key_id: None,
+                session_id: None,
+            },
             Credential::PersonalAccessToken {
                 issued_at,
                 expires_at,
@@ -84,7 +110,7 @@ impl Caller {
     }
 }
 
-fn caller_from(principal: PrincipalRecord, credential: Credential) -> Result<Caller> {
+pub(super) fn caller_from(principal: PrincipalRecord, credential: Credential) -> Result<Caller> {
     let kind = PrincipalKind::parse(&principal.kind)
         .ok_or_else(|| Error::internal(format!("principal {} has unknown kind", principal.id)))?;
     Ok(Caller {
@@ -97,7 +123,7 @@ fn caller_from(principal: PrincipalRecord, credential: Credential) -> Result<Cal
 }
 
 impl Services {
-    async fn enabled_principal(&self, id: Uuid) -> Result<PrincipalRecord> {
+    pub(super) async fn enabled_principal(&self, id: Uuid) -> Result<PrincipalRecord> {
         match self.store.principal_by_id(id).await? {
             Some(principal) if principal.enabled => Ok(principal),
             Some(_) => Err(Error::unauthenticated(format!(
@@ -117,6 +143,9 @@ impl Services {
         }
         if token.starts_with(opaque::PERSONAL_ACCESS_TOKEN_PREFIX) {
             return self.authenticate_pat(None, presented).await;
+        }
+        if token.starts_with(super::runs::RUN_TOKEN_PREFIX) {
+            return self.authenticate_run_token(presented).await;
         }
         Err(Error::unauthenticated(
             "bearer credential of unknown format",

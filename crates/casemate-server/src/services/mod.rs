@@ -3,14 +3,19 @@
 pub mod activity;
 pub mod blobs;
 pub mod bootstrap;
+pub mod computes;
 pub mod data_keys;
+pub mod executor;
 pub mod identity;
 pub mod keys;
 pub mod limiter;
+pub mod masking;
 pub mod principals;
 pub mod rbac;
 pub mod resources;
+pub mod runs;
 pub mod signing;
+pub mod snapshots;
 pub mod tokens;
 pub mod vault;
 
@@ -49,6 +54,9 @@ pub struct Services {
     pub settings: AuthSettings,
     /// The largest artifact accepted, in bytes.
     pub max_artifact_bytes: u64,
+    /// The largest code snapshot accepted, in bytes.
+    pub max_snapshot_bytes: u64,
+    pub runs: runs::RunRegistry,
     /// Bounds concurrent argon2 work so sign-in floods cannot starve the runtime of memory.
     hashing: Semaphore,
     decoy_hash: String,
@@ -95,6 +103,12 @@ impl Services {
             limiter: limiter::SignInLimiter::default(),
             settings,
             max_artifact_bytes: config.max_artifact_bytes,
+            max_snapshot_bytes: config.max_snapshot_bytes,
+            runs: runs::RunRegistry::new(
+                config.home.join("runs"),
+                config.local_max_concurrent_runs,
+                config.local_max_run_seconds,
+            ),
             hashing: Semaphore::new(4),
             decoy_hash,
         })

@@ -3,7 +3,7 @@
 //! `casemate-authz`; this module only gathers its inputs.
 
 use super::signing::to_time;
-use super::{Caller, Services};
+use super::{Caller, Credential, Services};
 use crate::error::{Error, Result};
 use casemate_authz::catalogue::{self, ActionDef};
 use casemate_authz::{Assignment, RoleDefinition, Scope, builtin_roles};
@@ -124,6 +124,14 @@ impl Services {
     pub async fn authorize(&self, caller: &Caller, action: &str, scope: &Scope) -> Result<()> {
         let definition = action_def(action)
             .map_err(|_| Error::internal(format!("route action {action} is not catalogued")))?;
+        if let Credential::RunToken { workspace, .. } = &caller.credential {
+            let confined = Scope::parse(workspace).map_err(|e| Error::internal(e.to_string()))?;
+            if !confined.contains(scope) {
+                return Err(Error::ForbiddenOther(format!(
+                    "a run token acts only within its workspace {workspace}, not at '{scope}'"
+                )));
+            }
+        }
         let resolved = self.resolved_assignments(caller.principal_id).await?;
         // Only the assignments at or above the scope can matter; decide over those alone.
         let applicable: Vec<&ResolvedAssignment> = resolved

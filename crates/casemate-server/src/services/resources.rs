@@ -93,11 +93,13 @@ fn identity_name(workspace_id: &str) -> String {
 
 /// What a workspace's encrypted storage needs: its id, its blob prefix (the identity's id, so a
 /// workspace made again under the same name never meets its predecessor's blobs) and the key that
-/// wraps its data keys.
+/// wraps its data keys; and whether it is a high-business-impact workspace.
+#[derive(Debug, Clone)]
 pub struct WorkspaceStorage {
     pub id: String,
     pub prefix: String,
     pub kek: KeyEncryptionKey,
+    pub hbi: bool,
 }
 
 fn storage_of(
@@ -123,6 +125,7 @@ fn storage_of(
     Ok(WorkspaceStorage {
         id: record.id.clone(),
         prefix: properties.identity.simple().to_string(),
+        hbi: properties.hbi_workspace,
         kek,
     })
 }
@@ -540,6 +543,7 @@ impl Services {
     pub async fn delete_workspace(&self, rg: &str, ws: &str) -> Result<()> {
         let (record, properties) = self.workspace_record(rg, ws).await?;
         let storage = storage_of(&record, &properties)?;
+        self.stop_workspace_runs(&record.id).await?;
         let mut ids = vec![record.id.clone()];
         ids.extend(properties.owned.iter().cloned());
         self.store

@@ -3,9 +3,11 @@
 pub mod auth;
 pub mod principals;
 pub mod resources;
+pub mod runs;
 pub mod vault;
 
 pub use auth::*;
 pub use principals::*;
 pub use resources::*;
+pub use runs::*;
 pub use vault::*;

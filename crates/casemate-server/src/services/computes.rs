@@ -1,0 +1,240 @@
+//! Compute targets and experiments: workspace resources (`…/workspaces/{ws}/computes/{name}`,
+//! `…/experiments/{name}`). Every workspace also has the built-in `local` target, whose limits
+//! come from the server's configuration.
+
+use super::Services;
+use super::resources::workspace_id;
+use crate::error::{Error, Result};
+use casemate_store::ResourceRecord;
+use casemate_types::names::validate_child_name;
+use casemate_types::wire::{Compute, CreateComputeRequest, Experiment};
+use serde::{Deserialize, Serialize};
+
+pub const COMPUTES: &str = "computes";
+pub const EXPERIMENTS: &str = "experiments";
+pub const BUILT_IN_LOCAL: &str = "local";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ComputeProperties {
+    kind: String,
+    max_concurrent_runs: u32,
+    max_run_seconds: u64,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// What the run lifecycle needs of a compute target.
+#[derive(Debug, Clone)]
+pub struct ComputeTarget {
+    /// Names the target's queue: runs on one target share its concurrency limit.
+    pub queue: String,
+    pub name: String,
+    pub kind: String,
+    pub max_concurrent_runs: u32,
+    pub max_run_seconds: u64,
+}
+
+fn compute_view(record: &ResourceRecord) -> Result<Compute> {
+    let properties: ComputeProperties =
+        serde_json::from_str(&record.properties).map_err(Error::internal)?;
+    Ok(Compute {
+        id: record.id.clone(),
+        name: record.name.clone(),
+        kind: properties.kind,
+        max_concurrent_runs: properties.max_concurrent_runs,
+        max_run_seconds: properties.max_run_seconds,
+        description: properties.description,
+        built_in: false,
+        created_at: Some(super::signing::to_time(record.created_at)?),
+        created_by: Some(record.created_by.clone()),
+    })
+}
+
+impl Services {
+    fn built_in_local(&self, workspace: &str) -> Compute {
+        Compute {
+            id: format!("{workspace}/{COMPUTES}/{BUILT_IN_LOCAL}"),
+            name: BUILT_IN_LOCAL.to_owned(),
+            kind: BUILT_IN_LOCAL.to_owned(),
+            max_concurrent_runs: self.runs.local_max_concurrent_runs,
+            max_run_seconds: self.runs.local_max_run_seconds,
+            description: Some("built in: child processes on the server's machine".into()),
+            built_in: true,
+            created_at: None,
+            created_by: None,
+        }
+    }
+
+    pub async fn create_compute(
+        &self,
+        rg: &str,
+        ws: &str,
+        name: &str,
+        request: &CreateComputeRequest,
+        creator: &str,
+    ) -> Result<Compute> {
+        validate_child_name("name", name)?;
+        if name.eq_ignore_ascii_case(BUILT_IN_LOCAL) {
+            return Err(Error::invalid(
+                "name",
+                "'local' is the built-in target every workspace has; choose another name",
+            ));
+        }
+        let kind = request.kind.as_deref().unwrap_or(BUILT_IN_LOCAL);
+        if !self.runs.executors.contains_key(kind) {
+            let known: Vec<&str> = self.runs.executors.keys().copied().collect();
+            return Err(Error::invalid(
+                "kind",
+                format!("must be one of: {}", known.join(", ")),
+            ));
+        }
+        let max_concurrent_runs = request.max_concurrent_runs.unwrap_or(1);
+        if !(1..=1024).contains(&max_concurrent_runs) {
+            return Err(Error::invalid(
+                "max_concurrent_runs",
+                "must be between 1 and 1024",
+            ));
+        }
+        let max_run_seconds = request
+            .max_run_seconds
+            .unwrap_or(self.runs.local_max_run_seconds);
+        if !(1..=30 * 86_400).contains(&max_run_seconds) {
+            return Err(Error::invalid(
+                "max_run_seconds",
+                "must be between 1 and 2592000 (30 days)",
+            ));
+        }
+        if let Some(description) = &request.description
+            && (description.chars().count() > 1024 || description.chars().any(char::is_control))
+        {
+            return Err(Error::invalid(
+                "description",
+                "must be at most 1024 characters, with no control characters",
+            ));
+        }
+        let workspace = self.get_workspace(rg, ws).await?;
+        let properties = ComputeProperties {
+            kind: kind.to_owned(),
+            max_concurrent_runs,
+            max_run_seconds,
+            description: request.description.clone(),
+        };
+        let record = ResourceRecord {
+            id: format!("{}/{COMPUTES}/{name}", workspace.id),
+            kind: COMPUTES.to_owned(),
+            parent: Some(workspace.id.clone()),
+            name: name.to_owned(),
+            properties: serde_json::to_string(&properties).map_err(Error::internal)?,
+            created_at: self.now_unix(),
+            created_by: creator.to_owned(),
+        };
+        self.store.insert_resource(&record).await?;
+        compute_view(&record)
+    }
+
+    pub async fn list_computes(&self, rg: &str, ws: &str) -> Result<Vec<Compute>> {
+        let workspace = self.get_workspace(rg, ws).await?;
+        let mut computes = vec![self.built_in_local(&workspace.id)];
+        for record in self.store.resources(COMPUTES, Some(&workspace.id)).await? {
+            computes.push(compute_view(&record)?);
+        }
+        Ok(computes)
+    }
+
+    pub async fn get_compute(&self, rg: &str, ws: &str, name: &str) -> Result<Compute> {
+        validate_child_name("name", name)?;
+        let workspace = self.get_workspace(rg, ws).await?;
+        if name.eq_ignore_ascii_case(BUILT_IN_LOCAL) {
+            return Ok(self.built_in_local(&workspace.id));
+        }
+        let record = self
+            .store
+            .resource(&format!("{}/{COMPUTES}/{name}", workspace.id))
+            .await?
+            .filter(|r| r.kind == COMPUTES)
+            .ok_or_else(|| Error::NotFound(format!("compute '{name}'")))?;
+        compute_view(&record)
+    }
+
+    pub async fn delete_compute(&self, rg: &str, ws: &str, name: &str) -> Result<()> {
+        let compute = self.get_compute(rg, ws, name).await?;
+        if compute.built_in {
+            return Err(Error::invalid(
+                "name",
+                "the built-in 'local' target cannot be deleted",
+            ));
+        }
+        self.store.delete_resources(&[compute.id], &[]).await?;
+        Ok(())
+    }
+
+    pub(super) async fn compute_target(
+        &self,
+        rg: &str,
+        ws: &str,
+        name: &str,
+    ) -> Result<ComputeTarget> {
+        let compute = self
+            .get_compute(rg, ws, name)
+            .await
+            .map_err(|error| match error {
+                Error::InvalidInput { rule, .. } => Error::invalid("compute", rule),
+                other => other,
+            })?;
+        Ok(ComputeTarget {
+            queue: if compute.built_in {
+                BUILT_IN_LOCAL.to_owned()
+            } else {
+                compute.id.to_ascii_lowercase()
+            },
+            name: compute.name,
+            kind: compute.kind,
+            max_concurrent_runs: compute.max_concurrent_runs,
+            max_run_seconds: compute.max_run_seconds,
+        })
+    }
+
+    /// Creates the experiment on first use.
+    pub(super) async fn ensure_experiment(
+        &self,
+        workspace: &str,
+        name: &str,
+        creator: &str,
+    ) -> Result<()> {
+        let id = format!("{workspace}/{EXPERIMENTS}/{name}");
+        if self.store.resource(&id).await?.is_some() {
+            return Ok(());
+        }
+        let record = ResourceRecord {
+            id,
+            kind: EXPERIMENTS.to_owned(),
+            parent: Some(workspace.to_owned()),
+            name: name.to_owned(),
+            properties: "{}".to_owned(),
+            created_at: self.now_unix(),
+            created_by: creator.to_owned(),
+        };
+        match self.store.insert_resource(&record).await {
+            Ok(()) | Err(casemate_store::StoreError::Conflict(_)) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    pub async fn list_experiments(&self, rg: &str, ws: &str) -> Result<Vec<Experiment>> {
+        let workspace_id = workspace_id(rg, ws);
+        self.get_workspace(rg, ws).await?;
+        self.store
+            .resources(EXPERIMENTS, Some(&workspace_id))
+            .await?
+            .into_iter()
+            .map(|record| {
+                Ok(Experiment {
+                    id: record.id,
+                    name: record.name,
+                    created_at: super::signing::to_time(record.created_at)?,
+                    created_by: record.created_by,
+                })
+            })
+            .collect()
+    }
+}

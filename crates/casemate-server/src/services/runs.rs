@@ -1,0 +1,1303 @@
+//! Runs: submission (the run id and its token), the lifecycle Queued → Preparing → Running →
+//! Completed / Failed / Canceled persisted at each step, the run's captured output (masked,
+//! sealed, in chunks), and what a run writes back: metrics, tags and outputs.
+//!
+//! The lifecycle knows executors only through [`Executor`]; it never asks which engine runs it.
+
+use super::computes::ComputeTarget;
+use super::executor::{Execution, Executor, Exit, Launch, OutputStream, kill_process_group};
+use super::masking::{FetchedSecrets, Masker};
+use super::resources::WorkspaceStorage;
+use super::{Caller, Credential, Services};
+use crate::error::{Error, Result};
+use casemate_crypto::opaque;
+use casemate_store::{LogChunkRecord, MetricRecord, RunRecord, RunTokenRecord, SnapshotRecord};
+use casemate_types::Sensitive;
+use casemate_types::names::validate_child_name;
+use casemate_types::wire::{
+    LogChunk, Metric, MetricPoint, Run, RunLogs, RunStatus, SubmitRunRequest,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::sync::{Semaphore, watch};
+use uuid::Uuid;
+
+pub const RUN_TOKEN_PREFIX: &str = "cmrun";
+/// Output is sealed and stored at least this often while a run writes.
+const LOG_FLUSH: Duration = Duration::from_millis(250);
+const LOG_CHUNK_BYTES: usize = 64 * 1024;
+const LOG_PAGE: i64 = 256;
+const MAX_ENVIRONMENT: usize = 100;
+const MAX_METRICS: usize = 1000;
+const MAX_TAGS: usize = 100;
+
+/// Why a run is being stopped from outside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StopRequest {
+    Cancel { by: String },
+    Shutdown,
+}
+
+struct ActiveRun {
+    workspace: String,
+    secrets: Arc<FetchedSecrets>,
+    stop: watch::Sender<Option<StopRequest>>,
+}
+
+/// The runs this process drives, their queues and the engines it has.
+pub struct RunRegistry {
+    pub(super) executors: HashMap<&'static str, Arc<dyn Executor>>,
+    pub(super) local_max_concurrent_runs: u32,
+    pub(super) local_max_run_seconds: u64,
+    runs_dir: PathBuf,
+    active: Mutex<HashMap<Uuid, ActiveRun>>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    queues: Mutex<HashMap<String, Arc<Semaphore>>>,
+    endpoint: std::sync::OnceLock<RunEndpoint>,
+}
+
+/// Where a run reaches the server, set once the listener is bound.
+#[derive(Debug, Clone)]
+pub struct RunEndpoint {
+    pub url: String,
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl RunRegistry {
+    pub fn new(
+        runs_dir: PathBuf,
+        local_max_concurrent_runs: u32,
+        local_max_run_seconds: u64,
+    ) -> Self {
+        let local: Arc<dyn Executor> = Arc::new(super::executor::LocalExecutor);
+        Self {
+            executors: HashMap::from([(local.kind(), local)]),
+            local_max_concurrent_runs,
+            local_max_run_seconds,
+            runs_dir,
+            active: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(Vec::new()),
+            queues: Mutex::new(HashMap::new()),
+            endpoint: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn set_endpoint(&self, endpoint: RunEndpoint) {
+        let _ = self.endpoint.set(endpoint);
+    }
+
+    fn queue(&self, target: &ComputeTarget) -> Arc<Semaphore> {
+        let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+        queues
+            .entry(target.queue.clone())
+            .or_insert_with(|| Arc::new(Semaphore::new(target.max_concurrent_runs as usize)))
+            .clone()
+    }
+
+    fn secrets_of(&self, run: Uuid) -> Option<Arc<FetchedSecrets>> {
+        let active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        active.get(&run).map(|a| a.secrets.clone())
+    }
+
+    fn request_stop(&self, run: Uuid, request: StopRequest) -> bool {
+        let active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        match active.get(&run) {
+            Some(found) => {
+                found.stop.send_replace(Some(request));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+fn millis(time: OffsetDateTime) -> i64 {
+    i64::try_from(time.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn from_millis(value: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value) * 1_000_000)
+        .map_err(|e| Error::internal(format!("stored time: {e}")))
+}
+
+fn environment_context(workspace: &str, run: Uuid) -> Vec<u8> {
+    format!("{}/runs/{run}/environment", workspace.to_ascii_lowercase()).into_bytes()
+}
+
+fn log_context(workspace: &str, run: Uuid, seq: i64) -> Vec<u8> {
+    format!("{}/runs/{run}/logs/{seq}", workspace.to_ascii_lowercase()).into_bytes()
+}
+
+fn validate_command(command: &str) -> Result<()> {
+    if command.trim().is_empty() || command.len() > 8192 || command.contains('\0') {
+        return Err(Error::invalid(
+            "command",
+            "must be 1-8192 characters of shell command line, with no NUL",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_environment(environment: &BTreeMap<String, String>) -> Result<()> {
+    if environment.len() > MAX_ENVIRONMENT {
+        return Err(Error::invalid(
+            "environment",
+            format!("may hold at most {MAX_ENVIRONMENT} variables"),
+        ));
+    }
+    for (name, value) in environment {
+        let well_formed = (1..=128).contains(&name.len())
+            && name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !well_formed {
+            return Err(Error::invalid(
+                "environment",
+                "names must be 1-128 letters, digits or '_', not starting with a digit",
+            ));
+        }
+        if name.to_ascii_uppercase().starts_with("CASEMATE_") {
+            return Err(Error::invalid(
+                "environment",
+                format!("'{name}': names starting with CASEMATE_ are set by casemate"),
+            ));
+        }
+        if value.len() > 32 * 1024 || value.contains('\0') {
+            return Err(Error::invalid(
+                "environment",
+                format!("'{name}': values must be at most 32768 bytes, with no NUL"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_metric(point: &MetricPoint) -> Result<()> {
+    let name_ok = (1..=250).contains(&point.name.len())
+        && point
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | ' ' | ':'));
+    if !name_ok {
+        return Err(Error::invalid(
+            "metrics.name",
+            "must be 1-250 letters, digits, spaces or '_', '-', '.', '/', ':'",
+        ));
+    }
+    if !point.value.is_finite() {
+        return Err(Error::invalid("metrics.value", "must be a finite number"));
+    }
+    if point.step.is_some_and(|step| step < 0) {
+        return Err(Error::invalid("metrics.step", "must not be negative"));
+    }
+    if point.timestamp.is_some_and(|t| t < 0) {
+        return Err(Error::invalid(
+            "metrics.timestamp",
+            "must be Unix milliseconds, not negative",
+        ));
+    }
+    Ok(())
+}
+
+/// Cuts `bytes` after the last complete UTF-8 character; returns the incomplete rest.
+fn split_incomplete_utf8(bytes: &mut Vec<u8>) -> Vec<u8> {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => Vec::new(),
+        Err(error) if error.error_len().is_none() => bytes.split_off(error.valid_up_to()),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// A run's output on its way to the store: masked per stream, collected, sealed in chunks.
+struct LogWriter {
+    run: Uuid,
+    workspace: String,
+    seq: i64,
+    pending: Vec<(OutputStream, Vec<u8>)>,
+    pending_bytes: usize,
+    stdout: Masker,
+    stderr: Masker,
+    carry: HashMap<&'static str, Vec<u8>>,
+}
+
+impl LogWriter {
+    fn new(run: Uuid, workspace: &str, secrets: Arc<FetchedSecrets>) -> Self {
+        Self {
+            run,
+            workspace: workspace.to_owned(),
+            seq: 0,
+            pending: Vec::new(),
+            pending_bytes: 0,
+            stdout: Masker::new(secrets.clone()),
+            stderr: Masker::new(secrets),
+            carry: HashMap::new(),
+        }
+    }
+
+    fn take(&mut self, stream: OutputStream, bytes: &[u8]) {
+        let released = match stream {
+            OutputStream::Stdout => self.stdout.push(bytes),
+            OutputStream::Stderr => self.stderr.push(bytes),
+        };
+        self.queue(stream, released);
+    }
+
+    fn queue(&mut self, stream: OutputStream, bytes: Vec<u8>) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.pending_bytes += bytes.len();
+        match self.pending.last_mut() {
+            Some((last, buffer)) if *last == stream => buffer.extend(bytes),
+            _ => self.pending.push((stream, bytes)),
+        }
+    }
+
+    fn finish_streams(&mut self) {
+        let out = self.stdout.finish();
+        self.queue(OutputStream::Stdout, out);
+        let err = self.stderr.finish();
+        self.queue(OutputStream::Stderr, err);
+    }
+
+    async fn flush(&mut self, services: &Services, storage: &WorkspaceStorage) -> Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        for (stream, bytes) in pending {
+            let name = stream.as_str();
+            let mut text = self.carry.remove(name).unwrap_or_default();
+            text.extend(bytes);
+            let rest = split_incomplete_utf8(&mut text);
+            if !rest.is_empty() {
+                self.carry.insert(name, rest);
+            }
+            self.store(services, storage, name, &text).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores a note from casemate itself in the log.
+    async fn note(
+        &mut self,
+        services: &Services,
+        storage: &WorkspaceStorage,
+        text: &str,
+    ) -> Result<()> {
+        self.store(
+            services,
+            storage,
+            "casemate",
+            format!("{text}\n").as_bytes(),
+        )
+        .await
+    }
+
+    async fn store(
+        &mut self,
+        services: &Services,
+        storage: &WorkspaceStorage,
+        stream: &str,
+        text: &[u8],
+    ) -> Result<()> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        let (data_key, key) = services
+            .current_data_key("", &storage.id, &storage.kek)
+            .await?;
+        self.seq += 1;
+        let sealed = casemate_crypto::aead::seal(
+            &key,
+            text,
+            &log_context(&self.workspace, self.run, self.seq),
+        )?;
+        services
+            .store
+            .insert_log_chunk(
+                self.run,
+                &LogChunkRecord {
+                    seq: self.seq,
+                    stream: stream.to_owned(),
+                    data_key,
+                    sealed,
+                },
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// How a run ended, before it is recorded.
+struct Ending {
+    status: RunStatus,
+    reason: Option<String>,
+    exit_code: Option<i64>,
+}
+
+impl Ending {
+    fn failed(reason: impl Into<String>) -> Self {
+        Self {
+            status: RunStatus::Failed,
+            reason: Some(reason.into()),
+            exit_code: None,
+        }
+    }
+
+    fn stopped(request: &StopRequest, phase: &str) -> Self {
+        match request {
+            StopRequest::Cancel { by } => Self {
+                status: RunStatus::Canceled,
+                reason: Some(format!("canceled by {by} while {phase}")),
+                exit_code: None,
+            },
+            StopRequest::Shutdown => {
+                Self::failed(format!("the server shut down while the run was {phase}"))
+            }
+        }
+    }
+}
+
+/// What the lifecycle task carries.
+struct Prepared {
+    run: RunRecord,
+    storage: WorkspaceStorage,
+    snapshot: SnapshotRecord,
+    target: ComputeTarget,
+    environment: Vec<(String, Sensitive)>,
+    secrets: Arc<FetchedSecrets>,
+    stop: watch::Receiver<Option<StopRequest>>,
+}
+
+/// Resolves once a stop is requested (at once if one already was).
+async fn expect_stop(stop: &mut watch::Receiver<Option<StopRequest>>) -> StopRequest {
+    loop {
+        if let Some(request) = stop.borrow_and_update().clone() {
+            return request;
+        }
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+impl Services {
+    fn run_view(
+        &self,
+        record: &RunRecord,
+        tags: BTreeMap<String, String>,
+        environment: Option<BTreeMap<String, String>>,
+    ) -> Result<Run> {
+        let experiment = record.experiment.clone();
+        Ok(Run {
+            id: record.id,
+            experiment,
+            workspace: record.workspace_id.clone(),
+            compute: record.compute.clone(),
+            snapshot_id: record.snapshot.clone(),
+            command: record.command.clone(),
+            status: RunStatus::parse(&record.status).ok_or_else(|| {
+                Error::internal(format!("run {} has status {}", record.id, record.status))
+            })?,
+            reason: record.reason.clone(),
+            exit_code: record.exit_code,
+            submitted_by: record.submitted_by_name.clone(),
+            submitted_at: from_millis(record.submitted_at)?,
+            started_at: record.started_at.map(from_millis).transpose()?,
+            ended_at: record.ended_at.map(from_millis).transpose()?,
+            time_limit_seconds: u64::try_from(record.time_limit_seconds)
+                .map_err(Error::internal)?,
+            tags,
+            environment,
+        })
+    }
+
+    /// The run, which must belong to the workspace.
+    async fn run_in(&self, storage: &WorkspaceStorage, run: Uuid) -> Result<RunRecord> {
+        self.store
+            .run(run)
+            .await?
+            .filter(|r| r.workspace_id.eq_ignore_ascii_case(&storage.id))
+            .ok_or_else(|| Error::NotFound(format!("run '{run}' in this workspace")))
+    }
+
+    /// Submits a run: records it Queued with its token, and starts its lifecycle.
+    pub async fn submit_run(
+        self: &Arc<Self>,
+        caller: &Caller,
+        rg: &str,
+        ws: &str,
+        experiment: &str,
+        request: &SubmitRunRequest,
+    ) -> Result<Run> {
+        validate_child_name("experiment", experiment)?;
+        super::snapshots::validate_snapshot_id("snapshot_id", &request.snapshot_id)?;
+        validate_command(&request.command)?;
+        validate_environment(&request.environment)?;
+        let storage = self.workspace_storage(rg, ws).await?;
+        let compute = request
+            .compute
+            .as_deref()
+            .unwrap_or(super::computes::BUILT_IN_LOCAL);
+        let target = self.compute_target(rg, ws, compute).await?;
+        let time_limit = request.time_limit_seconds.unwrap_or(target.max_run_seconds);
+        if time_limit == 0 || time_limit > target.max_run_seconds {
+            return Err(Error::invalid(
+                "time_limit_seconds",
+                format!(
+                    "must be between 1 and {} (the limit of compute '{}')",
+                    target.max_run_seconds, target.name
+                ),
+            ));
+        }
+        let snapshot = self.snapshot_record(&storage, &request.snapshot_id).await?;
+        let endpoint = self
+            .runs
+            .endpoint
+            .get()
+            .cloned()
+            .ok_or_else(|| Error::Unavailable("the server is still starting".into()))?;
+        self.ensure_experiment(&storage.id, experiment, &caller.name)
+            .await?;
+
+        let now = self.now();
+        let run_id = Uuid::new_v4();
+        let time_limit_i64 = i64::try_from(time_limit).map_err(Error::internal)?;
+        let expires_at = now.unix_timestamp() + time_limit_i64;
+        let credential = opaque::mint(RUN_TOKEN_PREFIX)?;
+        let scratch = self.runs.runs_dir.join(run_id.simple().to_string());
+        let expiry = OffsetDateTime::from_unix_timestamp(expires_at)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_default();
+        let mut environment: Vec<(String, Sensitive)> = vec![
+            (
+                "PATH".into(),
+                Sensitive::new(
+                    std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
+                ),
+            ),
+            ("HOME".into(), Sensitive::new(scratch.display().to_string())),
+            ("LANG".into(), Sensitive::new("C.UTF-8")),
+            ("PYTHONUNBUFFERED".into(), Sensitive::new("1")),
+            ("CASEMATE_RUN_ID".into(), Sensitive::new(run_id.to_string())),
+            ("CASEMATE_RUN_TOKEN_EXPIRY".into(), Sensitive::new(expiry)),
+            (
+                "CASEMATE_ENDPOINT".into(),
+                Sensitive::new(endpoint.url.clone()),
+            ),
+            ("CASEMATE_WORKSPACE".into(), Sensitive::new(ws)),
+            ("CASEMATE_RESOURCE_GROUP".into(), Sensitive::new(rg)),
+            ("CASEMATE_EXPERIMENT".into(), Sensitive::new(experiment)),
+        ];
+        if let Some(ca) = &endpoint.ca_cert {
+            environment.push((
+                "CASEMATE_CA_CERT".into(),
+                Sensitive::new(ca.display().to_string()),
+            ));
+        }
+        for (name, value) in &request.environment {
+            environment.push((name.clone(), Sensitive::new(value.clone())));
+        }
+        // Recorded without the token, and not at all in an hbi workspace.
+        let recorded = if storage.hbi {
+            None
+        } else {
+            let shown: BTreeMap<&str, &str> = environment
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.expose()))
+                .collect();
+            Some(self.seal_environment(&storage, run_id, &shown).await?)
+        };
+        environment.push(("CASEMATE_RUN_TOKEN".into(), credential.token));
+        let record = RunRecord {
+            id: run_id,
+            workspace_id: storage.id.clone(),
+            experiment: experiment.to_owned(),
+            compute: target.name.clone(),
+            snapshot: snapshot.sha256.clone(),
+            command: request.command.clone(),
+            status: RunStatus::Queued.as_str().to_owned(),
+            reason: None,
+            exit_code: None,
+            submitted_by: caller.principal_id,
+            submitted_by_name: caller.name.clone(),
+            submitted_at: millis(now),
+            started_at: None,
+            ended_at: None,
+            time_limit_seconds: time_limit_i64,
+            pid: None,
+            scratch: None,
+            environment: recorded,
+        };
+        let token = RunTokenRecord {
+            id: credential.id,
+            run_id,
+            secret_hash: credential.secret_hash.to_vec(),
+            expires_at,
+            revoked_at: None,
+        };
+        self.store.insert_run(&record, &token).await?;
+
+        let secrets = Arc::new(FetchedSecrets::default());
+        let (stop_sender, stop) = watch::channel(None);
+        self.runs
+            .active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                run_id,
+                ActiveRun {
+                    workspace: storage.id.clone(),
+                    secrets: secrets.clone(),
+                    stop: stop_sender,
+                },
+            );
+        let prepared = Prepared {
+            run: record.clone(),
+            storage,
+            snapshot,
+            target,
+            environment,
+            secrets,
+            stop,
+        };
+        let services = self.clone();
+        let task = tokio::spawn(async move { services.drive(prepared).await });
+        self.runs
+            .tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(task);
+        self.run_view(&record, BTreeMap::new(), None)
+    }
+
+    async fn seal_environment(
+        &self,
+        storage: &WorkspaceStorage,
+        run: Uuid,
+        environment: &BTreeMap<&str, &str>,
+    ) -> Result<Vec<u8>> {
+        let (data_key, key) = self.current_data_key("", &storage.id, &storage.kek).await?;
+        let plaintext = zeroize::Zeroizing::new(
+            serde_json::to_vec(&(data_key.as_str(), environment)).map_err(Error::internal)?,
+        );
+        let sealed =
+            casemate_crypto::aead::seal(&key, &plaintext, &environment_context(&storage.id, run))?;
+        // The data key's id travels in the clear before the sealed JSON, as in every blob.
+        let mut out = data_key.into_bytes();
+        out.push(b'\n');
+        out.extend(sealed);
+        Ok(out)
+    }
+
+    async fn open_environment(
+        &self,
+        storage: &WorkspaceStorage,
+        run: Uuid,
+        sealed: &[u8],
+    ) -> Result<BTreeMap<String, String>> {
+        let split = sealed
+            .iter()
+            .position(|b| *b == b'\n')
+            .ok_or_else(|| Error::internal("a recorded environment is malformed"))?;
+        let data_key = std::str::from_utf8(&sealed[..split]).map_err(Error::internal)?;
+        let key = self.data_key_by_id("", data_key).await?;
+        let plaintext = casemate_crypto::aead::open(
+            &key,
+            &sealed[split + 1..],
+            &environment_context(&storage.id, run),
+        )
+        .map_err(|e| Error::internal(format!("run {run} environment: {e}")))?;
+        let (_, environment): (String, BTreeMap<String, String>) =
+            serde_json::from_slice(&plaintext).map_err(Error::internal)?;
+        Ok(environment)
+    }
+
+    /// The lifecycle of one run, from its queue to its end; every step is persisted.
+    async fn drive(self: Arc<Self>, mut prepared: Prepared) {
+        let run_id = prepared.run.id;
+        let mut log = LogWriter::new(run_id, &prepared.storage.id, prepared.secrets.clone());
+        let ending = self.execute(&mut prepared, &mut log).await;
+        let ending = match ending {
+            Ok(ending) => ending,
+            Err(error) => {
+                tracing::warn!(run = %run_id, %error, "run failed in casemate");
+                Ending::failed(format!("casemate could not run it: {error}"))
+            }
+        };
+        if let Some(reason) = &ending.reason
+            && let Err(error) = log.note(&self, &prepared.storage, reason).await
+        {
+            tracing::warn!(run = %run_id, %error, "could not store the run's last log line");
+        }
+        self.end_run(&prepared, ending).await;
+    }
+
+    async fn execute(&self, prepared: &mut Prepared, log: &mut LogWriter) -> Result<Ending> {
+        let run_id = prepared.run.id;
+        let deadline = tokio::time::Instant::now()
+            + Duration::from_secs(u64::try_from(prepared.run.time_limit_seconds).unwrap_or(0));
+        let limit_reached = || {
+            Ending::failed(format!(
+                "the time limit of {} seconds was reached",
+                prepared.run.time_limit_seconds
+            ))
+        };
+
+        let queue = self.runs.queue(&prepared.target);
+        let _permit = tokio::select! {
+            permit = queue.acquire_owned() => permit.map_err(Error::internal)?,
+            request = expect_stop(&mut prepared.stop) => return Ok(Ending::stopped(&request, "Queued")),
+            () = tokio::time::sleep_until(deadline) => return Ok(limit_reached()),
+        };
+
+        if !self
+            .store
+            .advance_run(run_id, RunStatus::Preparing.as_str(), None, None)
+            .await?
+        {
+            return Ok(Ending::failed("the run ended while queued"));
+        }
+        let scratch = self.runs.runs_dir.join(run_id.simple().to_string());
+        make_private_dir(&scratch)?;
+        self.store
+            .set_run_scratch(run_id, Some(&scratch.display().to_string()))
+            .await?;
+        tokio::select! {
+            unpacked = self.unpack_snapshot(&prepared.storage, &prepared.snapshot, scratch.clone()) => unpacked?,
+            request = expect_stop(&mut prepared.stop) => return Ok(Ending::stopped(&request, "Preparing")),
+            () = tokio::time::sleep_until(deadline) => return Ok(limit_reached()),
+        }
+        make_private_dir(&scratch.join("outputs"))?;
+
+        let executor = self
+            .runs
+            .executors
+            .get(prepared.target.kind.as_str())
+            .cloned()
+            .ok_or_else(|| {
+                Error::internal(format!("no executor for kind {}", prepared.target.kind))
+            })?;
+        let execution = executor
+            .launch(Launch {
+                run_id,
+                working_directory: scratch.clone(),
+                command: prepared.run.command.clone(),
+                environment: std::mem::take(&mut prepared.environment),
+            })
+            .await?;
+        let Execution {
+            pid,
+            mut output,
+            mut exit,
+            stop,
+        } = execution;
+        self.store
+            .advance_run(
+                run_id,
+                RunStatus::Running.as_str(),
+                Some(millis(self.now())),
+                pid.map(i64::from),
+            )
+            .await?;
+
+        let mut flush = tokio::time::interval(LOG_FLUSH);
+        let mut outcome: Option<Ending> = None;
+        let mut exited: Option<Exit> = None;
+        let mut output_open = true;
+        while exited.is_none() || output_open {
+            tokio::select! {
+                chunk = output.recv(), if output_open => match chunk {
+                    Some((stream, bytes)) => {
+                        log.take(stream, &bytes);
+                        if log.pending_bytes >= LOG_CHUNK_BYTES {
+                            log.flush(self, &prepared.storage).await?;
+                        }
+                    }
+                    None => output_open = false,
+                },
+                status = &mut exit, if exited.is_none() => {
+                    exited = Some(status.unwrap_or_else(|_| Exit::Lost("the executor went away".into())));
+                }
+                _ = flush.tick() => log.flush(self, &prepared.storage).await?,
+                request = expect_stop(&mut prepared.stop), if outcome.is_none() => {
+                    stop();
+                    outcome = Some(Ending::stopped(&request, "Running"));
+                }
+                () = tokio::time::sleep_until(deadline), if outcome.is_none() => {
+                    stop();
+                    outcome = Some(limit_reached());
+                }
+            }
+        }
+        log.finish_streams();
+        log.flush(self, &prepared.storage).await?;
+        self.upload_outputs(prepared, log, &scratch.join("outputs"))
+            .await?;
+        Ok(outcome.unwrap_or_else(|| match exited {
+            Some(Exit::Code(0)) => Ending {
+                status: RunStatus::Completed,
+                reason: None,
+                exit_code: Some(0),
+            },
+            Some(Exit::Code(code)) => Ending {
+                status: RunStatus::Failed,
+                reason: Some(format!("the command exited with code {code}")),
+                exit_code: Some(i64::from(code)),
+            },
+            Some(Exit::Signal(signal)) => {
+                Ending::failed(format!("the command was killed by signal {signal}"))
+            }
+            Some(Exit::Lost(why)) => {
+                Ending::failed(format!("the command's end was not observed: {why}"))
+            }
+            None => Ending::failed("the command's end was not observed"),
+        }))
+    }
+
+    /// Records the end (revoking the token), then tidies the scratch space and the registry.
+    async fn end_run(&self, prepared: &Prepared, ending: Ending) {
+        let run_id = prepared.run.id;
+        let ended = self
+            .store
+            .finish_run(
+                run_id,
+                ending.status.as_str(),
+                ending.reason.as_deref(),
+                ending.exit_code,
+                millis(self.now()),
+            )
+            .await;
+        if let Err(error) = ended {
+            tracing::error!(run = %run_id, %error, "could not record the end of a run");
+        }
+        tracing::info!(run = %run_id, status = ending.status.as_str(), "run ended");
+        if let Some(sealed) = &prepared.run.environment
+            && let Err(error) = self.remask_environment(prepared, sealed).await
+        {
+            tracing::warn!(run = %run_id, %error, "could not re-mask the recorded environment");
+        }
+        if prepared.storage.hbi {
+            self.wipe_scratch(run_id).await;
+        }
+        self.runs
+            .active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&run_id);
+    }
+
+    /// A secret the run fetched and then placed in its own environment is masked there too.
+    async fn remask_environment(&self, prepared: &Prepared, sealed: &[u8]) -> Result<()> {
+        let environment = self
+            .open_environment(&prepared.storage, prepared.run.id, sealed)
+            .await?;
+        let masked: BTreeMap<String, String> = environment
+            .iter()
+            .map(|(name, value)| (name.clone(), prepared.secrets.mask_whole(value)))
+            .collect();
+        if masked != environment {
+            let shown: BTreeMap<&str, &str> = masked
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str()))
+                .collect();
+            let resealed = self
+                .seal_environment(&prepared.storage, prepared.run.id, &shown)
+                .await?;
+            self.store
+                .set_run_environment(prepared.run.id, Some(&resealed))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn wipe_scratch(&self, run_id: Uuid) {
+        let scratch = self.runs.runs_dir.join(run_id.simple().to_string());
+        match tokio::fs::remove_dir_all(&scratch).await {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::warn!(run = %run_id, %error, "could not wipe a run's scratch directory");
+                return;
+            }
+        }
+        if let Err(error) = self.store.set_run_scratch(run_id, None).await {
+            tracing::warn!(run = %run_id, %error, "could not record a wiped scratch directory");
+        }
+    }
+
+    /// Uploads the files under `outputs/` as artifacts `runs/{run}/outputs/…`.
+    async fn upload_outputs(
+        &self,
+        prepared: &Prepared,
+        log: &mut LogWriter,
+        outputs: &Path,
+    ) -> Result<()> {
+        let root = outputs.to_path_buf();
+        let files = tokio::task::spawn_blocking(move || regular_files_under(&root))
+            .await
+            .map_err(Error::internal)?;
+        for (relative, path) in files {
+            let artifact = format!("runs/{}/outputs/{relative}", prepared.run.id);
+            if let Err(error) = super::blobs::validate_artifact_path(&artifact) {
+                log.note(
+                    self,
+                    &prepared.storage,
+                    &format!("output '{relative}' was not uploaded: {error}"),
+                )
+                .await?;
+                continue;
+            }
+            let file = tokio::fs::File::open(&path)
+                .await
+                .map_err(|e| Error::internal(format!("reading output {relative}: {e}")))?;
+            let body = tokio_util::io::ReaderStream::new(file);
+            let stored = self
+                .put_blob(
+                    "",
+                    &prepared.storage,
+                    &format!("artifacts/{artifact}"),
+                    body,
+                    self.max_artifact_bytes,
+                )
+                .await;
+            if let Err(error) = stored {
+                log.note(
+                    self,
+                    &prepared.storage,
+                    &format!("output '{relative}' was not uploaded: {error}"),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn list_runs(
+        &self,
+        rg: &str,
+        ws: &str,
+        experiment: Option<&str>,
+    ) -> Result<Vec<Run>> {
+        let storage = self.workspace_storage(rg, ws).await?;
+        self.store
+            .runs_of(&storage.id)
+            .await?
+            .iter()
+            .filter(|r| experiment.is_none_or(|e| r.experiment.eq_ignore_ascii_case(e)))
+            .map(|r| self.run_view(r, BTreeMap::new(), None))
+            .collect()
+    }
+
+    pub async fn get_run(&self, rg: &str, ws: &str, run: Uuid) -> Result<Run> {
+        let storage = self.workspace_storage(rg, ws).await?;
+        let record = self.run_in(&storage, run).await?;
+        let tags = self.store.run_tags(run).await?.into_iter().collect();
+        let environment = match &record.environment {
+            Some(sealed) => Some(self.open_environment(&storage, run, sealed).await?),
+            None => None,
+        };
+        self.run_view(&record, tags, environment)
+    }
+
+    /// Cancels a run still in flight: its process group is killed at once.
+    pub async fn cancel_run(&self, caller: &Caller, rg: &str, ws: &str, run: Uuid) -> Result<Run> {
+        let storage = self.workspace_storage(rg, ws).await?;
+        let record = self.run_in(&storage, run).await?;
+        let status = RunStatus::parse(&record.status).unwrap_or(RunStatus::Failed);
+        if status.is_final() {
+            return Err(Error::Conflict(format!(
+                "run '{run}' has already ended ({})",
+                status.as_str()
+            )));
+        }
+        let request = StopRequest::Cancel {
+            by: caller.name.clone(),
+        };
+        if !self.runs.request_stop(run, request) {
+            // Not driven by this process (its server died): record the end here.
+            self.store
+                .finish_run(
+                    run,
+                    RunStatus::Canceled.as_str(),
+                    Some(&format!("canceled by {}", caller.name)),
+                    None,
+                    millis(self.now()),
+                )
+                .await?;
+        }
+        // Wait (briefly) for the lifecycle to record the end, so the answer shows it.
+        for _ in 0..100 {
+            let current = self.run_in(&storage, run).await?;
+            if RunStatus::parse(&current.status).is_some_and(RunStatus::is_final) {
+                return self.run_view(&current, BTreeMap::new(), None);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.run_view(&self.run_in(&storage, run).await?, BTreeMap::new(), None)
+    }
+
+    /// Deletes a run that has ended, with its scratch directory, logs, metrics and outputs.
+    pub async fn delete_run(&self, rg: &str, ws: &str, run: Uuid) -> Result<()> {
+        let storage = self.workspace_storage(rg, ws).await?;
+        let record = self.run_in(&storage, run).await?;
+        if !RunStatus::parse(&record.status).is_some_and(RunStatus::is_final) {
+            return Err(Error::Conflict(format!(
+                "run '{run}' is {}: cancel it before deleting it",
+                record.status
+            )));
+        }
+        self.wipe_scratch(run).await;
+        self.store.delete_run(run).await?;
+        let prefix = format!("artifacts/runs/{run}/outputs");
+        self.delete_blob_tree(&storage, &prefix).await;
+        Ok(())
+    }
+
+    /// Up to a page of log chunks after `after`, unsealed.
+    pub async fn run_logs(&self, rg: &str, ws: &str, run: Uuid, after: i64) -> Result<RunLogs> {
+        let storage = self.workspace_storage(rg, ws).await?;
+        let record = self.run_in(&storage, run).await?;
+        let status = RunStatus::parse(&record.status)
+            .ok_or_else(|| Error::internal(format!("run {run} has status {}", record.status)))?;
+        let chunks = self.store.log_chunks(run, after.max(0), LOG_PAGE).await?;
+        let mut out = Vec::with_capacity(chunks.len());
+        for chunk in &chunks {
+            let key = self.data_key_by_id("", &chunk.data_key).await?;
+            let text = casemate_crypto::aead::open(
+                &key,
+                &chunk.sealed,
+                &log_context(&storage.id, run, chunk.seq),
+            )
+            .map_err(|e| Error::internal(format!("run {run} log chunk {}: {e}", chunk.seq)))?;
+            out.push(LogChunk {
+                seq: chunk.seq,
+                stream: chunk.stream.clone(),
+                text: String::from_utf8_lossy(&text).into_owned(),
+            });
+        }
+        let next = chunks.last().map_or(after.max(0), |c| c.seq);
+        Ok(RunLogs {
+            complete: status.is_final() && (chunks.len() as i64) < LOG_PAGE,
+            chunks: out,
+            next,
+            status,
+        })
+    }
+
+    pub async fn log_metrics(
+        &self,
+        rg: &str,
+        ws: &str,
+        run: Uuid,
+        points: &[MetricPoint],
+    ) -> Result<usize> {
+        if points.is_empty() || points.len() > MAX_METRICS {
+            return Err(Error::invalid(
+                "metrics",
+                format!("must hold 1-{MAX_METRICS} values"),
+            ));
+        }
+        for point in points {
+            validate_metric(point)?;
+        }
+        let storage = self.workspace_storage(rg, ws).await?;
+        self.run_in(&storage, run).await?;
+        let now = millis(self.now());
+        let records: Vec<MetricRecord> = points
+            .iter()
+            .map(|p| MetricRecord {
+                name: p.name.clone(),
+                value: p.value,
+                step: p.step.unwrap_or(0),
+                timestamp: p.timestamp.unwrap_or(now),
+            })
+            .collect();
+        self.store.insert_metrics(run, &records).await?;
+        Ok(records.len())
+    }
+
+    pub async fn run_metrics(
+        &self,
+        rg: &str,
+        ws: &str,
+        run: Uuid,
+        name: Option<&str>,
+    ) -> Result<Vec<Metric>> {
+        let storage = self.workspace_storage(rg, ws).await?;
+        self.run_in(&storage, run).await?;
+        Ok(self
+            .store
+            .metrics(run)
+            .await?
+            .into_iter()
+            .filter(|m| name.is_none_or(|n| m.name == n))
+            .map(|m| Metric {
+                name: m.name,
+                value: m.value,
+                step: m.step,
+                timestamp: m.timestamp,
+            })
+            .collect())
+    }
+
+    pub async fn set_run_tags(
+        &self,
+        rg: &str,
+        ws: &str,
+        run: Uuid,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>> {
+        if tags.is_empty() || tags.len() > MAX_TAGS {
+            return Err(Error::invalid(
+                "tags",
+                format!("must hold 1-{MAX_TAGS} tags"),
+            ));
+        }
+        for (name, value) in tags {
+            if name.is_empty() || name.chars().count() > 250 || name.chars().any(char::is_control) {
+                return Err(Error::invalid(
+                    "tags",
+                    "names must be 1-250 characters, with no control characters",
+                ));
+            }
+            if value.chars().count() > 5000 {
+                return Err(Error::invalid(
+                    "tags",
+                    format!("'{name}': values must be at most 5000 characters"),
+                ));
+            }
+        }
+        let storage = self.workspace_storage(rg, ws).await?;
+        self.run_in(&storage, run).await?;
+        let pairs: Vec<(String, String)> =
+            tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        self.store.set_run_tags(run, &pairs).await?;
+        Ok(self.store.run_tags(run).await?.into_iter().collect())
+    }
+
+    /// Stores a file a run uploads as the artifact `runs/{run}/outputs/{path}`.
+    pub async fn put_run_output<S>(
+        &self,
+        host: &str,
+        rg: &str,
+        ws: &str,
+        run: Uuid,
+        path: &str,
+        body: S,
+    ) -> Result<casemate_types::wire::Artifact>
+    where
+        S: futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + Unpin + 'static,
+    {
+        let storage = self.workspace_storage(rg, ws).await?;
+        self.run_in(&storage, run).await?;
+        let artifact = format!("runs/{run}/outputs/{path}");
+        super::blobs::validate_artifact_path(&artifact)?;
+        let size = self
+            .put_blob(
+                host,
+                &storage,
+                &format!("artifacts/{artifact}"),
+                body,
+                self.max_artifact_bytes,
+            )
+            .await?;
+        Ok(casemate_types::wire::Artifact {
+            path: artifact,
+            size,
+        })
+    }
+
+    /// Notes the secret values a run token just read, so the run's output masks them.
+    pub fn remember_fetched<'a>(
+        &self,
+        caller: &Caller,
+        values: impl IntoIterator<Item = &'a Sensitive>,
+    ) {
+        if let Credential::RunToken { run_id, .. } = &caller.credential
+            && let Some(secrets) = self.runs.secrets_of(*run_id)
+        {
+            for value in values {
+                secrets.add(value.expose());
+            }
+        }
+    }
+
+    /// A run token: valid while its run is in flight, for the principal that submitted it.
+    pub(super) async fn authenticate_run_token(&self, presented: &Sensitive) -> Result<Caller> {
+        let (token_id, presented_hash) = opaque::parse(RUN_TOKEN_PREFIX, presented.expose())
+            .ok_or_else(|| Error::unauthenticated("not a run token"))?;
+        let record = self.store.run_token(token_id).await?.ok_or_else(|| {
+            Error::unauthenticated(format!("run token {token_id} does not exist"))
+        })?;
+        if !opaque::hash_matches(&record.secret_hash, &presented_hash) {
+            return Err(Error::unauthenticated(format!(
+                "run token {token_id}: wrong secret"
+            )));
+        }
+        if record.revoked_at.is_some() {
+            return Err(Error::unauthenticated(format!(
+                "run token {token_id} was revoked: run {} has ended",
+                record.run_id
+            )));
+        }
+        if self.now_unix() >= record.expires_at {
+            return Err(Error::unauthenticated(format!(
+                "run token {token_id} expired"
+            )));
+        }
+        let run = self.store.run(record.run_id).await?.ok_or_else(|| {
+            Error::unauthenticated(format!("run {} no longer exists", record.run_id))
+        })?;
+        let principal = self.enabled_principal(run.submitted_by).await?;
+        let credential = Credential::RunToken {
+            run_id: run.id,
+            workspace: run.workspace_id.clone(),
+            expires_at: super::signing::to_time(record.expires_at)?,
+        };
+        super::identity::caller_from(principal, credential)
+    }
+
+    /// Start-up: runs a previous process left in flight are marked Failed, and any process
+    /// group of theirs still alive on this machine is killed.
+    pub async fn recover_interrupted_runs(&self) -> Result<usize> {
+        let interrupted = self.store.in_flight_runs().await?;
+        for run in &interrupted {
+            if let Some(pid) = run.pid.and_then(|p| u32::try_from(p).ok())
+                && process_belongs_to_run(pid, run.id)
+            {
+                kill_process_group(pid);
+            }
+            let reason = format!(
+                "the server stopped while the run was {}; casemate restarted and marked it Failed",
+                run.status
+            );
+            self.store
+                .finish_run(
+                    run.id,
+                    RunStatus::Failed.as_str(),
+                    Some(&reason),
+                    None,
+                    millis(self.now()),
+                )
+                .await?;
+            let hbi = match self.store.resource(&run.workspace_id).await? {
+                Some(record) => record.properties.contains("\"hbi_workspace\":true"),
+                None => false,
+            };
+            if hbi {
+                self.wipe_scratch(run.id).await;
+            }
+            tracing::warn!(run = %run.id, "run interrupted by a restart marked Failed");
+        }
+        Ok(interrupted.len())
+    }
+
+    /// Shutdown: stops every run this process drives, and waits for each to record its end.
+    pub async fn stop_all_runs(&self) {
+        let ids: Vec<Uuid> = {
+            let active = self.runs.active.lock().unwrap_or_else(|p| p.into_inner());
+            active.keys().copied().collect()
+        };
+        for id in ids {
+            self.runs.request_stop(id, StopRequest::Shutdown);
+        }
+        let tasks = std::mem::take(&mut *self.runs.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        for task in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+
+    /// Workspace deletion: its runs are stopped and their scratch directories removed.
+    pub(super) async fn stop_workspace_runs(&self, workspace: &str) -> Result<()> {
+        let ids: Vec<Uuid> = {
+            let active = self.runs.active.lock().unwrap_or_else(|p| p.into_inner());
+            active
+                .iter()
+                .filter(|(_, run)| run.workspace.eq_ignore_ascii_case(workspace))
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        for id in &ids {
+            self.runs.request_stop(
+                *id,
+                StopRequest::Cancel {
+                    by: "workspace deletion".into(),
+                },
+            );
+        }
+        for _ in 0..100 {
+            let still_running = {
+                let active = self.runs.active.lock().unwrap_or_else(|p| p.into_inner());
+                ids.iter().any(|id| active.contains_key(id))
+            };
+            if !still_running {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for scratch in self.store.run_scratch_dirs(workspace).await? {
+            if let Err(error) = tokio::fs::remove_dir_all(&scratch).await
+                && error.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(%scratch, %error, "could not remove a deleted workspace's run scratch");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `pid` is still the process casemate started for `run` (and not a reused pid).
+fn process_belongs_to_run(pid: u32, run: Uuid) -> bool {
+    let marker = format!("CASEMATE_RUN_ID={run}");
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .map(|environ| {
+            environ
+                .split(|b| *b == 0)
+                .any(|entry| entry == marker.as_bytes())
+        })
+        .unwrap_or(false)
+}
+
+/// The regular files under `root` (links are not followed), with their paths relative to it.
+fn regular_files_under(root: &Path) -> Vec<(String, PathBuf)> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(directory) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&directory) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let path = entry.path();
+            if kind.is_dir() {
+                pending.push(path);
+            } else if kind.is_file()
+                && let Ok(relative) = path.strip_prefix(root)
+            {
+                found.push((relative.to_string_lossy().into_owned(), path));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn make_private_dir(path: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|e| Error::internal(format!("creating {}: {e}", path.display())))
+}

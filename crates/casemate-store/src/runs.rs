@@ -1,0 +1,423 @@
+//! Runs and what hangs off them: code snapshots, run tokens, metrics, tags and sealed log chunks.
+
+use crate::records::parse_uuid;
+use crate::{Store, StoreResult};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotRecord {
+    pub workspace_id: String,
+    pub sha256: String,
+    pub blob: String,
+    pub size: i64,
+    pub files: i64,
+    pub created_at: i64,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub id: Uuid,
+    pub workspace_id: String,
+    pub experiment: String,
+    pub compute: String,
+    pub snapshot: String,
+    pub command: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub exit_code: Option<i64>,
+    pub submitted_by: Uuid,
+    pub submitted_by_name: String,
+    /// Unix milliseconds, as are the other times of a run.
+    pub submitted_at: i64,
+    pub started_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub time_limit_seconds: i64,
+    pub pid: Option<i64>,
+    pub scratch: Option<String>,
+    pub environment: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunTokenRecord {
+    pub id: Uuid,
+    pub run_id: Uuid,
+    pub secret_hash: Vec<u8>,
+    /// Unix seconds.
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRecord {
+    pub name: String,
+    pub value: f64,
+    pub step: i64,
+    /// Unix milliseconds.
+    pub timestamp: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogChunkRecord {
+    pub seq: i64,
+    pub stream: String,
+    pub data_key: String,
+    pub sealed: Vec<u8>,
+}
+
+/// The states a run can still leave.
+pub const IN_FLIGHT: [&str; 3] = ["Queued", "Preparing", "Running"];
+
+fn snapshot_from_row(row: &SqliteRow) -> StoreResult<SnapshotRecord> {
+    Ok(SnapshotRecord {
+        workspace_id: row.try_get("workspace_id")?,
+        sha256: row.try_get("sha256")?,
+        blob: row.try_get("blob")?,
+        size: row.try_get("size")?,
+        files: row.try_get("files")?,
+        created_at: row.try_get("created_at")?,
+        created_by: row.try_get("created_by")?,
+    })
+}
+
+fn run_from_row(row: &SqliteRow) -> StoreResult<RunRecord> {
+    Ok(RunRecord {
+        id: parse_uuid("runs.id", row.try_get("id")?)?,
+        workspace_id: row.try_get("workspace_id")?,
+        experiment: row.try_get("experiment")?,
+        compute: row.try_get("compute")?,
+        snapshot: row.try_get("snapshot")?,
+        command: row.try_get("command")?,
+        status: row.try_get("status")?,
+        reason: row.try_get("reason")?,
+        exit_code: row.try_get("exit_code")?,
+        submitted_by: parse_uuid("runs.submitted_by", row.try_get("submitted_by")?)?,
+        submitted_by_name: row.try_get("submitted_by_name")?,
+        submitted_at: row.try_get("submitted_at")?,
+        started_at: row.try_get("started_at")?,
+        ended_at: row.try_get("ended_at")?,
+        time_limit_seconds: row.try_get("time_limit_seconds")?,
+        pid: row.try_get("pid")?,
+        scratch: row.try_get("scratch")?,
+        environment: row.try_get("environment")?,
+    })
+}
+
+impl Store {
+    /// Records a snapshot unless the workspace already has one with this digest; returns whether
+    /// this call recorded it.
+    pub async fn insert_snapshot(&self, snapshot: &SnapshotRecord) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "INSERT INTO snapshots (workspace_id, sha256, blob, size, files, created_at, created_by) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workspace_id, sha256) DO NOTHING",
+        )
+        .bind(&snapshot.workspace_id)
+        .bind(&snapshot.sha256)
+        .bind(&snapshot.blob)
+        .bind(snapshot.size)
+        .bind(snapshot.files)
+        .bind(snapshot.created_at)
+        .bind(&snapshot.created_by)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    pub async fn snapshot(
+        &self,
+        workspace_id: &str,
+        sha256: &str,
+    ) -> StoreResult<Option<SnapshotRecord>> {
+        let row = sqlx::query("SELECT * FROM snapshots WHERE workspace_id = ? AND sha256 = ?")
+            .bind(workspace_id)
+            .bind(sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(snapshot_from_row).transpose()
+    }
+
+    /// A new run and its token, together or not at all.
+    pub async fn insert_run(&self, run: &RunRecord, token: &RunTokenRecord) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO runs (id, workspace_id, experiment, compute, snapshot, command, status, reason, \
+             exit_code, submitted_by, submitted_by_name, submitted_at, started_at, ended_at, \
+             time_limit_seconds, pid, scratch, environment) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(run.id.to_string())
+        .bind(&run.workspace_id)
+        .bind(&run.experiment)
+        .bind(&run.compute)
+        .bind(&run.snapshot)
+        .bind(&run.command)
+        .bind(&run.status)
+        .bind(&run.reason)
+        .bind(run.exit_code)
+        .bind(run.submitted_by.to_string())
+        .bind(&run.submitted_by_name)
+        .bind(run.submitted_at)
+        .bind(run.started_at)
+        .bind(run.ended_at)
+        .bind(run.time_limit_seconds)
+        .bind(run.pid)
+        .bind(&run.scratch)
+        .bind(&run.environment)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO run_tokens (id, run_id, secret_hash, expires_at, revoked_at) VALUES (?, ?, ?, ?, NULL)",
+        )
+        .bind(token.id.to_string())
+        .bind(token.run_id.to_string())
+        .bind(&token.secret_hash)
+        .bind(token.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn run(&self, id: Uuid) -> StoreResult<Option<RunRecord>> {
+        let row = sqlx::query("SELECT * FROM runs WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    /// A workspace's runs, newest first.
+    pub async fn runs_of(&self, workspace_id: &str) -> StoreResult<Vec<RunRecord>> {
+        let rows =
+            sqlx::query("SELECT * FROM runs WHERE workspace_id = ? ORDER BY submitted_at DESC, id")
+                .bind(workspace_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    pub async fn in_flight_runs(&self) -> StoreResult<Vec<RunRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM runs WHERE status IN ('Queued', 'Preparing', 'Running') ORDER BY submitted_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    /// Moves an in-flight run to Preparing or Running; false when it has already ended.
+    pub async fn advance_run(
+        &self,
+        id: Uuid,
+        status: &str,
+        started_at: Option<i64>,
+        pid: Option<i64>,
+    ) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE runs SET status = ?, started_at = COALESCE(?, started_at), pid = COALESCE(?, pid) \
+             WHERE id = ? AND status IN ('Queued', 'Preparing', 'Running')",
+        )
+        .bind(status)
+        .bind(started_at)
+        .bind(pid)
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Ends an in-flight run and revokes its tokens in one transaction; false (changing nothing)
+    /// when it had already ended.
+    pub async fn finish_run(
+        &self,
+        id: Uuid,
+        status: &str,
+        reason: Option<&str>,
+        exit_code: Option<i64>,
+        ended_at: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query(
+            "UPDATE runs SET status = ?, reason = ?, exit_code = ?, ended_at = ? \
+             WHERE id = ? AND status IN ('Queued', 'Preparing', 'Running')",
+        )
+        .bind(status)
+        .bind(reason)
+        .bind(exit_code)
+        .bind(ended_at)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE run_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE run_id = ?")
+            .bind(ended_at / 1000)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn set_run_scratch(&self, id: Uuid, scratch: Option<&str>) -> StoreResult<()> {
+        sqlx::query("UPDATE runs SET scratch = ? WHERE id = ?")
+            .bind(scratch)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_run_environment(&self, id: Uuid, sealed: Option<&[u8]>) -> StoreResult<()> {
+        sqlx::query("UPDATE runs SET environment = ? WHERE id = ?")
+            .bind(sealed)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_run(&self, id: Uuid) -> StoreResult<()> {
+        sqlx::query("DELETE FROM runs WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The scratch directories a workspace's runs still keep.
+    pub async fn run_scratch_dirs(&self, workspace_id: &str) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT scratch FROM runs WHERE workspace_id = ? AND scratch IS NOT NULL",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn run_token(&self, id: Uuid) -> StoreResult<Option<RunTokenRecord>> {
+        let row = sqlx::query("SELECT * FROM run_tokens WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(RunTokenRecord {
+                id: parse_uuid("run_tokens.id", row.try_get("id")?)?,
+                run_id: parse_uuid("run_tokens.run_id", row.try_get("run_id")?)?,
+                secret_hash: row.try_get("secret_hash")?,
+                expires_at: row.try_get("expires_at")?,
+                revoked_at: row.try_get("revoked_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn insert_metrics(&self, run_id: Uuid, metrics: &[MetricRecord]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for metric in metrics {
+            sqlx::query(
+                "INSERT INTO run_metrics (run_id, name, value, step, timestamp) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(run_id.to_string())
+            .bind(&metric.name)
+            .bind(metric.value)
+            .bind(metric.step)
+            .bind(metric.timestamp)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A run's metrics in the order they were logged.
+    pub async fn metrics(&self, run_id: Uuid) -> StoreResult<Vec<MetricRecord>> {
+        let rows = sqlx::query(
+            "SELECT name, value, step, timestamp FROM run_metrics WHERE run_id = ? ORDER BY seq",
+        )
+        .bind(run_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(MetricRecord {
+                    name: row.try_get("name")?,
+                    value: row.try_get("value")?,
+                    step: row.try_get("step")?,
+                    timestamp: row.try_get("timestamp")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn set_run_tags(&self, run_id: Uuid, tags: &[(String, String)]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for (name, value) in tags {
+            sqlx::query(
+                "INSERT INTO run_tags (run_id, name, value) VALUES (?, ?, ?) \
+                 ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value",
+            )
+            .bind(run_id.to_string())
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn run_tags(&self, run_id: Uuid) -> StoreResult<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT name, value FROM run_tags WHERE run_id = ? ORDER BY name")
+            .bind(run_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("name")?, row.try_get("value")?)))
+            .collect()
+    }
+
+    pub async fn insert_log_chunk(&self, run_id: Uuid, chunk: &LogChunkRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO run_log_chunks (run_id, seq, stream, data_key, sealed) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(run_id.to_string())
+        .bind(chunk.seq)
+        .bind(&chunk.stream)
+        .bind(&chunk.data_key)
+        .bind(&chunk.sealed)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Up to `limit` log chunks after `after`, in order.
+    pub async fn log_chunks(
+        &self,
+        run_id: Uuid,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<LogChunkRecord>> {
+        let rows = sqlx::query(
+            "SELECT seq, stream, data_key, sealed FROM run_log_chunks WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(run_id.to_string())
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(LogChunkRecord {
+                    seq: row.try_get("seq")?,
+                    stream: row.try_get("stream")?,
+                    data_key: row.try_get("data_key")?,
+                    sealed: row.try_get("sealed")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,209 @@
+//! Experiments, code snapshots, compute targets and runs.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A run's place in its lifecycle. The last three are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum RunStatus {
+    Queued,
+    Preparing,
+    Running,
+    Completed,
+    Failed,
+    Canceled,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "Queued",
+            RunStatus::Preparing => "Preparing",
+            RunStatus::Running => "Running",
+            RunStatus::Completed => "Completed",
+            RunStatus::Failed => "Failed",
+            RunStatus::Canceled => "Canceled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            RunStatus::Queued,
+            RunStatus::Preparing,
+            RunStatus::Running,
+            RunStatus::Completed,
+            RunStatus::Failed,
+            RunStatus::Canceled,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Completed | RunStatus::Failed | RunStatus::Canceled
+        )
+    }
+}
+
+/// An immutable, content-addressed code snapshot: its id is the SHA-256 of the tar.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Snapshot {
+    pub id: String,
+    pub size: u64,
+    pub files: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Experiment {
+    pub id: String,
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub created_by: String,
+}
+
+/// `PUT …/computes/{name}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateComputeRequest {
+    /// The engine: `local` (child processes on the server's machine) is the one built in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Runs at once on this target; more wait as Queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_runs: Option<u32>,
+    /// The longest a run may take, and the default time limit of runs submitted to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_run_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Compute {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub max_concurrent_runs: u32,
+    pub max_run_seconds: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The `local` target every workspace has without creating it.
+    pub built_in: bool,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub created_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+}
+
+/// `POST …/experiments/{experiment}/runs`. The experiment is created on first use.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRunRequest {
+    /// The snapshot (uploaded first) whose files the run starts in.
+    pub snapshot_id: String,
+    /// Run with `/bin/sh -c` in the snapshot's directory.
+    pub command: String,
+    /// Defaults to `local`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute: Option<String>,
+    /// Defaults to the compute's `max_run_seconds`, and may not exceed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit_seconds: Option<u64>,
+    /// Extra environment variables for the run (names may not start with `CASEMATE_`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Run {
+    pub id: Uuid,
+    pub experiment: String,
+    pub workspace: String,
+    pub compute: String,
+    pub snapshot_id: String,
+    pub command: String,
+    pub status: RunStatus,
+    /// Why a run failed or was canceled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    pub submitted_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub submitted_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub started_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub ended_at: Option<OffsetDateTime>,
+    pub time_limit_seconds: u64,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// The environment the run was given, without its token; absent in hbi workspaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<BTreeMap<String, String>>,
+}
+
+/// One metric value as a run logs it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetricPoint {
+    pub name: String,
+    pub value: f64,
+    /// Defaults to 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<i64>,
+    /// Unix milliseconds; defaults to the server's time of receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<i64>,
+}
+
+/// `POST …/runs/{run}/metrics`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogMetricsRequest {
+    pub metrics: Vec<MetricPoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Metric {
+    pub name: String,
+    pub value: f64,
+    pub step: i64,
+    /// Unix milliseconds.
+    pub timestamp: i64,
+}
+
+/// `PATCH …/runs/{run}/tags`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetRunTagsRequest {
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Part of a run's captured output, secret values already masked.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LogChunk {
+    pub seq: i64,
+    /// `stdout`, `stderr`, or `casemate` for what the server itself noted.
+    pub stream: String,
+    pub text: String,
+}
+
+/// `GET …/runs/{run}/logs?after=SEQ`: the chunks after `after`, and whether more can come.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RunLogs {
+    pub chunks: Vec<LogChunk>,
+    /// Pass as `after` to get what follows.
+    pub next: i64,
+    pub status: RunStatus,
+    /// True once the run has ended and every chunk has been returned.
+    pub complete: bool,
+}

@@ -1,0 +1,29 @@
+"""casemate's Python SDK: the standard library only.
+
+The shapes follow the cloud platform's SDK, so its snippets work with only the import changed:
+``Workspace.from_config()``, ``ws.get_default_keyvault().set_secret(...)``,
+``Experiment(ws, name).submit(ScriptRunConfig(...))`` and, inside a run,
+``Run.get_context().get_secret(...)``.
+"""
+
+from ._http import CasemateError
+from .core import (
+    Experiment,
+    Keyvault,
+    OfflineRun,
+    Run,
+    RunFailed,
+    ScriptRunConfig,
+    Workspace,
+)
+
+__all__ = [
+    "CasemateError",
+    "Experiment",
+    "Keyvault",
+    "OfflineRun",
+    "Run",
+    "RunFailed",
+    "ScriptRunConfig",
+    "Workspace",
+]

@@ -1,0 +1,90 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+from casemate import CasemateError, Experiment, Run, RunFailed, ScriptRunConfig, Workspace
+from casemate._http import Connection
+
+
+def test_keyvault_round_trip(workspace_dir):
+    ws = Workspace.from_config()
+    kv = ws.get_default_keyvault()
+    kv.set_secret("alpha", "a-value")
+    kv.set_secrets({"beta": "b-value", "gamma": "c-value"})
+    assert kv.get_secret("alpha") == "a-value"
+    assert kv.get_secrets(["beta", "missing"]) == {"beta": "b-value", "missing": None}
+    names = {item["name"] for item in kv.list_secrets()}
+    assert {"alpha", "beta", "gamma"} <= names
+    kv.delete_secret("alpha")
+    kv.delete_secrets(["beta", "gamma"])
+    with pytest.raises(CasemateError) as error:
+        kv.get_secret("alpha")
+    assert error.value.status == 404 and error.value.code == "NotFound"
+
+
+def test_errors_carry_the_servers_code_and_message(workspace_dir):
+    kv = Workspace.from_config().get_default_keyvault()
+    with pytest.raises(CasemateError) as error:
+        kv.set_secret("not a valid name!", "x")
+    assert error.value.status == 400
+    assert error.value.code == "InvalidInput"
+    assert error.value.message.startswith("name: ")
+    with pytest.raises(ValueError):
+        kv.set_secret("unset", None)
+
+
+def test_the_seeds_code_runs_with_only_the_import_changed(workspace_dir, examples, sdk_path, capsys):
+    env = dict(os.environ, MY_SECRET="seed-S3cret-value", PYTHONPATH=sdk_path)
+    subprocess.run([sys.executable, os.path.join(examples, "set_secret.py")], check=True, env=env,
+                   cwd=workspace_dir)
+    ws = Workspace.from_config()
+    assert ws.get_default_keyvault().get_secret("mysecret") == "seed-S3cret-value"
+    config = ScriptRunConfig(source_directory=examples, script="train.py", compute_target="local",
+                             environment_variables={"PYTHONPATH": sdk_path})
+    run = Experiment(ws, "seed").submit(config)
+    details = run.wait_for_completion(show_output=True)
+    assert details["status"] == "Completed"
+    printed = capsys.readouterr().out
+    assert "connecting with ***" in printed
+    assert "seed-S3cret-value" not in printed
+    assert run.get_metrics() == {"accuracy": 0.91}
+
+
+def test_a_failed_run_raises_with_its_reason(workspace_dir, tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "fail.py").write_text("raise SystemExit(4)\n")
+    (source / "ignored.bin").write_text("never uploaded")
+    (source / ".casemateignore").write_text("*.bin\n")
+    ws = Workspace.from_config()
+    run = Experiment(ws, "failing").submit(ScriptRunConfig(source_directory=str(source), script="fail.py"))
+    with pytest.raises(RunFailed) as error:
+        run.wait_for_completion()
+    assert "exited with code 4" in error.value.message
+    listing = Experiment(ws, "listing").submit(ScriptRunConfig(source_directory=str(source), command="ls -a"))
+    listing.wait_for_completion()
+    shown = "".join(chunk["text"] for chunk in ws._request("GET", "runs", listing.id, "logs")["chunks"])
+    assert "fail.py" in shown and "ignored.bin" not in shown
+
+
+def test_outside_a_run_the_context_is_offline_and_says_so(monkeypatch):
+    for name in ("CASEMATE_RUN_ID", "CASEMATE_RUN_TOKEN", "CASEMATE_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("mysecret", "from-env")
+    run = Run.get_context()
+    with pytest.warns(UserWarning, match="offline run"):
+        assert run.get_secret("mysecret") == "from-env"
+
+
+def test_tls_is_verified_against_the_ca_file_or_the_pinned_fingerprint():
+    url = os.environ["CASEMATE_TEST_URL"]
+    ca = os.environ["CASEMATE_TEST_CA_CERT"]
+    assert Connection(url, None, ca_cert=ca).request("GET", "/health", auth=False)["status"]
+    pinned = Connection(url, None, fingerprint=os.environ["CASEMATE_TEST_FINGERPRINT"])
+    assert pinned.request("GET", "/health", auth=False)["status"]
+    wrong = Connection(url, None, fingerprint="00" * 32)
+    with pytest.raises(CasemateError) as error:
+        wrong.request("GET", "/health", auth=False)
+    assert error.value.code == "CertificateMismatch"
