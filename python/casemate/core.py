@@ -8,6 +8,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import urllib.parse
 import warnings
 
 from ._http import CasemateError, Connection, quote
@@ -41,8 +42,6 @@ def _connection_from_profile():
     if profile.get("expires_at", 0) - time.time() < 60 and profile.get("refresh_token"):
         anonymous = Connection(profile["server"], None, fingerprint=fingerprint)
         form = {"grant_type": "refresh_token", "refresh_token": profile["refresh_token"]}
-        import urllib.parse
-
         token = anonymous.request("POST", "/oauth2/token", raw=urllib.parse.urlencode(form).encode(),
                                   content_type="application/x-www-form-urlencoded", auth=False)
         profile["access_token"] = token["access_token"]

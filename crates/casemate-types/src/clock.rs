@@ -4,6 +4,16 @@ use std::fmt::Debug;
 use std::sync::Mutex;
 use time::{Duration, OffsetDateTime};
 
+/// Unix milliseconds, as stored for activity records and runs (saturating far outside any clock).
+pub fn unix_millis(time: OffsetDateTime) -> i64 {
+    i64::try_from(time.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// The time `millis` Unix milliseconds name, if it is representable.
+pub fn from_unix_millis(millis: i64) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).ok()
+}
+
 pub trait Clock: Send + Sync + Debug {
     fn now(&self) -> OffsetDateTime;
 }

@@ -23,6 +23,25 @@ fn checked(command: &mut Command) {
     );
 }
 
+/// Copies the SDK's package sources out of the tree, since building it writes `build/` beside them.
+fn sdk_sources() -> PathBuf {
+    let copy = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-sdk-src");
+    let _ = std::fs::remove_dir_all(&copy);
+    let package = copy.join("casemate");
+    std::fs::create_dir_all(&package).unwrap();
+    let source = repository().join("python");
+    std::fs::copy(source.join("pyproject.toml"), copy.join("pyproject.toml")).unwrap();
+    for entry in std::fs::read_dir(source.join("casemate"))
+        .unwrap()
+        .flatten()
+    {
+        if entry.path().extension().is_some_and(|e| e == "py") {
+            std::fs::copy(entry.path(), package.join(entry.file_name())).unwrap();
+        }
+    }
+    copy
+}
+
 /// The venv's python, with pytest and the current SDK installed.
 fn python_with_sdk() -> PathBuf {
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-sdk-venv");
@@ -41,7 +60,7 @@ fn python_with_sdk() -> PathBuf {
                 "--force-reinstall",
                 "--no-deps",
             ])
-            .arg(repository().join("python")),
+            .arg(sdk_sources()),
     );
     python
 }

@@ -91,7 +91,7 @@ pub async fn log_text(client: &Client, run: &Run) -> String {
     }
 }
 
-async fn wait_for_log(client: &Client, run: &Run, needle: &str) -> String {
+pub async fn wait_for_log(client: &Client, run: &Run, needle: &str) -> String {
     for _ in 0..600 {
         let text = log_text(client, run).await;
         if text.contains(needle) {
@@ -296,7 +296,7 @@ async fn a_run_token_is_confined_to_its_workspace_its_submitter_and_its_run() {
     server.stop().await;
 }
 
-fn alive(pid: &str) -> bool {
+pub fn alive(pid: &str) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => !stat
             .split(") ")

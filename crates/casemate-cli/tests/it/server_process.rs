@@ -251,3 +251,84 @@ async fn plain_http_on_loopback_when_asked() {
     let (exit, _) = terminate(server).await;
     assert!(exit.success());
 }
+
+/// The processes on this machine started for `run` (casemate gives each its run id).
+fn run_processes(run: uuid::Uuid) -> Vec<String> {
+    let marker = format!("CASEMATE_RUN_ID={run}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            let environ = std::fs::read(entry.path().join("environ")).ok()?;
+            environ
+                .split(|b| *b == 0)
+                .any(|e| e == marker.as_bytes())
+                .then_some(pid)
+        })
+        .filter(|pid| crate::runs::alive(pid))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_killed_mid_run_fails_the_run_at_its_next_start_and_stops_what_it_left() {
+    use casemate_types::wire::{CreateWorkspaceRequest, RunStatus, TokenRequest};
+    let home = tempfile::tempdir().unwrap();
+    let env = [("CASEMATE_ADMIN_PASSWORD", casemate_testkit::ADMIN_PASSWORD)];
+    let sign_in = |url: String| async move {
+        let fingerprint = casemate_client::probe_fingerprint(&url).await.unwrap();
+        let anonymous = casemate_client::Client::new(&url, Some(&fingerprint)).unwrap();
+        let token = anonymous
+            .token(&TokenRequest::password(
+                "admin",
+                casemate_types::Sensitive::new(casemate_testkit::ADMIN_PASSWORD),
+                None,
+            ))
+            .await
+            .unwrap();
+        anonymous.with_bearer(token.access_token)
+    };
+    let mut server = start_server(home.path(), &[], &env).await;
+    let admin = sign_in(server.url.clone()).await;
+    admin.create_resource_group("team").await.unwrap();
+    admin
+        .create_workspace("team", "vision", &CreateWorkspaceRequest::default())
+        .await
+        .unwrap();
+    let snapshot = crate::runs::snapshot(&admin, "vision", &[("x", "")]).await;
+    let run = crate::runs::submit(&admin, &snapshot, "echo started; sleep 300", &[]).await;
+    crate::runs::wait_for_log(&admin, &run, "started").await;
+
+    // A crash: no chance to record anything or stop the run.
+    server.child.start_kill().unwrap();
+    server.child.wait().await.unwrap();
+    let orphans = run_processes(run.id);
+    assert!(
+        !orphans.is_empty(),
+        "the run's processes should outlive the crash"
+    );
+
+    let restarted = start_server(home.path(), &[], &env).await;
+    let admin = sign_in(restarted.url.clone()).await;
+    let after = admin.get_run("team", "vision", run.id).await.unwrap();
+    assert_eq!(after.status, RunStatus::Failed);
+    let reason = after.reason.unwrap();
+    assert!(
+        reason.contains("the server stopped while the run was Running"),
+        "{reason}"
+    );
+    let mut left = orphans.clone();
+    for _ in 0..100 {
+        left = run_processes(run.id);
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        left.is_empty(),
+        "processes {left:?} of run {} outlived the restart",
+        run.id
+    );
+    terminate(restarted).await;
+}

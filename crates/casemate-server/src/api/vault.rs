@@ -65,9 +65,7 @@ pub async fn get(
     ApiPath((rg, vault, name)): ApiPath<(String, String, String)>,
 ) -> ApiResult<Json<SecretBundle>> {
     let vault = s.vault(&rg, &vault).await?;
-    let bundle = s.get_secret(&vault, &name, None).await?;
-    s.remember_fetched(&caller, [&bundle.value]);
-    Ok(Json(bundle))
+    Ok(Json(s.get_secret(&vault, &name, None, &caller).await?))
 }
 
 /// Changes the latest version's attributes (enabled, not_before, expires, content type, tags).
@@ -115,9 +113,9 @@ pub async fn get_version(
     ApiPath((rg, vault, name, version)): ApiPath<(String, String, String, String)>,
 ) -> ApiResult<Json<SecretBundle>> {
     let vault = s.vault(&rg, &vault).await?;
-    let bundle = s.get_secret(&vault, &name, Some(&version)).await?;
-    s.remember_fetched(&caller, [&bundle.value]);
-    Ok(Json(bundle))
+    Ok(Json(
+        s.get_secret(&vault, &name, Some(&version), &caller).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/resourceGroups/{rg}/vaults/{vault}/deletedsecrets", tag = "vault",
@@ -166,9 +164,7 @@ pub async fn batch_get(
     ApiJson(request): ApiJson<SecretNames>,
 ) -> ApiResult<Json<SecretValues>> {
     let vault = s.vault(&rg, &vault).await?;
-    let values = s.get_secrets(&vault, &request.names).await?;
-    s.remember_fetched(&caller, values.secrets.values());
-    Ok(Json(values))
+    Ok(Json(s.get_secrets(&vault, &request.names, &caller).await?))
 }
 
 #[utoipa::path(post, path = "/resourceGroups/{rg}/vaults/{vault}/batchSetSecrets", tag = "vault",
@@ -215,9 +211,7 @@ pub async fn ws_get(
     ApiPath((rg, ws, name)): ApiPath<(String, String, String)>,
 ) -> ApiResult<Json<SecretBundle>> {
     let vault = s.workspace_vault(&rg, &ws, GET).await?;
-    let bundle = s.get_secret(&vault, &name, None).await?;
-    s.remember_fetched(&caller, [&bundle.value]);
-    Ok(Json(bundle))
+    Ok(Json(s.get_secret(&vault, &name, None, &caller).await?))
 }
 
 #[utoipa::path(delete, path = "/resourceGroups/{rg}/workspaces/{ws}/secrets/{name}", tag = "workspace secrets",
@@ -241,9 +235,7 @@ pub async fn ws_batch_get(
     ApiJson(request): ApiJson<SecretNames>,
 ) -> ApiResult<Json<SecretValues>> {
     let vault = s.workspace_vault(&rg, &ws, GET).await?;
-    let values = s.get_secrets(&vault, &request.names).await?;
-    s.remember_fetched(&caller, values.secrets.values());
-    Ok(Json(values))
+    Ok(Json(s.get_secrets(&vault, &request.names, &caller).await?))
 }
 
 #[utoipa::path(post, path = "/resourceGroups/{rg}/workspaces/{ws}/batchSetSecrets", tag = "workspace secrets",

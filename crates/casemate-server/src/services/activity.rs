@@ -5,6 +5,7 @@
 use super::Services;
 use crate::error::{Error, Result};
 use casemate_store::{ActivityFilter, ActivityRecord, Store};
+use casemate_types::clock::{from_unix_millis, unix_millis};
 use casemate_types::wire::{ActivityEntry, ActivityPage, VerifyProblem, VerifyReport};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
@@ -90,8 +91,7 @@ fn to_record(activity: &NewActivity, seq: i64, prev_hash: &[u8]) -> ActivityReco
     let mut record = ActivityRecord {
         seq,
         id: uuid::Uuid::new_v4().to_string(),
-        time_ms: i64::try_from(activity.time.unix_timestamp_nanos() / 1_000_000)
-            .unwrap_or(i64::MAX),
+        time_ms: unix_millis(activity.time),
         operation: activity.operation.clone(),
         phase: activity.outcome.as_str().to_owned(),
         status: i64::from(activity.status),
@@ -171,8 +171,7 @@ fn entry_view(record: ActivityRecord) -> ActivityEntry {
     ActivityEntry {
         seq: record.seq,
         id: record.id,
-        time: OffsetDateTime::from_unix_timestamp_nanos(i128::from(record.time_ms) * 1_000_000)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        time: from_unix_millis(record.time_ms).unwrap_or(OffsetDateTime::UNIX_EPOCH),
         operation: record.operation,
         outcome: record.phase,
         status: u16::try_from(record.status).unwrap_or(0),
@@ -212,7 +211,7 @@ fn parse_time(field: &str, value: &Option<String>) -> Result<Option<i64>> {
         .as_deref()
         .map(|text| {
             OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-                .map(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
+                .map(unix_millis)
                 .map_err(|_| {
                     Error::invalid(
                         field,

@@ -136,6 +136,22 @@ impl Services {
         storage_of(&record, &properties)
     }
 
+    /// The storage of the workspace with this resource id, if it still exists.
+    pub(super) async fn workspace_storage_by_id(
+        &self,
+        id: &str,
+    ) -> Result<Option<WorkspaceStorage>> {
+        match self
+            .store
+            .resource(id)
+            .await?
+            .filter(|r| r.kind == WORKSPACES)
+        {
+            Some(record) => Ok(Some(storage_of(&record, &properties_of(&record)?)?)),
+            None => Ok(None),
+        }
+    }
+
     fn resource(
         &self,
         kind: &str,

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use casemate_crypto::opaque;
 use casemate_store::{LogChunkRecord, MetricRecord, RunRecord, RunTokenRecord, SnapshotRecord};
 use casemate_types::Sensitive;
+use casemate_types::clock::{from_unix_millis, unix_millis};
 use casemate_types::names::validate_child_name;
 use casemate_types::wire::{
     LogChunk, Metric, MetricPoint, Run, RunLogs, RunStatus, SubmitRunRequest,
@@ -33,6 +34,8 @@ const LOG_PAGE: i64 = 256;
 const MAX_ENVIRONMENT: usize = 100;
 const MAX_METRICS: usize = 1000;
 const MAX_TAGS: usize = 100;
+/// How long stopping a run waits for its lifecycle to record the end.
+const RECORD_END_WAIT: Duration = Duration::from_secs(10);
 
 /// Why a run is being stopped from outside.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +48,13 @@ struct ActiveRun {
     workspace: String,
     secrets: Arc<FetchedSecrets>,
     stop: watch::Sender<Option<StopRequest>>,
+    /// Turns true once the run's end is recorded.
+    ended: watch::Receiver<bool>,
+}
+
+/// Waits until a run's end is recorded (or its lifecycle is gone), at most `RECORD_END_WAIT`.
+async fn recorded_end(mut ended: watch::Receiver<bool>) {
+    let _ = tokio::time::timeout(RECORD_END_WAIT, ended.wait_for(|done| *done)).await;
 }
 
 /// The runs this process drives, their queues and the engines it has.
@@ -54,7 +64,6 @@ pub struct RunRegistry {
     pub(super) local_max_run_seconds: u64,
     runs_dir: PathBuf,
     active: Mutex<HashMap<Uuid, ActiveRun>>,
-    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     queues: Mutex<HashMap<String, Arc<Semaphore>>>,
     endpoint: std::sync::OnceLock<RunEndpoint>,
 }
@@ -79,7 +88,6 @@ impl RunRegistry {
             local_max_run_seconds,
             runs_dir,
             active: Mutex::new(HashMap::new()),
-            tasks: Mutex::new(Vec::new()),
             queues: Mutex::new(HashMap::new()),
             endpoint: std::sync::OnceLock::new(),
         }
@@ -102,25 +110,27 @@ impl RunRegistry {
         active.get(&run).map(|a| a.secrets.clone())
     }
 
-    fn request_stop(&self, run: Uuid, request: StopRequest) -> bool {
+    /// Asks the runs `select`ed to stop; returns what tells when each has recorded its end.
+    fn request_stop(
+        &self,
+        request: StopRequest,
+        select: impl Fn(&Uuid, &ActiveRun) -> bool,
+    ) -> Vec<watch::Receiver<bool>> {
         let active = self.active.lock().unwrap_or_else(|p| p.into_inner());
-        match active.get(&run) {
-            Some(found) => {
-                found.stop.send_replace(Some(request));
-                true
-            }
-            None => false,
-        }
+        active
+            .iter()
+            .filter(|(id, run)| select(id, run))
+            .map(|(_, run)| {
+                run.stop.send_replace(Some(request.clone()));
+                run.ended.clone()
+            })
+            .collect()
     }
 }
 
-fn millis(time: OffsetDateTime) -> i64 {
-    i64::try_from(time.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
 fn from_millis(value: i64) -> Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value) * 1_000_000)
-        .map_err(|e| Error::internal(format!("stored time: {e}")))
+    from_unix_millis(value)
+        .ok_or_else(|| Error::internal(format!("stored time {value} is out of range")))
 }
 
 fn environment_context(workspace: &str, run: Uuid) -> Vec<u8> {
@@ -222,7 +232,7 @@ struct LogWriter {
     pending_bytes: usize,
     stdout: Masker,
     stderr: Masker,
-    carry: HashMap<&'static str, Vec<u8>>,
+    carry: BTreeMap<&'static str, Vec<u8>>,
 }
 
 impl LogWriter {
@@ -235,7 +245,7 @@ impl LogWriter {
             pending_bytes: 0,
             stdout: Masker::new(secrets.clone()),
             stderr: Masker::new(secrets),
-            carry: HashMap::new(),
+            carry: BTreeMap::new(),
         }
     }
 
@@ -258,11 +268,17 @@ impl LogWriter {
         }
     }
 
-    fn finish_streams(&mut self) {
+    /// The streams ended: everything held back (for masking, or an unfinished character) is stored.
+    async fn finish(&mut self, services: &Services, storage: &WorkspaceStorage) -> Result<()> {
         let out = self.stdout.finish();
         self.queue(OutputStream::Stdout, out);
         let err = self.stderr.finish();
         self.queue(OutputStream::Stderr, err);
+        self.flush(services, storage).await?;
+        for (name, rest) in std::mem::take(&mut self.carry) {
+            self.store(services, storage, name, &rest).await?;
+        }
+        Ok(())
     }
 
     async fn flush(&mut self, services: &Services, storage: &WorkspaceStorage) -> Result<()> {
@@ -371,6 +387,7 @@ struct Prepared {
     environment: Vec<(String, Sensitive)>,
     secrets: Arc<FetchedSecrets>,
     stop: watch::Receiver<Option<StopRequest>>,
+    ended: watch::Sender<bool>,
 }
 
 /// Resolves once a stop is requested (at once if one already was).
@@ -392,10 +409,9 @@ impl Services {
         tags: BTreeMap<String, String>,
         environment: Option<BTreeMap<String, String>>,
     ) -> Result<Run> {
-        let experiment = record.experiment.clone();
         Ok(Run {
             id: record.id,
-            experiment,
+            experiment: record.experiment.clone(),
             workspace: record.workspace_id.clone(),
             compute: record.compute.clone(),
             snapshot_id: record.snapshot.clone(),
@@ -529,7 +545,7 @@ impl Services {
             exit_code: None,
             submitted_by: caller.principal_id,
             submitted_by_name: caller.name.clone(),
-            submitted_at: millis(now),
+            submitted_at: unix_millis(now),
             started_at: None,
             ended_at: None,
             time_limit_seconds: time_limit_i64,
@@ -548,6 +564,7 @@ impl Services {
 
         let secrets = Arc::new(FetchedSecrets::default());
         let (stop_sender, stop) = watch::channel(None);
+        let (ended, ended_receiver) = watch::channel(false);
         self.runs
             .active
             .lock()
@@ -558,6 +575,7 @@ impl Services {
                     workspace: storage.id.clone(),
                     secrets: secrets.clone(),
                     stop: stop_sender,
+                    ended: ended_receiver,
                 },
             );
         let prepared = Prepared {
@@ -568,14 +586,10 @@ impl Services {
             environment,
             secrets,
             stop,
+            ended,
         };
         let services = self.clone();
-        let task = tokio::spawn(async move { services.drive(prepared).await });
-        self.runs
-            .tasks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(task);
+        tokio::spawn(async move { services.drive(prepared).await });
         self.run_view(&record, BTreeMap::new(), None)
     }
 
@@ -704,7 +718,7 @@ impl Services {
             .advance_run(
                 run_id,
                 RunStatus::Running.as_str(),
-                Some(millis(self.now())),
+                Some(unix_millis(self.now())),
                 pid.map(i64::from),
             )
             .await?;
@@ -738,8 +752,7 @@ impl Services {
                 }
             }
         }
-        log.finish_streams();
-        log.flush(self, &prepared.storage).await?;
+        log.finish(self, &prepared.storage).await?;
         self.upload_outputs(prepared, log, &scratch.join("outputs"))
             .await?;
         Ok(outcome.unwrap_or_else(|| match exited {
@@ -773,7 +786,7 @@ impl Services {
                 ending.status.as_str(),
                 ending.reason.as_deref(),
                 ending.exit_code,
-                millis(self.now()),
+                unix_millis(self.now()),
             )
             .await;
         if let Err(error) = ended {
@@ -793,6 +806,7 @@ impl Services {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&run_id);
+        prepared.ended.send_replace(true);
     }
 
     /// A secret the run fetched and then placed in its own environment is masked there too.
@@ -922,7 +936,8 @@ impl Services {
         let request = StopRequest::Cancel {
             by: caller.name.clone(),
         };
-        if !self.runs.request_stop(run, request) {
+        let ended = self.runs.request_stop(request, |id, _| *id == run);
+        if ended.is_empty() {
             // Not driven by this process (its server died): record the end here.
             self.store
                 .finish_run(
@@ -930,17 +945,12 @@ impl Services {
                     RunStatus::Canceled.as_str(),
                     Some(&format!("canceled by {}", caller.name)),
                     None,
-                    millis(self.now()),
+                    unix_millis(self.now()),
                 )
                 .await?;
         }
-        // Wait (briefly) for the lifecycle to record the end, so the answer shows it.
-        for _ in 0..100 {
-            let current = self.run_in(&storage, run).await?;
-            if RunStatus::parse(&current.status).is_some_and(RunStatus::is_final) {
-                return self.run_view(&current, BTreeMap::new(), None);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        for end in ended {
+            recorded_end(end).await;
         }
         self.run_view(&self.run_in(&storage, run).await?, BTreeMap::new(), None)
     }
@@ -1011,7 +1021,7 @@ impl Services {
         }
         let storage = self.workspace_storage(rg, ws).await?;
         self.run_in(&storage, run).await?;
-        let now = millis(self.now());
+        let now = unix_millis(self.now());
         let records: Vec<MetricRecord> = points
             .iter()
             .map(|p| MetricRecord {
@@ -1117,17 +1127,11 @@ impl Services {
     }
 
     /// Notes the secret values a run token just read, so the run's output masks them.
-    pub fn remember_fetched<'a>(
-        &self,
-        caller: &Caller,
-        values: impl IntoIterator<Item = &'a Sensitive>,
-    ) {
+    pub(super) fn remember_fetched(&self, caller: &Caller, value: &Sensitive) {
         if let Credential::RunToken { run_id, .. } = &caller.credential
             && let Some(secrets) = self.runs.secrets_of(*run_id)
         {
-            for value in values {
-                secrets.add(value.expose());
-            }
+            secrets.add(value.expose());
         }
     }
 
@@ -1186,14 +1190,11 @@ impl Services {
                     RunStatus::Failed.as_str(),
                     Some(&reason),
                     None,
-                    millis(self.now()),
+                    unix_millis(self.now()),
                 )
                 .await?;
-            let hbi = match self.store.resource(&run.workspace_id).await? {
-                Some(record) => record.properties.contains("\"hbi_workspace\":true"),
-                None => false,
-            };
-            if hbi {
+            let storage = self.workspace_storage_by_id(&run.workspace_id).await?;
+            if storage.is_some_and(|s| s.hbi) {
                 self.wipe_scratch(run.id).await;
             }
             tracing::warn!(run = %run.id, "run interrupted by a restart marked Failed");
@@ -1203,46 +1204,21 @@ impl Services {
 
     /// Shutdown: stops every run this process drives, and waits for each to record its end.
     pub async fn stop_all_runs(&self) {
-        let ids: Vec<Uuid> = {
-            let active = self.runs.active.lock().unwrap_or_else(|p| p.into_inner());
-            active.keys().copied().collect()
-        };
-        for id in ids {
-            self.runs.request_stop(id, StopRequest::Shutdown);
-        }
-        let tasks = std::mem::take(&mut *self.runs.tasks.lock().unwrap_or_else(|p| p.into_inner()));
-        for task in tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        for end in self.runs.request_stop(StopRequest::Shutdown, |_, _| true) {
+            recorded_end(end).await;
         }
     }
 
     /// Workspace deletion: its runs are stopped and their scratch directories removed.
     pub(super) async fn stop_workspace_runs(&self, workspace: &str) -> Result<()> {
-        let ids: Vec<Uuid> = {
-            let active = self.runs.active.lock().unwrap_or_else(|p| p.into_inner());
-            active
-                .iter()
-                .filter(|(_, run)| run.workspace.eq_ignore_ascii_case(workspace))
-                .map(|(id, _)| *id)
-                .collect()
+        let request = StopRequest::Cancel {
+            by: "workspace deletion".into(),
         };
-        for id in &ids {
-            self.runs.request_stop(
-                *id,
-                StopRequest::Cancel {
-                    by: "workspace deletion".into(),
-                },
-            );
-        }
-        for _ in 0..100 {
-            let still_running = {
-                let active = self.runs.active.lock().unwrap_or_else(|p| p.into_inner());
-                ids.iter().any(|id| active.contains_key(id))
-            };
-            if !still_running {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let ended = self.runs.request_stop(request, |_, run| {
+            run.workspace.eq_ignore_ascii_case(workspace)
+        });
+        for end in ended {
+            recorded_end(end).await;
         }
         for scratch in self.store.run_scratch_dirs(workspace).await? {
             if let Err(error) = tokio::fs::remove_dir_all(&scratch).await

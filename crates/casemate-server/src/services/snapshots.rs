@@ -162,14 +162,10 @@ pub fn inspect_archive<R: Read>(reader: R) -> Result<ArchiveFacts> {
     // The digest covers every byte sent, the end-of-archive blocks included.
     std::io::copy(&mut hashing, &mut std::io::sink()).map_err(malformed)?;
     Ok(ArchiveFacts {
-        sha256: hex_digest(hashing.digest.finish().as_ref()),
+        sha256: hex::encode(hashing.digest.finish()),
         size: hashing.size,
         files,
     })
-}
-
-fn hex_digest(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Snapshot ids are 64 lower-case hex digits.

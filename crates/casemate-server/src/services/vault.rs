@@ -284,11 +284,13 @@ impl Services {
         Ok(Sensitive::new(text))
     }
 
+    /// A secret's value. A run's token reading it tells that run's output masking about it.
     pub async fn get_secret(
         &self,
         vault: &Vault,
         name: &str,
         version: Option<&str>,
+        reader: &Caller,
     ) -> Result<SecretBundle> {
         self.live_secret(vault, name).await?;
         let record = self
@@ -316,9 +318,11 @@ impl Services {
         if record.expires.is_some_and(|exp| now >= exp) {
             return Err(Error::SecretDisabled(format!("secret '{name}' expired")));
         }
+        let value = self.open_version(vault, &record).await?;
+        self.remember_fetched(reader, &value);
         Ok(SecretBundle {
             item: Self::secret_item(vault, &record)?,
-            value: self.open_version(vault, &record).await?,
+            value,
         })
     }
 
@@ -471,7 +475,12 @@ impl Services {
     }
 
     /// The values found, and the names that are missing (or deleted). Disabled secrets are refused.
-    pub async fn get_secrets(&self, vault: &Vault, names: &[String]) -> Result<SecretValues> {
+    pub async fn get_secrets(
+        &self,
+        vault: &Vault,
+        names: &[String],
+        reader: &Caller,
+    ) -> Result<SecretValues> {
         if names.is_empty() || names.len() > MAX_BATCH {
             return Err(Error::invalid(
                 "names",
@@ -484,7 +493,7 @@ impl Services {
         let mut found = BTreeMap::new();
         let mut not_found = Vec::new();
         for name in names {
-            match self.get_secret(vault, name, None).await {
+            match self.get_secret(vault, name, None, reader).await {
                 Ok(bundle) => {
                     found.insert(name.clone(), bundle.value);
                 }
