@@ -2,7 +2,9 @@
 //! Each benchmark prints its figures; none asserts on them.
 
 mod authz;
+mod runs;
 mod secret_get;
+mod server;
 mod stats;
 mod stream;
 
@@ -15,13 +17,15 @@ fn main() -> anyhow::Result<()> {
         "authz" => runtime.block_on(authz::run()),
         "stream" => stream::run(),
         "secret-get" => runtime.block_on(secret_get::run()),
+        "runs" => runtime.block_on(runs::run()),
         "all" => {
             runtime.block_on(authz::run())?;
             stream::run()?;
-            runtime.block_on(secret_get::run())
+            runtime.block_on(secret_get::run())?;
+            runtime.block_on(runs::run())
         }
         _ => {
-            eprintln!("usage: casemate-bench <authz|stream|secret-get|all>");
+            eprintln!("usage: casemate-bench <authz|stream|secret-get|runs|all>");
             std::process::exit(2);
         }
     }

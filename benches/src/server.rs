@@ -1,0 +1,111 @@
+//! The real `casemate` binary (release build) started by a benchmark on an ephemeral port with
+//! its data in a directory the benchmark owns, and stopped when dropped.
+
+use anyhow::{Context, bail};
+use casemate_client::Client;
+use casemate_types::Sensitive;
+use casemate_types::wire::TokenRequest;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+const ADMIN_PASSWORD: &str = "benchmark-admin-password";
+
+/// A child process killed when dropped, so a failed benchmark leaves no server behind.
+pub struct ChildProcess(pub Child);
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn memory_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with(field))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn casemate_binary() -> anyhow::Result<PathBuf> {
+    let runner = std::env::current_exe()?;
+    let binary = runner
+        .parent()
+        .context("the runner has no directory")?
+        .join("casemate");
+    if !binary.exists() {
+        bail!(
+            "{} is missing: build it first with `cargo build --release --bin casemate`",
+            binary.display()
+        );
+    }
+    Ok(binary)
+}
+
+pub struct CasemateServer {
+    process: ChildProcess,
+    url: String,
+    fingerprint: String,
+}
+
+impl CasemateServer {
+    /// Starts `casemate server` and reads its URL and certificate fingerprint from stdout.
+    pub fn start(home: &Path) -> anyhow::Result<Self> {
+        let mut child = Command::new(casemate_binary()?)
+            .args(["server", "--listen", "127.0.0.1:0", "--home"])
+            .arg(home)
+            .env("CASEMATE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let process = ChildProcess(child);
+        let (mut url, mut fingerprint) = (String::new(), String::new());
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line?;
+            if let Some(rest) = line.strip_prefix("casemate server listening on ") {
+                url = rest.trim().to_owned();
+            } else if let Some(rest) = line.strip_prefix("SHA-256 fingerprint: ") {
+                fingerprint = rest.trim().to_owned();
+            } else if line.starts_with("casemate is ready") {
+                return Ok(Self {
+                    process,
+                    url,
+                    fingerprint,
+                });
+            }
+        }
+        bail!("casemate exited before it was ready")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.0.id()
+    }
+
+    /// A new connection that trusts the server's certificate by its fingerprint.
+    pub fn client(&self) -> anyhow::Result<Client> {
+        Ok(Client::new(&self.url, Some(&self.fingerprint))?)
+    }
+
+    /// A client signed in as the bootstrap administrator, and its token.
+    pub async fn admin(&self) -> anyhow::Result<(Client, Sensitive)> {
+        let anonymous = self.client()?;
+        let token = anonymous
+            .token(&TokenRequest::password(
+                "admin",
+                Sensitive::new(ADMIN_PASSWORD),
+                None,
+            ))
+            .await?
+            .access_token;
+        Ok((anonymous.with_bearer(token.clone()), token))
+    }
+}
