@@ -6,6 +6,7 @@ mod credentials;
 mod keys;
 mod principals;
 mod records;
+mod registry;
 mod resources;
 mod runs;
 mod secrets;
@@ -17,9 +18,11 @@ mod vault_items;
 pub use activity::{ActivityFilter, ActivityRecord};
 pub use keys::{VaultKeyRecord, VaultKeyVersionRecord};
 pub use records::*;
+pub use registry::{LoggedModelRecord, ModelVersionRecord, RegisteredModelRecord};
 pub use resources::{CustomRoleRecord, Provisioning, ResourceRecord};
 pub use runs::{
-    IN_FLIGHT, LogChunkRecord, MetricRecord, RunRecord, RunTokenRecord, SnapshotRecord,
+    IN_FLIGHT, LatestMetric, LogChunkRecord, MetricRecord, ORIGIN_SUBMITTED, ORIGIN_TRACKED,
+    RunRecord, RunTokenRecord, SnapshotRecord, TrackingBatch,
 };
 pub use secrets::{DataKeyRecord, SecretAttributeChange, SecretRecord, SecretVersionRecord};
 pub use vault_items::VaultItemKind;

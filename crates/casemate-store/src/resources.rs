@@ -164,6 +164,8 @@ impl Store {
                 "DELETE FROM data_keys WHERE owner = ?",
                 "DELETE FROM runs WHERE workspace_id = ?",
                 "DELETE FROM snapshots WHERE workspace_id = ?",
+                "DELETE FROM registered_models WHERE workspace_id = ?",
+                "DELETE FROM logged_models WHERE workspace_id = ?",
                 "DELETE FROM resources WHERE parent = ?",
                 "DELETE FROM resources WHERE id = ?",
             ] {

@@ -1,7 +1,7 @@
 //! Runs and what hangs off them: code snapshots, run tokens, metrics, tags and sealed log chunks.
 
 use crate::records::parse_uuid;
-use crate::{Store, StoreResult};
+use crate::{Store, StoreError, StoreResult};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
@@ -38,7 +38,14 @@ pub struct RunRecord {
     pub pid: Option<i64>,
     pub scratch: Option<String>,
     pub environment: Option<Vec<u8>>,
+    /// `submitted` (run by an executor) or `tracked` (made and driven by a tracking client).
+    pub origin: String,
+    /// `active` or `deleted`.
+    pub lifecycle: String,
 }
+
+pub const ORIGIN_SUBMITTED: &str = "submitted";
+pub const ORIGIN_TRACKED: &str = "tracked";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunTokenRecord {
@@ -102,7 +109,133 @@ fn run_from_row(row: &SqliteRow) -> StoreResult<RunRecord> {
         pid: row.try_get("pid")?,
         scratch: row.try_get("scratch")?,
         environment: row.try_get("environment")?,
+        origin: row.try_get("origin")?,
+        lifecycle: row.try_get("lifecycle")?,
     })
+}
+
+async fn insert_run_row(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    run: &RunRecord,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO runs (id, workspace_id, experiment, compute, snapshot, command, status, reason, \
+         exit_code, submitted_by, submitted_by_name, submitted_at, started_at, ended_at, \
+         time_limit_seconds, pid, scratch, environment, origin, lifecycle) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(run.id.to_string())
+    .bind(&run.workspace_id)
+    .bind(&run.experiment)
+    .bind(&run.compute)
+    .bind(&run.snapshot)
+    .bind(&run.command)
+    .bind(&run.status)
+    .bind(&run.reason)
+    .bind(run.exit_code)
+    .bind(run.submitted_by.to_string())
+    .bind(&run.submitted_by_name)
+    .bind(run.submitted_at)
+    .bind(run.started_at)
+    .bind(run.ended_at)
+    .bind(run.time_limit_seconds)
+    .bind(run.pid)
+    .bind(&run.scratch)
+    .bind(&run.environment)
+    .bind(&run.origin)
+    .bind(&run.lifecycle)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_tags(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    run_id: Uuid,
+    tags: &[(String, String)],
+) -> StoreResult<()> {
+    for (name, value) in tags {
+        sqlx::query(
+            "INSERT INTO run_tags (run_id, name, value) VALUES (?, ?, ?) \
+             ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(run_id.to_string())
+        .bind(name)
+        .bind(value)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn insert_metric_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    run_id: Uuid,
+    metrics: &[MetricRecord],
+) -> StoreResult<()> {
+    let run_id = run_id.to_string();
+    for metric in metrics {
+        sqlx::query(
+            "INSERT INTO run_metrics (run_id, name, value, step, timestamp) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&run_id)
+        .bind(&metric.name)
+        .bind(metric.value)
+        .bind(metric.step)
+        .bind(metric.timestamp)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Parameters are write-once: the same value again is fine, another value is a conflict.
+async fn insert_params(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    run_id: Uuid,
+    params: &[(String, String)],
+) -> StoreResult<()> {
+    let run_id = run_id.to_string();
+    for (name, value) in params {
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT value FROM run_params WHERE run_id = ? AND name = ?")
+                .bind(&run_id)
+                .bind(name)
+                .fetch_optional(&mut **tx)
+                .await?;
+        match existing {
+            Some(old) if &old == value => {}
+            Some(_) => {
+                return Err(StoreError::Conflict(format!(
+                    "param '{name}' was already logged with another value; parameters cannot change"
+                )));
+            }
+            None => {
+                sqlx::query("INSERT INTO run_params (run_id, name, value) VALUES (?, ?, ?)")
+                    .bind(&run_id)
+                    .bind(name)
+                    .bind(value)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a tracking client logs in one call: all of it is stored, or none.
+#[derive(Debug, Default)]
+pub struct TrackingBatch {
+    pub metrics: Vec<MetricRecord>,
+    pub params: Vec<(String, String)>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// A metric's latest value: the highest step, then the latest time, then the largest value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatestMetric {
+    pub run_id: Uuid,
+    pub metric: MetricRecord,
 }
 
 impl Store {
@@ -141,32 +274,7 @@ impl Store {
     /// A new run and its token, together or not at all.
     pub async fn insert_run(&self, run: &RunRecord, token: &RunTokenRecord) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO runs (id, workspace_id, experiment, compute, snapshot, command, status, reason, \
-             exit_code, submitted_by, submitted_by_name, submitted_at, started_at, ended_at, \
-             time_limit_seconds, pid, scratch, environment) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(run.id.to_string())
-        .bind(&run.workspace_id)
-        .bind(&run.experiment)
-        .bind(&run.compute)
-        .bind(&run.snapshot)
-        .bind(&run.command)
-        .bind(&run.status)
-        .bind(&run.reason)
-        .bind(run.exit_code)
-        .bind(run.submitted_by.to_string())
-        .bind(&run.submitted_by_name)
-        .bind(run.submitted_at)
-        .bind(run.started_at)
-        .bind(run.ended_at)
-        .bind(run.time_limit_seconds)
-        .bind(run.pid)
-        .bind(&run.scratch)
-        .bind(&run.environment)
-        .execute(&mut *tx)
-        .await?;
+        insert_run_row(&mut tx, run).await?;
         sqlx::query(
             "INSERT INTO run_tokens (id, run_id, secret_hash, expires_at, revoked_at) VALUES (?, ?, ?, ?, NULL)",
         )
@@ -180,6 +288,18 @@ impl Store {
         Ok(())
     }
 
+    /// A run a tracking client made, with its first tags, together or not at all.
+    pub async fn insert_tracked_run(
+        &self,
+        run: &RunRecord,
+        tags: &[(String, String)],
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_run_row(&mut tx, run).await?;
+        upsert_tags(&mut tx, run.id, tags).await?;
+        tx.commit().await?;
+        Ok(())
+    }
     pub async fn run(&self, id: Uuid) -> StoreResult<Option<RunRecord>> {
         let row = sqlx::query("SELECT * FROM runs WHERE id = ?")
             .bind(id.to_string())
@@ -200,7 +320,8 @@ impl Store {
 
     pub async fn in_flight_runs(&self) -> StoreResult<Vec<RunRecord>> {
         let rows = sqlx::query(
-            "SELECT * FROM runs WHERE status IN ('Queued', 'Preparing', 'Running') ORDER BY submitted_at",
+            "SELECT * FROM runs WHERE origin = 'submitted' AND status IN ('Queued', 'Preparing', 'Running') \
+             ORDER BY submitted_at",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -317,18 +438,7 @@ impl Store {
 
     pub async fn insert_metrics(&self, run_id: Uuid, metrics: &[MetricRecord]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        for metric in metrics {
-            sqlx::query(
-                "INSERT INTO run_metrics (run_id, name, value, step, timestamp) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(run_id.to_string())
-            .bind(&metric.name)
-            .bind(metric.value)
-            .bind(metric.step)
-            .bind(metric.timestamp)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_metric_rows(&mut tx, run_id, metrics).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -355,18 +465,138 @@ impl Store {
 
     pub async fn set_run_tags(&self, run_id: Uuid, tags: &[(String, String)]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        for (name, value) in tags {
-            sqlx::query(
-                "INSERT INTO run_tags (run_id, name, value) VALUES (?, ?, ?) \
-                 ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value",
-            )
+        upsert_tags(&mut tx, run_id, tags).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores a tracking client's metrics, parameters and tags in one transaction.
+    pub async fn log_batch(&self, run_id: Uuid, batch: &TrackingBatch) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_params(&mut tx, run_id, &batch.params).await?;
+        insert_metric_rows(&mut tx, run_id, &batch.metrics).await?;
+        upsert_tags(&mut tx, run_id, &batch.tags).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_run_tag(&self, run_id: Uuid, name: &str) -> StoreResult<bool> {
+        let result = sqlx::query("DELETE FROM run_tags WHERE run_id = ? AND name = ?")
             .bind(run_id.to_string())
             .bind(name)
-            .bind(value)
-            .execute(&mut *tx)
+            .execute(&self.pool)
             .await?;
-        }
-        tx.commit().await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    pub async fn run_params(&self, run_id: Uuid) -> StoreResult<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT name, value FROM run_params WHERE run_id = ? ORDER BY name")
+            .bind(run_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("name")?, row.try_get("value")?)))
+            .collect()
+    }
+
+    /// Every parameter of a workspace's runs, as (run, name, value).
+    pub async fn run_params_in(
+        &self,
+        workspace_id: &str,
+    ) -> StoreResult<Vec<(Uuid, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT p.run_id, p.name, p.value FROM run_params p JOIN runs r ON r.id = p.run_id \
+             WHERE r.workspace_id = ?",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    parse_uuid("run_params.run_id", row.try_get("run_id")?)?,
+                    row.try_get("name")?,
+                    row.try_get("value")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Every tag of a workspace's runs, as (run, name, value).
+    pub async fn run_tags_in(
+        &self,
+        workspace_id: &str,
+    ) -> StoreResult<Vec<(Uuid, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT t.run_id, t.name, t.value FROM run_tags t JOIN runs r ON r.id = t.run_id \
+             WHERE r.workspace_id = ?",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    parse_uuid("run_tags.run_id", row.try_get("run_id")?)?,
+                    row.try_get("name")?,
+                    row.try_get("value")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The latest value of every metric of a workspace's runs.
+    pub async fn latest_metrics_in(&self, workspace_id: &str) -> StoreResult<Vec<LatestMetric>> {
+        let rows = sqlx::query(
+            "SELECT run_id, name, value, step, timestamp FROM ( \
+               SELECT m.run_id, m.name, m.value, m.step, m.timestamp, ROW_NUMBER() OVER ( \
+                 PARTITION BY m.run_id, m.name ORDER BY m.step DESC, m.timestamp DESC, m.value DESC \
+               ) AS position \
+               FROM run_metrics m JOIN runs r ON r.id = m.run_id WHERE r.workspace_id = ? \
+             ) WHERE position = 1",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(LatestMetric {
+                    run_id: parse_uuid("run_metrics.run_id", row.try_get("run_id")?)?,
+                    metric: MetricRecord {
+                        name: row.try_get("name")?,
+                        value: row.try_get("value")?,
+                        step: row.try_get("step")?,
+                        timestamp: row.try_get("timestamp")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// Sets a tracked run's status (and end time); false when the run is not a tracked one.
+    pub async fn update_tracked_run(
+        &self,
+        id: Uuid,
+        status: &str,
+        ended_at: Option<i64>,
+    ) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE runs SET status = ?, ended_at = ? WHERE id = ? AND origin = 'tracked'",
+        )
+        .bind(status)
+        .bind(ended_at)
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    pub async fn set_run_lifecycle(&self, id: Uuid, lifecycle: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE runs SET lifecycle = ? WHERE id = ?")
+            .bind(lifecycle)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -31,6 +31,7 @@ mod gate;
 mod hsm;
 mod keys;
 mod mfa;
+mod mlflow;
 mod principals;
 mod python_sdk;
 mod rbac;

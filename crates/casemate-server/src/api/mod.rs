@@ -5,6 +5,7 @@ mod auth;
 mod errors;
 mod keys;
 mod me;
+mod mlflow;
 mod principals;
 mod rbac;
 mod resources;
@@ -136,6 +137,49 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
             runs::get_compute,
             runs::delete_compute
         ))
+        .routes(routes!(mlflow::experiment_by_name))
+        .routes(routes!(mlflow::create_experiment))
+        .routes(routes!(mlflow::get_experiment))
+        .routes(routes!(mlflow::search_experiments))
+        .routes(routes!(mlflow::delete_experiment))
+        .routes(routes!(mlflow::restore_experiment))
+        .routes(routes!(mlflow::set_experiment_tag))
+        .routes(routes!(mlflow::delete_experiment_tag))
+        .routes(routes!(mlflow::create_run))
+        .routes(routes!(mlflow::update_run))
+        .routes(routes!(mlflow::delete_run))
+        .routes(routes!(mlflow::restore_run))
+        .routes(routes!(mlflow::log_metric))
+        .routes(routes!(mlflow::log_param))
+        .routes(routes!(mlflow::log_batch))
+        .routes(routes!(mlflow::set_tag))
+        .routes(routes!(mlflow::delete_tag))
+        .routes(routes!(mlflow::get_run))
+        .routes(routes!(mlflow::search_runs))
+        .routes(routes!(mlflow::metric_history))
+        .routes(routes!(mlflow::create_registered_model))
+        .routes(routes!(mlflow::get_registered_model))
+        .routes(routes!(mlflow::search_registered_models))
+        .routes(routes!(mlflow::latest_versions))
+        .routes(routes!(
+            mlflow::set_alias,
+            mlflow::delete_alias,
+            mlflow::version_by_alias
+        ))
+        .routes(routes!(mlflow::create_model_version))
+        .routes(routes!(mlflow::get_model_version))
+        .routes(routes!(mlflow::search_model_versions))
+        .routes(routes!(mlflow::download_uri))
+        .routes(routes!(mlflow::transition_stage))
+        .routes(routes!(mlflow::create_logged_model))
+        .routes(routes!(
+            mlflow::get_logged_model,
+            mlflow::finalize_logged_model
+        ))
+        .routes(routes!(mlflow::set_logged_model_tags))
+        .routes(routes!(mlflow::search_logged_models))
+        .routes(routes!(mlflow::list_artifacts))
+        .routes(routes!(mlflow::upload_artifact, mlflow::download_artifact))
 }
 
 /// The whole application: routes behind the gate, the request context around everything.
@@ -158,6 +202,9 @@ pub fn gate_router(
         ))
         .fallback(auth::not_found)
         .method_not_allowed_fallback(auth::method_not_allowed)
+        .layer(axum::middleware::from_fn(
+            mlflow::errors::mlflow_error_shape,
+        ))
         .layer(axum::Extension(Arc::new(document)))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(

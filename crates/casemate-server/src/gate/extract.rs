@@ -180,6 +180,63 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuer
     }
 }
 
+/// An MLflow request: the query string and the JSON body (either may be empty) merged, as
+/// MLflow's clients send GETs as query strings and the rest as JSON. Unknown fields are ignored
+/// (newer clients add some); a repeated query parameter becomes a list, and so do the fields
+/// that are always lists.
+pub struct MlflowRequest<T>(pub T);
+
+const MLFLOW_LIST_FIELDS: [&str; 3] = ["order_by", "stages", "experiment_ids"];
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for MlflowRequest<T> {
+    type Rejection = Error;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        use serde_json::Value;
+        let query = request.uri().query().unwrap_or("").to_owned();
+        let bytes = read_body(request, state).await?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&query)
+            .map_err(|e| Error::invalid("query", without_value(&e.to_string())))?;
+        let mut object = serde_json::Map::new();
+        for (name, value) in pairs {
+            match object.get_mut(&name) {
+                Some(Value::Array(items)) => items.push(Value::String(value)),
+                Some(existing) => {
+                    let first = existing.take();
+                    *existing = Value::Array(vec![first, Value::String(value)]);
+                }
+                None => {
+                    object.insert(name, Value::String(value));
+                }
+            }
+        }
+        for name in MLFLOW_LIST_FIELDS {
+            if let Some(value @ Value::String(_)) = object.get_mut(name) {
+                let single = value.take();
+                *value = Value::Array(vec![single]);
+            }
+        }
+        if !bytes.iter().all(u8::is_ascii_whitespace) {
+            match decode_json::<Value>(&bytes)? {
+                Value::Object(body) => object.extend(body),
+                _ => return Err(Error::invalid("body", "must be a JSON object")),
+            }
+        }
+        serde_path_to_error::deserialize(Value::Object(object))
+            .map(MlflowRequest)
+            .map_err(|error| {
+                let path = error.path().to_string();
+                let message = without_value(&error.into_inner().to_string());
+                let field = if path == "." {
+                    field_in_message(&message).unwrap_or_else(|| "body".to_owned())
+                } else {
+                    path
+                };
+                Error::invalid(field, message)
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ use super::resources::WorkspaceStorage;
 use crate::error::{Error, Result};
 use bytes::Bytes;
 use casemate_crypto::stream::{StreamError, open_stream, plaintext_len, seal_stream};
+use casemate_types::wire::mlflow::FileInfo;
 use casemate_types::wire::{Artifact, RewrapReport};
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use object_store::ObjectStore;
@@ -286,6 +287,55 @@ impl Services {
             .collect();
         artifacts.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(artifacts)
+    }
+
+    /// The artifacts and directories directly under `directory` (the root when empty), by name,
+    /// as MLflow's artifact proxy lists them. A directory that holds nothing lists as empty.
+    pub async fn list_artifact_directory(
+        &self,
+        rg: &str,
+        ws: &str,
+        directory: &str,
+    ) -> Result<Vec<FileInfo>> {
+        let directory = directory.trim_matches('/');
+        if !directory.is_empty() {
+            validate_artifact_path(directory)?;
+        }
+        let storage = self.workspace_storage(rg, ws).await?;
+        let prefix = if directory.is_empty() {
+            artifacts_prefix(&storage)
+        } else {
+            blob_object(&storage, &format!("artifacts/{directory}"))
+        };
+        let listing = self
+            .blobs
+            .list_with_delimiter(Some(&prefix))
+            .await
+            .map_err(|e| Error::internal(format!("blob store: {e}")))?;
+        let name_of = |path: &Path| path.filename().map(str::to_owned);
+        let mut files: Vec<FileInfo> = listing
+            .common_prefixes
+            .iter()
+            .filter_map(|dir| {
+                Some(FileInfo {
+                    path: name_of(dir)?,
+                    is_dir: true,
+                    file_size: None,
+                })
+            })
+            .chain(listing.objects.iter().filter_map(|meta| {
+                Some(FileInfo {
+                    path: name_of(&meta.location)?,
+                    is_dir: false,
+                    file_size: meta
+                        .size
+                        .checked_sub(PREAMBLE as u64)
+                        .and_then(plaintext_len),
+                })
+            }))
+            .collect();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(files)
     }
 
     /// Removes a deleted workspace's blobs. Its data keys are already gone, so this only frees

@@ -9,14 +9,18 @@ pub mod executor;
 pub mod identity;
 pub mod keys;
 pub mod limiter;
+pub mod logged_models;
 pub mod masking;
 pub mod principals;
 pub mod rbac;
+pub mod registry;
 pub mod resources;
 pub mod runs;
+pub mod search_filter;
 pub mod signing;
 pub mod snapshots;
 pub mod tokens;
+pub mod tracking;
 pub mod vault;
 
 use crate::config::ServerConfig;

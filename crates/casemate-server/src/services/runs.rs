@@ -513,11 +513,22 @@ impl Services {
             ("CASEMATE_RESOURCE_GROUP".into(), Sensitive::new(rg)),
             ("CASEMATE_EXPERIMENT".into(), Sensitive::new(experiment)),
         ];
+        // The unmodified `mlflow` client logs to this run, in this workspace, with the run token.
+        environment.push((
+            "MLFLOW_TRACKING_URI".into(),
+            Sensitive::new(format!(
+                "{}/mlflow/resourceGroups/{rg}/workspaces/{ws}",
+                endpoint.url.trim_end_matches('/')
+            )),
+        ));
+        environment.push((
+            "MLFLOW_RUN_ID".into(),
+            Sensitive::new(run_id.simple().to_string()),
+        ));
         if let Some(ca) = &endpoint.ca_cert {
-            environment.push((
-                "CASEMATE_CA_CERT".into(),
-                Sensitive::new(ca.display().to_string()),
-            ));
+            for name in ["CASEMATE_CA_CERT", "MLFLOW_TRACKING_SERVER_CERT_PATH"] {
+                environment.push((name.into(), Sensitive::new(ca.display().to_string())));
+            }
         }
         for (name, value) in &request.environment {
             environment.push((name.clone(), Sensitive::new(value.clone())));
@@ -532,6 +543,10 @@ impl Services {
                 .collect();
             Some(self.seal_environment(&storage, run_id, &shown).await?)
         };
+        environment.push((
+            "MLFLOW_TRACKING_TOKEN".into(),
+            Sensitive::new(credential.token.expose()),
+        ));
         environment.push(("CASEMATE_RUN_TOKEN".into(), credential.token));
         let record = RunRecord {
             id: run_id,
@@ -552,6 +567,8 @@ impl Services {
             pid: None,
             scratch: None,
             environment: recorded,
+            origin: casemate_store::ORIGIN_SUBMITTED.to_owned(),
+            lifecycle: "active".to_owned(),
         };
         let token = RunTokenRecord {
             id: credential.id,

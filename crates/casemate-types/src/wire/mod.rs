@@ -1,6 +1,7 @@
 //! Request and response bodies of the HTTP API.
 
 pub mod auth;
+pub mod mlflow;
 pub mod principals;
 pub mod resources;
 pub mod runs;

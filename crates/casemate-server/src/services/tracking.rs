@@ -1,0 +1,917 @@
+//! Tracking as MLflow's clients see it, over casemate's own experiments and runs: one store, so
+//! what `mlflow` logs is what the native API, the CLI and the SDK show, and the other way round.
+//!
+//! - An experiment is the workspace's `experiments` resource; its MLflow id is derived from its
+//!   resource id (the `Default` experiment is `0`), and its tags and lifecycle stage live in the
+//!   resource's properties.
+//! - A run made by a tracking client has origin `tracked`: no snapshot or executor, and the
+//!   client sets its status. A submitted run's status belongs to its executor; a client may log
+//!   to it (with the run token, through `MLFLOW_RUN_ID`) but not end it.
+//! - A run's artifacts are the workspace artifacts under `runs/{run}/outputs/`, where a
+//!   submitted run's `outputs/` directory lands too.
+
+use super::search_filter::{self, Clause, Entity, Field, SortKey};
+use super::{Caller, Services};
+use crate::error::{Error, Result};
+use casemate_store::{MetricRecord, ORIGIN_TRACKED, ResourceRecord, RunRecord, TrackingBatch};
+use casemate_types::clock::unix_millis;
+use casemate_types::names::validate_child_name;
+use casemate_types::wire::RunStatus;
+use casemate_types::wire::mlflow::{
+    CreateExperiment, CreateRun, Experiment, KeyValue, LogBatch, Metric, MetricHistoryQuery,
+    MetricHistoryResponse, Run, RunData, RunInfo, SearchExperiments, SearchExperimentsResponse,
+    SearchRuns, SearchRunsResponse, UpdateRun,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
+
+const ACTIVE: &str = "active";
+const DELETED: &str = "deleted";
+const DEFAULT_EXPERIMENT: &str = "Default";
+const DEFAULT_EXPERIMENT_ID: &str = "0";
+pub const RUN_NAME_TAG: &str = "mlflow.runName";
+/// MLflow's limits on one `log-batch` call.
+const MAX_BATCH_METRICS: usize = 1000;
+const MAX_BATCH_PARAMS_AND_TAGS: usize = 100;
+const MAX_KEY_CHARS: usize = 250;
+const MAX_PARAM_VALUE_CHARS: usize = 6000;
+const MAX_TAG_VALUE_CHARS: usize = 8000;
+const MAX_SEARCH_RESULTS: i64 = 50_000;
+const DEFAULT_SEARCH_RESULTS: i64 = 1000;
+
+/// What an experiment keeps beyond the resource record.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct ExperimentMeta {
+    #[serde(default)]
+    lifecycle: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    #[serde(default)]
+    updated_at: Option<i64>,
+}
+
+struct ExperimentEntry {
+    record: ResourceRecord,
+    meta: ExperimentMeta,
+    id: String,
+}
+
+impl ExperimentEntry {
+    fn deleted(&self) -> bool {
+        self.meta.lifecycle.as_deref() == Some(DELETED)
+    }
+}
+
+/// An experiment's MLflow id: stable, derived from its (case-insensitive) resource id.
+fn experiment_id(resource_id: &str, name: &str) -> String {
+    if name.eq_ignore_ascii_case(DEFAULT_EXPERIMENT) {
+        return DEFAULT_EXPERIMENT_ID.to_owned();
+    }
+    let digest = casemate_crypto::sha256(resource_id.to_ascii_lowercase().as_bytes());
+    hex::encode(&digest[..10])
+}
+
+fn experiment_resource_id(workspace_id: &str, name: &str) -> String {
+    format!("{workspace_id}/{}/{name}", super::computes::EXPERIMENTS)
+}
+
+/// A run id as MLflow clients write it (32 hex digits; the hyphenated form is accepted too).
+pub fn parse_run_id(field: &'static str, text: Option<&str>) -> Result<Uuid> {
+    let text = text
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::invalid(field, "is required"))?;
+    Uuid::parse_str(text).map_err(|_| Error::invalid(field, "must be a run id: 32 hex digits"))
+}
+
+pub fn required<'a>(field: &'static str, value: Option<&'a str>) -> Result<&'a str> {
+    value
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::invalid(field, "is required"))
+}
+
+fn mlflow_status(status: &str) -> &'static str {
+    match RunStatus::parse(status) {
+        Some(RunStatus::Queued | RunStatus::Preparing) => "SCHEDULED",
+        Some(RunStatus::Running) | None => "RUNNING",
+        Some(RunStatus::Completed) => "FINISHED",
+        Some(RunStatus::Failed) => "FAILED",
+        Some(RunStatus::Canceled) => "KILLED",
+    }
+}
+
+fn casemate_status(status: &str) -> Result<RunStatus> {
+    match status {
+        "RUNNING" => Ok(RunStatus::Running),
+        "SCHEDULED" => Ok(RunStatus::Queued),
+        "FINISHED" => Ok(RunStatus::Completed),
+        "FAILED" => Ok(RunStatus::Failed),
+        "KILLED" => Ok(RunStatus::Canceled),
+        _ => Err(Error::invalid(
+            "status",
+            "must be RUNNING, SCHEDULED, FINISHED, FAILED or KILLED",
+        )),
+    }
+}
+
+/// `mlflow-artifacts:` URIs name workspace artifact paths, which the proxy serves.
+pub fn run_artifact_uri(run: Uuid) -> String {
+    format!("mlflow-artifacts:/runs/{run}/outputs")
+}
+
+fn validate_key(field: &'static str, key: &str) -> Result<()> {
+    if key.is_empty() || key.chars().count() > MAX_KEY_CHARS || key.contains(['\0', '\n']) {
+        return Err(Error::invalid(
+            field,
+            format!("keys must be 1-{MAX_KEY_CHARS} characters without newlines"),
+        ));
+    }
+    if key.split('/').any(|part| part == "..") {
+        return Err(Error::invalid(
+            field,
+            "keys may not contain '..' path parts",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_value(field: &'static str, value: &str, limit: usize) -> Result<()> {
+    if value.chars().count() > limit {
+        return Err(Error::invalid(
+            field,
+            format!("values may be at most {limit} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn pairs(tags: &[KeyValue]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect()
+}
+
+fn key_values(pairs: impl IntoIterator<Item = (String, String)>) -> Vec<KeyValue> {
+    pairs
+        .into_iter()
+        .map(|(key, value)| KeyValue { key, value })
+        .collect()
+}
+
+/// `page_token` is an offset; MLflow's own servers write base64 of `{"offset": N}`.
+fn page_offset(token: Option<&str>) -> Result<usize> {
+    #[derive(Deserialize)]
+    struct Page {
+        offset: usize,
+    }
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Ok(0);
+    };
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Page>(&bytes).ok())
+        .map(|page| page.offset)
+        .ok_or_else(|| Error::invalid("page_token", "is not a token this server issued"))
+}
+
+fn page_token(offset: usize) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{{\"offset\": {offset}}}"))
+}
+
+fn max_results(requested: Option<i64>) -> Result<usize> {
+    let wanted = requested.unwrap_or(DEFAULT_SEARCH_RESULTS);
+    if !(1..=MAX_SEARCH_RESULTS).contains(&wanted) {
+        return Err(Error::invalid(
+            "max_results",
+            format!("must be between 1 and {MAX_SEARCH_RESULTS}"),
+        ));
+    }
+    usize::try_from(wanted).map_err(Error::internal)
+}
+
+/// One page of `items` and the token for the next, if there is more.
+pub fn paginate<T>(
+    mut items: Vec<T>,
+    token: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<T>, Option<String>)> {
+    let offset = page_offset(token)?;
+    if offset >= items.len() {
+        return Ok((Vec::new(), None));
+    }
+    let rest = items.split_off(offset);
+    let more = rest.len() > limit;
+    let page: Vec<T> = rest.into_iter().take(limit).collect();
+    Ok((page, more.then(|| page_token(offset + limit))))
+}
+
+pub fn parse_filter(filter: Option<&str>) -> Result<Vec<Clause>> {
+    search_filter::parse_filter(filter.unwrap_or("")).map_err(|rule| Error::invalid("filter", rule))
+}
+
+pub fn parse_order_by(order_by: &[String]) -> Result<Vec<SortKey>> {
+    order_by
+        .iter()
+        .map(|entry| {
+            search_filter::parse_order_by(entry, false)
+                .map_err(|rule| Error::invalid("order_by", rule))
+        })
+        .collect()
+}
+
+fn view_type_includes(view: Option<&str>, deleted: bool) -> Result<bool> {
+    match view.unwrap_or("ACTIVE_ONLY") {
+        "ACTIVE_ONLY" | "" => Ok(!deleted),
+        "DELETED_ONLY" => Ok(deleted),
+        "ALL" => Ok(true),
+        _ => Err(Error::invalid(
+            "view_type",
+            "must be ACTIVE_ONLY, DELETED_ONLY or ALL",
+        )),
+    }
+}
+
+fn experiment_field(experiment: &Experiment, entity: Entity, key: &str) -> Option<Field> {
+    match entity {
+        Entity::Attribute => match key {
+            "name" => Some(Field::Text(experiment.name.clone())),
+            "experiment_id" => Some(Field::Text(experiment.experiment_id.clone())),
+            "lifecycle_stage" => Some(Field::Text(experiment.lifecycle_stage.clone())),
+            "creation_time" => Some(Field::Number(experiment.creation_time as f64)),
+            "last_update_time" => Some(Field::Number(experiment.last_update_time as f64)),
+            _ => None,
+        },
+        Entity::Tag => experiment
+            .tags
+            .iter()
+            .find(|t| t.key == key)
+            .map(|t| Field::Text(t.value.clone())),
+        Entity::Metric | Entity::Param => None,
+    }
+}
+
+fn run_field(run: &Run, entity: Entity, key: &str) -> Option<Field> {
+    let text = |value: &str| Some(Field::Text(value.to_owned()));
+    match entity {
+        Entity::Metric => run
+            .data
+            .metrics
+            .iter()
+            .find(|m| m.key == key)
+            .map(|m| Field::Number(m.value)),
+        Entity::Param => run
+            .data
+            .params
+            .iter()
+            .find(|p| p.key == key)
+            .and_then(|p| text(&p.value)),
+        Entity::Tag => run
+            .data
+            .tags
+            .iter()
+            .find(|t| t.key == key)
+            .and_then(|t| text(&t.value)),
+        Entity::Attribute => match key {
+            "run_id" | "run_uuid" => text(&run.info.run_id),
+            "run_name" => text(&run.info.run_name),
+            "status" => text(&run.info.status),
+            "user_id" => text(&run.info.user_id),
+            "artifact_uri" => text(&run.info.artifact_uri),
+            "lifecycle_stage" => text(&run.info.lifecycle_stage),
+            "experiment_id" => text(&run.info.experiment_id),
+            "start_time" | "created" => run.info.start_time.map(|t| Field::Number(t as f64)),
+            "end_time" => run.info.end_time.map(|t| Field::Number(t as f64)),
+            _ => None,
+        },
+    }
+}
+
+pub fn sort<T>(
+    items: &mut [T],
+    keys: &[SortKey],
+    field: impl Fn(&T, Entity, &str) -> Option<Field>,
+) {
+    items.sort_by(|a, b| {
+        keys.iter()
+            .map(|key| {
+                search_filter::compare(
+                    field(a, key.entity, &key.key).as_ref(),
+                    field(b, key.entity, &key.key).as_ref(),
+                    key.ascending,
+                )
+            })
+            .find(|order| order.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+}
+
+fn to_metric(record: &MetricRecord) -> Metric {
+    Metric {
+        key: record.name.clone(),
+        value: record.value,
+        timestamp: record.timestamp,
+        step: record.step,
+    }
+}
+
+/// A run's parts as the search reads them in bulk.
+#[derive(Default)]
+struct RunParts {
+    metrics: Vec<Metric>,
+    params: Vec<(String, String)>,
+    tags: Vec<(String, String)>,
+}
+
+impl Services {
+    async fn experiment_entries(&self, workspace_id: &str) -> Result<Vec<ExperimentEntry>> {
+        self.store
+            .resources(super::computes::EXPERIMENTS, Some(workspace_id))
+            .await?
+            .into_iter()
+            .map(|record| {
+                let meta: ExperimentMeta = serde_json::from_str(&record.properties)
+                    .map_err(|e| Error::internal(format!("experiment {}: {e}", record.id)))?;
+                let id = experiment_id(&record.id, &record.name);
+                Ok(ExperimentEntry { record, meta, id })
+            })
+            .collect()
+    }
+
+    async fn experiment_entry(&self, workspace_id: &str, id: &str) -> Result<ExperimentEntry> {
+        if id == DEFAULT_EXPERIMENT_ID {
+            self.ensure_experiment(workspace_id, DEFAULT_EXPERIMENT, "casemate")
+                .await?;
+        }
+        self.experiment_entries(workspace_id)
+            .await?
+            .into_iter()
+            .find(|entry| entry.id == id)
+            .ok_or_else(|| Error::NotFound(format!("experiment with id '{id}'")))
+    }
+
+    fn experiment_view(entry: &ExperimentEntry) -> Experiment {
+        let created = entry.record.created_at.saturating_mul(1000);
+        Experiment {
+            experiment_id: entry.id.clone(),
+            name: entry.record.name.clone(),
+            artifact_location: format!("mlflow-artifacts:/experiments/{}", entry.id),
+            lifecycle_stage: if entry.deleted() { DELETED } else { ACTIVE }.to_owned(),
+            last_update_time: entry.meta.updated_at.unwrap_or(created),
+            creation_time: created,
+            tags: key_values(entry.meta.tags.clone()),
+        }
+    }
+
+    async fn save_experiment_meta(&self, entry: &mut ExperimentEntry) -> Result<()> {
+        entry.meta.updated_at = Some(unix_millis(self.now()));
+        let properties = serde_json::to_string(&entry.meta).map_err(Error::internal)?;
+        self.store
+            .update_resource_properties(&entry.record.id, &properties)
+            .await?;
+        Ok(())
+    }
+
+    /// The MLflow id of the workspace's experiment `name`.
+    pub fn mlflow_experiment_id_of(&self, workspace_id: &str, name: &str) -> String {
+        experiment_id(&experiment_resource_id(workspace_id, name), name)
+    }
+
+    pub async fn mlflow_experiment(&self, rg: &str, ws: &str, id: &str) -> Result<Experiment> {
+        let storage = self.workspace_storage(rg, ws).await?;
+        Ok(Self::experiment_view(
+            &self.experiment_entry(&storage.id, id).await?,
+        ))
+    }
+
+    pub async fn mlflow_experiment_by_name(
+        &self,
+        rg: &str,
+        ws: &str,
+        name: &str,
+    ) -> Result<Experiment> {
+        let storage = self.workspace_storage(rg, ws).await?;
+        self.experiment_entries(&storage.id)
+            .await?
+            .iter()
+            .find(|entry| entry.record.name.eq_ignore_ascii_case(name))
+            .map(Self::experiment_view)
+            .ok_or_else(|| Error::NotFound(format!("experiment '{name}'")))
+    }
+
+    pub async fn mlflow_create_experiment(
+        &self,
+        caller: &Caller,
+        rg: &str,
+        ws: &str,
+        request: &CreateExperiment,
+    ) -> Result<String> {
+        let name = required("name", request.name.as_deref())?;
+        validate_child_name("name", name)?;
+        if request
+            .artifact_location
+            .as_deref()
+            .is_some_and(|l| !l.is_empty())
+        {
+            return Err(Error::invalid(
+                "artifact_location",
+                "must be left unset: artifacts are stored, encrypted, in the workspace",
+            ));
+        }
+        let mut tags = BTreeMap::new();
+        for tag in &request.tags {
+            validate_key("tags", &tag.key)?;
+            validate_value("tags", &tag.value, MAX_TAG_VALUE_CHARS)?;
+            tags.insert(tag.key.clone(), tag.value.clone());
+        }
+        let storage = self.workspace_storage(rg, ws).await?;
+        let id = experiment_resource_id(&storage.id, name);
+        let meta = ExperimentMeta {
+            lifecycle: Some(ACTIVE.to_owned()),
+            tags,
+            updated_at: Some(unix_millis(self.now())),
+        };
+        let record = ResourceRecord {
+            id: id.clone(),
+            kind: super::computes::EXPERIMENTS.to_owned(),
+            parent: Some(storage.id.clone()),
+            name: name.to_owned(),
+            properties: serde_json::to_string(&meta).map_err(Error::internal)?,
+            created_at: self.now_unix(),
+            created_by: caller.name.clone(),
+        };
+        match self.store.insert_resource(&record).await {
+            Ok(()) => Ok(experiment_id(&id, name)),
+            Err(casemate_store::StoreError::Conflict(_)) => Err(Error::Conflict(format!(
+                "experiment '{name}' already exists"
+            ))),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    pub async fn mlflow_search_experiments(
+        &self,
+        rg: &str,
+        ws: &str,
+        request: &SearchExperiments,
+    ) -> Result<SearchExperimentsResponse> {
+        let clauses = parse_filter(request.filter.as_deref())?;
+        let mut order = parse_order_by(&request.order_by)?;
+        let limit = max_results(request.max_results)?;
+        let storage = self.workspace_storage(rg, ws).await?;
+        let mut found = Vec::new();
+        for entry in self.experiment_entries(&storage.id).await? {
+            if !view_type_includes(request.view_type.as_deref(), entry.deleted())? {
+                continue;
+            }
+            let experiment = Self::experiment_view(&entry);
+            if clauses
+                .iter()
+                .all(|c| c.matches(&|entity, key| experiment_field(&experiment, entity, key)))
+            {
+                found.push(experiment);
+            }
+        }
+        order.push(SortKey {
+            entity: Entity::Attribute,
+            key: "creation_time".into(),
+            ascending: false,
+        });
+        order.push(SortKey {
+            entity: Entity::Attribute,
+            key: "experiment_id".into(),
+            ascending: true,
+        });
+        sort(&mut found, &order, experiment_field);
+        let (experiments, next_page_token) = paginate(found, request.page_token.as_deref(), limit)?;
+        Ok(SearchExperimentsResponse {
+            experiments,
+            next_page_token,
+        })
+    }
+
+    /// Deletes (soft) or restores an experiment.
+    pub async fn mlflow_set_experiment_deleted(
+        &self,
+        rg: &str,
+        ws: &str,
+        id: &str,
+        deleted: bool,
+    ) -> Result<()> {
+        let storage = self.workspace_storage(rg, ws).await?;
+        let mut entry = self.experiment_entry(&storage.id, id).await?;
+        if deleted && entry.id == DEFAULT_EXPERIMENT_ID {
+            return Err(Error::invalid(
+                "experiment_id",
+                "the Default experiment cannot be deleted",
+            ));
+        }
+        entry.meta.lifecycle = Some(if deleted { DELETED } else { ACTIVE }.to_owned());
+        self.save_experiment_meta(&mut entry).await
+    }
+
+    /// Sets (`Some(value)`) or deletes (`None`) an experiment tag.
+    pub async fn mlflow_experiment_tag(
+        &self,
+        rg: &str,
+        ws: &str,
+        id: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()> {
+        validate_key("key", key)?;
+        let storage = self.workspace_storage(rg, ws).await?;
+        let mut entry = self.experiment_entry(&storage.id, id).await?;
+        match value {
+            Some(value) => {
+                validate_value("value", value, MAX_TAG_VALUE_CHARS)?;
+                entry.meta.tags.insert(key.to_owned(), value.to_owned());
+            }
+            None => {
+                if entry.meta.tags.remove(key).is_none() {
+                    return Err(Error::NotFound(format!("experiment tag '{key}'")));
+                }
+            }
+        }
+        self.save_experiment_meta(&mut entry).await
+    }
+
+    fn mlflow_run_view(&self, run: &RunRecord, workspace_id: &str, parts: RunParts) -> Run {
+        let run_name = parts
+            .tags
+            .iter()
+            .find(|(k, _)| k == RUN_NAME_TAG)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let run_id = run.id.simple().to_string();
+        Run {
+            info: RunInfo {
+                run_uuid: run_id.clone(),
+                run_id,
+                run_name,
+                experiment_id: experiment_id(
+                    &experiment_resource_id(workspace_id, &run.experiment),
+                    &run.experiment,
+                ),
+                user_id: run.submitted_by_name.clone(),
+                status: mlflow_status(&run.status).to_owned(),
+                start_time: Some(run.started_at.unwrap_or(run.submitted_at)),
+                end_time: run.ended_at,
+                artifact_uri: run_artifact_uri(run.id),
+                lifecycle_stage: run.lifecycle.clone(),
+            },
+            data: RunData {
+                metrics: parts.metrics,
+                params: key_values(parts.params),
+                tags: key_values(parts.tags),
+            },
+            ..Run::default()
+        }
+    }
+
+    /// The run, which must be in the workspace, with its latest metrics, params and tags.
+    async fn mlflow_run_record(&self, workspace_id: &str, run: Uuid) -> Result<RunRecord> {
+        self.store
+            .run(run)
+            .await?
+            .filter(|r| r.workspace_id.eq_ignore_ascii_case(workspace_id))
+            .ok_or_else(|| Error::NotFound(format!("run '{}'", run.simple())))
+    }
+
+    async fn mlflow_run_full(&self, workspace_id: &str, record: &RunRecord) -> Result<Run> {
+        let mut latest: BTreeMap<String, MetricRecord> = BTreeMap::new();
+        for metric in self.store.metrics(record.id).await? {
+            // The same order as the store's bulk query: step, then time, then value.
+            let newer = latest.get(&metric.name).is_none_or(|held| {
+                (metric.step, metric.timestamp)
+                    .cmp(&(held.step, held.timestamp))
+                    .then(metric.value.total_cmp(&held.value))
+                    .is_ge()
+            });
+            if newer {
+                latest.insert(metric.name.clone(), metric);
+            }
+        }
+        let parts = RunParts {
+            metrics: latest.values().map(to_metric).collect(),
+            params: self.store.run_params(record.id).await?,
+            tags: self.store.run_tags(record.id).await?,
+        };
+        Ok(self.mlflow_run_view(record, workspace_id, parts))
+    }
+
+    pub async fn mlflow_get_run(&self, rg: &str, ws: &str, run: Uuid) -> Result<Run> {
+        let storage = self.workspace_storage(rg, ws).await?;
+        let record = self.mlflow_run_record(&storage.id, run).await?;
+        self.mlflow_run_full(&storage.id, &record).await
+    }
+
+    pub async fn mlflow_create_run(
+        &self,
+        caller: &Caller,
+        rg: &str,
+        ws: &str,
+        request: &CreateRun,
+    ) -> Result<Run> {
+        let experiment = required("experiment_id", request.experiment_id.as_deref())?;
+        let mut tags = pairs(&request.tags);
+        for (key, value) in &tags {
+            validate_key("tags", key)?;
+            validate_value("tags", value, MAX_TAG_VALUE_CHARS)?;
+        }
+        let storage = self.workspace_storage(rg, ws).await?;
+        let entry = self.experiment_entry(&storage.id, experiment).await?;
+        if entry.deleted() {
+            return Err(Error::invalid(
+                "experiment_id",
+                format!(
+                    "experiment '{}' is deleted; restore it first",
+                    entry.record.name
+                ),
+            ));
+        }
+        let id = Uuid::new_v4();
+        let run_name = match request.run_name.as_deref().filter(|n| !n.is_empty()) {
+            Some(name) => name.to_owned(),
+            None => tags
+                .iter()
+                .find(|(k, _)| k == RUN_NAME_TAG)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| format!("run-{}", &id.simple().to_string()[..8])),
+        };
+        validate_value("run_name", &run_name, MAX_KEY_CHARS)?;
+        tags.retain(|(k, _)| k != RUN_NAME_TAG);
+        tags.push((RUN_NAME_TAG.to_owned(), run_name));
+        let now = unix_millis(self.now());
+        let record = RunRecord {
+            id,
+            workspace_id: storage.id.clone(),
+            experiment: entry.record.name.clone(),
+            compute: String::new(),
+            snapshot: String::new(),
+            command: String::new(),
+            status: RunStatus::Running.as_str().to_owned(),
+            reason: None,
+            exit_code: None,
+            submitted_by: caller.principal_id,
+            // The run is the signed-in caller's, whatever `user_id` the client claims.
+            submitted_by_name: caller.name.clone(),
+            submitted_at: now,
+            started_at: Some(request.start_time.unwrap_or(now)),
+            ended_at: None,
+            time_limit_seconds: 0,
+            pid: None,
+            scratch: None,
+            environment: None,
+            origin: ORIGIN_TRACKED.to_owned(),
+            lifecycle: ACTIVE.to_owned(),
+        };
+        self.store.insert_tracked_run(&record, &tags).await?;
+        self.mlflow_run_full(&storage.id, &record).await
+    }
+
+    /// Sets a run's name; and, for a tracked run, its status and end time.
+    pub async fn mlflow_update_run(
+        &self,
+        rg: &str,
+        ws: &str,
+        request: &UpdateRun,
+    ) -> Result<RunInfo> {
+        let run = parse_run_id(
+            "run_id",
+            request.run_id.as_deref().or(request.run_uuid.as_deref()),
+        )?;
+        let status = request.status.as_deref().map(casemate_status).transpose()?;
+        let storage = self.workspace_storage(rg, ws).await?;
+        let record = self.mlflow_run_record(&storage.id, run).await?;
+        if let Some(name) = request.run_name.as_deref().filter(|n| !n.is_empty()) {
+            validate_value("run_name", name, MAX_KEY_CHARS)?;
+            self.store
+                .set_run_tags(run, &[(RUN_NAME_TAG.to_owned(), name.to_owned())])
+                .await?;
+        }
+        if let Some(status) = status
+            && record.origin == ORIGIN_TRACKED
+        {
+            let ended_at = status
+                .is_final()
+                .then(|| request.end_time.unwrap_or_else(|| unix_millis(self.now())));
+            self.store
+                .update_tracked_run(run, status.as_str(), ended_at)
+                .await?;
+        }
+        let record = self.mlflow_run_record(&storage.id, run).await?;
+        Ok(self.mlflow_run_full(&storage.id, &record).await?.info)
+    }
+
+    pub async fn mlflow_set_run_deleted(
+        &self,
+        rg: &str,
+        ws: &str,
+        run: Uuid,
+        deleted: bool,
+    ) -> Result<()> {
+        let storage = self.workspace_storage(rg, ws).await?;
+        self.mlflow_run_record(&storage.id, run).await?;
+        self.store
+            .set_run_lifecycle(run, if deleted { DELETED } else { ACTIVE })
+            .await?;
+        Ok(())
+    }
+
+    /// Stores metrics, params and tags for a run in one transaction, after checking every item.
+    pub async fn mlflow_log_batch(&self, rg: &str, ws: &str, request: &LogBatch) -> Result<()> {
+        let run = parse_run_id("run_id", request.run_id.as_deref())?;
+        if request.metrics.len() > MAX_BATCH_METRICS {
+            return Err(Error::invalid(
+                "metrics",
+                format!("at most {MAX_BATCH_METRICS} metrics per batch"),
+            ));
+        }
+        if request.params.len() + request.tags.len() > MAX_BATCH_PARAMS_AND_TAGS {
+            return Err(Error::invalid(
+                "params",
+                format!("at most {MAX_BATCH_PARAMS_AND_TAGS} params and tags together per batch"),
+            ));
+        }
+        let now = unix_millis(self.now());
+        let mut batch = TrackingBatch::default();
+        for metric in &request.metrics {
+            validate_key("metrics", &metric.key)?;
+            if metric.value.is_nan() {
+                return Err(Error::invalid(
+                    "metrics",
+                    format!("metric '{}' is NaN, which is not stored", metric.key),
+                ));
+            }
+            batch.metrics.push(MetricRecord {
+                name: metric.key.clone(),
+                value: metric.value,
+                step: metric.step,
+                timestamp: if metric.timestamp == 0 {
+                    now
+                } else {
+                    metric.timestamp
+                },
+            });
+        }
+        let mut seen = HashMap::new();
+        for param in &request.params {
+            validate_key("params", &param.key)?;
+            validate_value("params", &param.value, MAX_PARAM_VALUE_CHARS)?;
+            if seen
+                .insert(param.key.as_str(), param.value.as_str())
+                .is_some_and(|v| v != param.value)
+            {
+                return Err(Error::invalid(
+                    "params",
+                    format!("param '{}' appears twice with different values", param.key),
+                ));
+            }
+            batch.params.push((param.key.clone(), param.value.clone()));
+        }
+        for tag in &request.tags {
+            validate_key("tags", &tag.key)?;
+            validate_value("tags", &tag.value, MAX_TAG_VALUE_CHARS)?;
+            batch.tags.push((tag.key.clone(), tag.value.clone()));
+        }
+        let storage = self.workspace_storage(rg, ws).await?;
+        let record = self.mlflow_run_record(&storage.id, run).await?;
+        if record.lifecycle == DELETED {
+            return Err(Error::invalid(
+                "run_id",
+                format!("run '{}' is deleted; restore it first", run.simple()),
+            ));
+        }
+        match self.store.log_batch(run, &batch).await {
+            Err(casemate_store::StoreError::Conflict(rule)) => Err(Error::invalid("params", rule)),
+            other => Ok(other?),
+        }
+    }
+
+    pub async fn mlflow_delete_tag(&self, rg: &str, ws: &str, run: Uuid, key: &str) -> Result<()> {
+        let storage = self.workspace_storage(rg, ws).await?;
+        self.mlflow_run_record(&storage.id, run).await?;
+        if !self.store.delete_run_tag(run, key).await? {
+            return Err(Error::NotFound(format!(
+                "tag '{key}' on run '{}'",
+                run.simple()
+            )));
+        }
+        Ok(())
+    }
+
+    pub async fn mlflow_search_runs(
+        &self,
+        rg: &str,
+        ws: &str,
+        request: &SearchRuns,
+    ) -> Result<SearchRunsResponse> {
+        let clauses = parse_filter(request.filter.as_deref())?;
+        let mut order = parse_order_by(&request.order_by)?;
+        let limit = max_results(request.max_results)?;
+        view_type_includes(request.run_view_type.as_deref(), false)?;
+        let storage = self.workspace_storage(rg, ws).await?;
+        let experiments = self.experiment_entries(&storage.id).await?;
+        let names: Vec<String> = request
+            .experiment_ids
+            .iter()
+            .map(|id| {
+                experiments
+                    .iter()
+                    .find(|entry| &entry.id == id)
+                    .map(|entry| entry.record.name.to_ascii_lowercase())
+                    .ok_or_else(|| Error::NotFound(format!("experiment with id '{id}'")))
+            })
+            .collect::<Result<_>>()?;
+        let mut parts: HashMap<Uuid, RunParts> = HashMap::new();
+        for latest in self.store.latest_metrics_in(&storage.id).await? {
+            parts
+                .entry(latest.run_id)
+                .or_default()
+                .metrics
+                .push(to_metric(&latest.metric));
+        }
+        for (run, name, value) in self.store.run_params_in(&storage.id).await? {
+            parts.entry(run).or_default().params.push((name, value));
+        }
+        for (run, name, value) in self.store.run_tags_in(&storage.id).await? {
+            parts.entry(run).or_default().tags.push((name, value));
+        }
+        let mut found = Vec::new();
+        for record in self.store.runs_of(&storage.id).await? {
+            if !names.contains(&record.experiment.to_ascii_lowercase())
+                || !view_type_includes(
+                    request.run_view_type.as_deref(),
+                    record.lifecycle == DELETED,
+                )?
+            {
+                continue;
+            }
+            let mut own = parts.remove(&record.id).unwrap_or_default();
+            own.metrics.sort_by(|a, b| a.key.cmp(&b.key));
+            own.params.sort();
+            own.tags.sort();
+            let run = self.mlflow_run_view(&record, &storage.id, own);
+            if clauses
+                .iter()
+                .all(|c| c.matches(&|entity, key| run_field(&run, entity, key)))
+            {
+                found.push(run);
+            }
+        }
+        order.push(SortKey {
+            entity: Entity::Attribute,
+            key: "start_time".into(),
+            ascending: false,
+        });
+        order.push(SortKey {
+            entity: Entity::Attribute,
+            key: "run_id".into(),
+            ascending: true,
+        });
+        sort(&mut found, &order, run_field);
+        let (runs, next_page_token) = paginate(found, request.page_token.as_deref(), limit)?;
+        Ok(SearchRunsResponse {
+            runs,
+            next_page_token,
+        })
+    }
+
+    pub async fn mlflow_metric_history(
+        &self,
+        rg: &str,
+        ws: &str,
+        request: &MetricHistoryQuery,
+    ) -> Result<MetricHistoryResponse> {
+        let run = parse_run_id(
+            "run_id",
+            request.run_id.as_deref().or(request.run_uuid.as_deref()),
+        )?;
+        let key = required("metric_key", request.metric_key.as_deref())?;
+        let storage = self.workspace_storage(rg, ws).await?;
+        self.mlflow_run_record(&storage.id, run).await?;
+        let history: Vec<Metric> = self
+            .store
+            .metrics(run)
+            .await?
+            .iter()
+            .filter(|m| m.name == key)
+            .map(to_metric)
+            .collect();
+        let limit = match request.max_results {
+            None => history.len().max(1),
+            Some(n) => usize::try_from(n)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| Error::invalid("max_results", "must be a positive number"))?,
+        };
+        let (metrics, next_page_token) = paginate(history, request.page_token.as_deref(), limit)?;
+        Ok(MetricHistoryResponse {
+            metrics,
+            next_page_token,
+        })
+    }
+}
