@@ -2,6 +2,7 @@
 //! Each benchmark prints its figures; none asserts on them.
 
 mod authz;
+mod mlflow;
 mod runs;
 mod secret_get;
 mod server;
@@ -18,14 +19,16 @@ fn main() -> anyhow::Result<()> {
         "stream" => stream::run(),
         "secret-get" => runtime.block_on(secret_get::run()),
         "runs" => runtime.block_on(runs::run()),
+        "mlflow" => runtime.block_on(mlflow::run()),
         "all" => {
             runtime.block_on(authz::run())?;
             stream::run()?;
             runtime.block_on(secret_get::run())?;
-            runtime.block_on(runs::run())
+            runtime.block_on(runs::run())?;
+            runtime.block_on(mlflow::run())
         }
         _ => {
-            eprintln!("usage: casemate-bench <authz|stream|secret-get|runs|all>");
+            eprintln!("usage: casemate-bench <authz|stream|secret-get|runs|mlflow|all>");
             std::process::exit(2);
         }
     }

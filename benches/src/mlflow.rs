@@ -1,0 +1,233 @@
+//! MLflow's logging calls from one client over one keep-alive connection: `runs/log-batch` with
+//! 1,000 metrics per request (metric points per second) and sequential `runs/log-metric`
+//! (requests per second), each for 10 s, against the real `casemate` binary (TLS, token,
+//! authorization, durable activity log) and, when the `mlflow` package is installed (`mlflow`
+//! on PATH or named by `MLFLOW_BIN`), against `mlflow server` with its SQLite backend in the
+//! same run.
+
+use crate::server::{CasemateServer, ChildProcess, memory_kib};
+use anyhow::{Context, bail};
+use casemate_client::Client;
+use casemate_types::wire::CreateWorkspaceRequest;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const MEASURE: Duration = Duration::from_secs(10);
+const BATCH: usize = 1000;
+
+struct Target {
+    client: Client,
+    prefix: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Target {
+    async fn call(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let response = self
+            .client
+            .raw(
+                "POST",
+                &format!("{}/api/2.0/mlflow/{path}", self.prefix),
+                &headers,
+                body.to_string().into_bytes(),
+            )
+            .await?;
+        if response.status != 200 {
+            bail!(
+                "{path}: {} {}",
+                response.status,
+                String::from_utf8_lossy(&response.body)
+            );
+        }
+        Ok(serde_json::from_slice(&response.body)?)
+    }
+}
+
+struct Figures {
+    points_per_second: f64,
+    requests_per_second: f64,
+    rss_kib: u64,
+}
+
+async fn measure(target: &Target) -> anyhow::Result<(f64, f64)> {
+    let experiment = target
+        .call("experiments/create", &json!({"name": "bench"}))
+        .await?;
+    let experiment_id = experiment["experiment_id"]
+        .as_str()
+        .context("no experiment id")?;
+    let run = target
+        .call(
+            "runs/create",
+            &json!({"experiment_id": experiment_id, "start_time": 1}),
+        )
+        .await?;
+    let run_id = run["run"]["info"]["run_id"]
+        .as_str()
+        .context("no run id")?
+        .to_owned();
+
+    let mut step = 0_u64;
+    let mut points = 0_usize;
+    let began = Instant::now();
+    while began.elapsed() < MEASURE {
+        let metrics: Vec<Value> = (0..BATCH)
+            .map(|i| {
+                step += 1;
+                json!({"key": format!("m{}", i % 10), "value": i as f64 * 0.5, "timestamp": 1_700_000_000_000_u64 + step, "step": step})
+            })
+            .collect();
+        target
+            .call(
+                "runs/log-batch",
+                &json!({"run_id": run_id, "metrics": metrics}),
+            )
+            .await?;
+        points += BATCH;
+    }
+    let points_per_second = points as f64 / began.elapsed().as_secs_f64();
+
+    let mut requests = 0_usize;
+    let began = Instant::now();
+    while began.elapsed() < MEASURE {
+        step += 1;
+        target
+            .call(
+                "runs/log-metric",
+                &json!({"run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 1_700_000_000_000_u64 + step, "step": step}),
+            )
+            .await?;
+        requests += 1;
+    }
+    Ok((
+        points_per_second,
+        requests as f64 / began.elapsed().as_secs_f64(),
+    ))
+}
+
+async fn bench_casemate() -> anyhow::Result<Figures> {
+    let home = tempfile::tempdir()?;
+    let server = CasemateServer::start(home.path())?;
+    let (admin, token) = server.admin().await?;
+    admin.create_resource_group("bench").await?;
+    admin
+        .create_workspace("bench", "bench-ws", &CreateWorkspaceRequest::default())
+        .await?;
+    let target = Target {
+        client: server.client()?,
+        prefix: "/mlflow/resourceGroups/bench/workspaces/bench-ws".into(),
+        headers: vec![
+            ("authorization".into(), format!("Bearer {}", token.expose())),
+            ("content-type".into(), "application/json".into()),
+        ],
+    };
+    let (points_per_second, requests_per_second) = measure(&target).await?;
+    Ok(Figures {
+        points_per_second,
+        requests_per_second,
+        rss_kib: memory_kib(server.pid(), "VmRSS:"),
+    })
+}
+
+fn find_mlflow() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("MLFLOW_BIN") {
+        return Some(PathBuf::from(path));
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("mlflow"))
+            .find(|candidate| candidate.exists())
+    })
+}
+
+async fn bench_mlflow(mlflow: &PathBuf) -> anyhow::Result<Figures> {
+    let dir = tempfile::tempdir()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let child = Command::new(mlflow)
+        .args(["server", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .arg("--backend-store-uri")
+        .arg(format!(
+            "sqlite:///{}",
+            dir.path().join("mlflow.db").display()
+        ))
+        .arg("--default-artifact-root")
+        .arg(dir.path().join("artifacts"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let server = ChildProcess(child);
+    let client = Client::new(&format!("http://127.0.0.1:{port}"), None)?;
+    let ready = Instant::now() + Duration::from_secs(120);
+    loop {
+        match client.raw("GET", "/health", &[], Vec::new()).await {
+            Ok(response) if response.status == 200 => break,
+            _ if Instant::now() > ready => bail!("mlflow server did not start within 120 s"),
+            _ => tokio::time::sleep(Duration::from_millis(300)).await,
+        }
+    }
+    let target = Target {
+        client,
+        prefix: String::new(),
+        headers: vec![("content-type".into(), "application/json".into())],
+    };
+    let (points_per_second, requests_per_second) = measure(&target).await?;
+    // The server's workers are its children; count the whole tree's resident memory.
+    let rss_kib = process_tree_rss(server.0.id());
+    Ok(Figures {
+        points_per_second,
+        requests_per_second,
+        rss_kib,
+    })
+}
+
+fn process_tree_rss(root: u32) -> u64 {
+    let children: Vec<u32> = std::fs::read_to_string(format!("/proc/{root}/task/{root}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|pid| pid.parse().ok())
+        .collect();
+    memory_kib(root, "VmRSS:") + children.into_iter().map(process_tree_rss).sum::<u64>()
+}
+
+fn print(name: &str, figures: &Figures) {
+    println!(
+        "{name:<34} log-batch {:>9.0} points/s   log-metric {:>6.0} req/s   RSS {:>6.1} MiB",
+        figures.points_per_second,
+        figures.requests_per_second,
+        figures.rss_kib as f64 / 1024.0
+    );
+}
+
+pub async fn run() -> anyhow::Result<()> {
+    println!(
+        "MLflow logging from one client, one connection: log-batch of {BATCH} metrics, then sequential log-metric, {} s each",
+        MEASURE.as_secs()
+    );
+    let casemate = bench_casemate().await?;
+    print("casemate (TLS, token, audited)", &casemate);
+    match find_mlflow() {
+        Some(mlflow) => {
+            let reference = bench_mlflow(&mlflow).await?;
+            print("mlflow server (HTTP, SQLite)", &reference);
+            println!(
+                "casemate / mlflow: {:.1}x points/s (target at least 100x), {:.1}x req/s (target at least 50x); casemate RSS target under 64 MiB",
+                casemate.points_per_second / reference.points_per_second.max(1e-9),
+                casemate.requests_per_second / reference.requests_per_second.max(1e-9),
+            );
+        }
+        None => println!(
+            "mlflow server: `mlflow` not found on PATH or in MLFLOW_BIN (pip install mlflow); skipped"
+        ),
+    }
+    Ok(())
+}
