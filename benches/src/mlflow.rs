@@ -5,12 +5,12 @@
 //! on PATH or named by `MLFLOW_BIN`), against `mlflow server` with its SQLite backend in the
 //! same run.
 
-use crate::server::{CasemateServer, ChildProcess, memory_kib};
+use crate::server::{CasemateServer, ChildProcess, find_program, free_port, memory_kib};
 use anyhow::{Context, bail};
 use casemate_client::Client;
 use casemate_types::wire::CreateWorkspaceRequest;
 use serde_json::{Value, json};
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -136,22 +136,9 @@ async fn bench_casemate() -> anyhow::Result<Figures> {
     })
 }
 
-fn find_mlflow() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("MLFLOW_BIN") {
-        return Some(PathBuf::from(path));
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("mlflow"))
-            .find(|candidate| candidate.exists())
-    })
-}
-
-async fn bench_mlflow(mlflow: &PathBuf) -> anyhow::Result<Figures> {
+async fn bench_mlflow(mlflow: &Path) -> anyhow::Result<Figures> {
     let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = free_port()?;
     let child = Command::new(mlflow)
         .args(["server", "--host", "127.0.0.1", "--port", &port.to_string()])
         .arg("--backend-store-uri")
@@ -215,7 +202,7 @@ pub async fn run() -> anyhow::Result<()> {
     );
     let casemate = bench_casemate().await?;
     print("casemate (TLS, token, audited)", &casemate);
-    match find_mlflow() {
+    match find_program("MLFLOW_BIN", "mlflow") {
         Some(mlflow) => {
             let reference = bench_mlflow(&mlflow).await?;
             print("mlflow server (HTTP, SQLite)", &reference);

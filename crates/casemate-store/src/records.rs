@@ -87,3 +87,13 @@ pub(crate) fn parse_uuid(column: &'static str, value: &str) -> Result<Uuid, crat
     Uuid::try_parse(value)
         .map_err(|_| crate::StoreError::Corrupt(format!("{column} is not a UUID")))
 }
+
+/// (name, value) rows, as tags and parameters are read.
+pub(crate) fn name_values(
+    rows: &[sqlx::sqlite::SqliteRow],
+) -> Result<Vec<(String, String)>, crate::StoreError> {
+    use sqlx::Row;
+    rows.iter()
+        .map(|row| Ok((row.try_get("name")?, row.try_get("value")?)))
+        .collect()
+}

@@ -1,5 +1,6 @@
 //! The model registry: registered models, their numbered versions, tags and aliases.
 
+use crate::records::name_values;
 use crate::{Store, StoreError, StoreResult};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -53,12 +54,6 @@ fn version_from_row(row: &SqliteRow) -> StoreResult<ModelVersionRecord> {
         updated_at: row.try_get("updated_at")?,
         created_by: row.try_get("created_by")?,
     })
-}
-
-fn pairs(rows: &[SqliteRow]) -> StoreResult<Vec<(String, String)>> {
-    rows.iter()
-        .map(|row| Ok((row.try_get("name")?, row.try_get("value")?)))
-        .collect()
 }
 
 impl Store {
@@ -135,7 +130,7 @@ impl Store {
         .bind(model)
         .fetch_all(&self.pool)
         .await?;
-        pairs(&rows)
+        name_values(&rows)
     }
 
     /// A new version numbered one past the model's highest, with its tags; returns the number.
@@ -238,7 +233,7 @@ impl Store {
         .bind(version)
         .fetch_all(&self.pool)
         .await?;
-        pairs(&rows)
+        name_values(&rows)
     }
 
     /// Moves a version to `stage`; with `archive_others`, the model's other versions in that

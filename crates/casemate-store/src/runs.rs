@@ -1,6 +1,6 @@
 //! Runs and what hangs off them: code snapshots, run tokens, metrics, tags and sealed log chunks.
 
-use crate::records::parse_uuid;
+use crate::records::{name_values, parse_uuid};
 use crate::{Store, StoreError, StoreResult};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -221,6 +221,19 @@ async fn insert_params(
         }
     }
     Ok(())
+}
+
+/// (run, name, value) rows of run_params or run_tags.
+fn run_items(rows: &[SqliteRow]) -> StoreResult<Vec<(Uuid, String, String)>> {
+    rows.iter()
+        .map(|row| {
+            Ok((
+                parse_uuid("run item run_id", row.try_get("run_id")?)?,
+                row.try_get("name")?,
+                row.try_get("value")?,
+            ))
+        })
+        .collect()
 }
 
 /// What a tracking client logs in one call: all of it is stored, or none.
@@ -473,9 +486,9 @@ impl Store {
     /// Stores a tracking client's metrics, parameters and tags in one transaction.
     pub async fn log_batch(&self, run_id: Uuid, batch: &TrackingBatch) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        insert_params(&mut tx, run_id, &batch.params).await?;
         insert_metric_rows(&mut tx, run_id, &batch.metrics).await?;
         upsert_tags(&mut tx, run_id, &batch.tags).await?;
+        insert_params(&mut tx, run_id, &batch.params).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -494,68 +507,56 @@ impl Store {
             .bind(run_id.to_string())
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get("name")?, row.try_get("value")?)))
-            .collect()
+        name_values(&rows)
     }
 
-    /// Every parameter of a workspace's runs, as (run, name, value).
+    /// Every parameter of a workspace's runs, as (run, name, value), by run and name.
     pub async fn run_params_in(
         &self,
         workspace_id: &str,
     ) -> StoreResult<Vec<(Uuid, String, String)>> {
         let rows = sqlx::query(
             "SELECT p.run_id, p.name, p.value FROM run_params p JOIN runs r ON r.id = p.run_id \
-             WHERE r.workspace_id = ?",
+             WHERE r.workspace_id = ? ORDER BY p.run_id, p.name",
         )
         .bind(workspace_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    parse_uuid("run_params.run_id", row.try_get("run_id")?)?,
-                    row.try_get("name")?,
-                    row.try_get("value")?,
-                ))
-            })
-            .collect()
+        run_items(&rows)
     }
 
-    /// Every tag of a workspace's runs, as (run, name, value).
+    /// Every tag of a workspace's runs, as (run, name, value), by run and name.
     pub async fn run_tags_in(
         &self,
         workspace_id: &str,
     ) -> StoreResult<Vec<(Uuid, String, String)>> {
         let rows = sqlx::query(
             "SELECT t.run_id, t.name, t.value FROM run_tags t JOIN runs r ON r.id = t.run_id \
-             WHERE r.workspace_id = ?",
+             WHERE r.workspace_id = ? ORDER BY t.run_id, t.name",
         )
         .bind(workspace_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    parse_uuid("run_tags.run_id", row.try_get("run_id")?)?,
-                    row.try_get("name")?,
-                    row.try_get("value")?,
-                ))
-            })
-            .collect()
+        run_items(&rows)
     }
 
-    /// The latest value of every metric of a workspace's runs.
-    pub async fn latest_metrics_in(&self, workspace_id: &str) -> StoreResult<Vec<LatestMetric>> {
+    /// The latest value of every metric of a workspace's runs, or of one of them.
+    pub async fn latest_metrics(
+        &self,
+        workspace_id: &str,
+        run: Option<Uuid>,
+    ) -> StoreResult<Vec<LatestMetric>> {
         let rows = sqlx::query(
             "SELECT run_id, name, value, step, timestamp FROM ( \
                SELECT m.run_id, m.name, m.value, m.step, m.timestamp, ROW_NUMBER() OVER ( \
                  PARTITION BY m.run_id, m.name ORDER BY m.step DESC, m.timestamp DESC, m.value DESC \
                ) AS position \
-               FROM run_metrics m JOIN runs r ON r.id = m.run_id WHERE r.workspace_id = ? \
-             ) WHERE position = 1",
+               FROM run_metrics m JOIN runs r ON r.id = m.run_id \
+               WHERE r.workspace_id = ?1 AND (?2 IS NULL OR m.run_id = ?2) \
+             ) WHERE position = 1 ORDER BY run_id, name",
         )
         .bind(workspace_id)
+        .bind(run.map(|id| id.to_string()))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -605,9 +606,7 @@ impl Store {
             .bind(run_id.to_string())
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get("name")?, row.try_get("value")?)))
-            .collect()
+        name_values(&rows)
     }
 
     pub async fn insert_log_chunk(&self, run_id: Uuid, chunk: &LogChunkRecord) -> StoreResult<()> {

@@ -473,6 +473,54 @@ async fn mlflow_routes_answer_in_mlflow_shapes_and_refuse_bad_input_by_field() {
         serde_json::json!([]),
         "a refused batch stores nothing"
     );
+    // The store refuses the changed param after writing the metric: the transaction undoes it.
+    let (status, body) = call(
+        "POST",
+        "runs/log-batch",
+        serde_json::json!({"run_id": run_id, "metrics": [{"key": "ok", "value": 1, "timestamp": 1, "step": 0}], "params": [{"key": "lr", "value": "0.3"}]}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().starts_with("params:"),
+        "{body}"
+    );
+    let (_, body) = call(
+        "GET",
+        &format!("metrics/get-history?run_id={run_id}&metric_key=ok"),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(
+        body["metrics"],
+        serde_json::json!([]),
+        "a half-stored batch"
+    );
+    let long_key = "k".repeat(251);
+    for (path, request) in [
+        (
+            "registered-models/create",
+            serde_json::json!({"name": "m", "tags": [{"key": long_key, "value": "v"}]}),
+        ),
+        (
+            "runs/create",
+            serde_json::json!({"experiment_id": experiment_id, "tags": [{"key": long_key, "value": "v"}]}),
+        ),
+    ] {
+        let (status, body) = call("POST", path, request).await;
+        assert_eq!(
+            (status, body["error_code"].as_str()),
+            (400, Some("INVALID_PARAMETER_VALUE")),
+            "{path}: {body}"
+        );
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("tags: keys must be 1-250"),
+            "{path}: {body}"
+        );
+    }
     let (status, body) = call(
         "POST",
         "runs/log-batch",

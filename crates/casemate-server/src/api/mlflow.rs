@@ -18,8 +18,9 @@ use axum::response::{IntoResponse, Response};
 use casemate_types::wire::mlflow::{
     CreateExperiment, CreateLoggedModel, CreateModelVersion, CreateRegisteredModel, CreateRun,
     ExperimentRef, ExperimentTag, KeyValue, ListArtifactsResponse, LogBatch, LogMetric, Metric,
-    MetricHistoryQuery, ModelRef, RunItem, SearchExperiments, SearchLoggedModels, SearchRegistry,
-    SearchRuns, UpdateLoggedModel, UpdateRun,
+    MetricHistoryQuery, ModelRef, ModelVersionsResponse, RunItem, SearchExperiments,
+    SearchLoggedModels, SearchRegisteredModelsResponse, SearchRegistry, SearchRuns,
+    UpdateLoggedModel, UpdateRun,
 };
 use futures_util::TryStreamExt;
 use serde::Deserialize;
@@ -79,15 +80,6 @@ fn metric_batch(request: LogMetric) -> crate::error::Result<LogBatch> {
         params: Vec::new(),
         tags: Vec::new(),
     })
-}
-
-fn paged(field: &str, items: Value, next: Option<String>) -> Value {
-    let mut body = serde_json::Map::new();
-    body.insert(field.to_owned(), items);
-    if let Some(next) = next {
-        body.insert("next_page_token".to_owned(), Value::String(next));
-    }
-    Value::Object(body)
 }
 
 /// MLflow GetExperimentByName.
@@ -495,8 +487,11 @@ pub async fn search_registered_models(
     MlflowRequest(r): MlflowRequest<SearchRegistry>,
 ) -> ApiResult<Json<Value>> {
     Ok({
-        let (found, next) = s.search_registered_models(&rg, &ws, &r).await?;
-        Json(paged("registered_models", json!(found), next))
+        let (registered_models, next_page_token) = s.search_registered_models(&rg, &ws, &r).await?;
+        Json(json!(SearchRegisteredModelsResponse {
+            registered_models,
+            next_page_token
+        }))
     })
 }
 
@@ -624,8 +619,11 @@ pub async fn search_model_versions(
     MlflowRequest(r): MlflowRequest<SearchRegistry>,
 ) -> ApiResult<Json<Value>> {
     Ok({
-        let (found, next) = s.search_model_versions(&rg, &ws, &r).await?;
-        Json(paged("model_versions", json!(found), next))
+        let (model_versions, next_page_token) = s.search_model_versions(&rg, &ws, &r).await?;
+        Json(json!(ModelVersionsResponse {
+            model_versions,
+            next_page_token
+        }))
     })
 }
 
@@ -686,7 +684,6 @@ pub async fn create_logged_model(
 pub async fn get_logged_model(
     State(s): State<Arc<Services>>,
     ApiPath((rg, ws, model_id)): ApiPath<(String, String, String)>,
-    _: MlflowRequest<UpdateLoggedModel>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(
         json!({"model": s.get_logged_model(&rg, &ws, &model_id).await?}),

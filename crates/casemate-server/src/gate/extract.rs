@@ -63,6 +63,17 @@ fn without_position(message: &str) -> &str {
     message.split(" at line ").next().unwrap_or(message)
 }
 
+/// A decoding error about `path` (`.` for the whole body): named by the path, or by the field
+/// the message names.
+fn field_error(path: &str, message: String) -> Error {
+    let field = if path == "." {
+        field_in_message(&message).unwrap_or_else(|| "body".to_owned())
+    } else {
+        path.to_owned()
+    };
+    Error::invalid(field, message)
+}
+
 pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
@@ -77,13 +88,7 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
                 ),
             );
         }
-        let message = without_value(without_position(&inner.to_string()));
-        let field = if path == "." {
-            field_in_message(&message).unwrap_or_else(|| "body".to_owned())
-        } else {
-            path
-        };
-        Error::invalid(field, message)
+        field_error(&path, without_value(without_position(&inner.to_string())))
     })?;
     deserializer
         .end()
@@ -226,13 +231,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for MlflowRequest<T> {
             .map(MlflowRequest)
             .map_err(|error| {
                 let path = error.path().to_string();
-                let message = without_value(&error.into_inner().to_string());
-                let field = if path == "." {
-                    field_in_message(&message).unwrap_or_else(|| "body".to_owned())
-                } else {
-                    path
-                };
-                Error::invalid(field, message)
+                field_error(&path, without_value(&error.into_inner().to_string()))
             })
     }
 }

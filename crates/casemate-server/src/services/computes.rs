@@ -12,6 +12,11 @@ use serde::{Deserialize, Serialize};
 
 pub const COMPUTES: &str = "computes";
 pub const EXPERIMENTS: &str = "experiments";
+
+/// The resource id of the workspace's experiment `name`.
+pub fn experiment_resource_id(workspace_id: &str, name: &str) -> String {
+    format!("{workspace_id}/{EXPERIMENTS}/{name}")
+}
 pub const BUILT_IN_LOCAL: &str = "local";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -194,6 +199,25 @@ impl Services {
         })
     }
 
+    /// The resource record of a new experiment in the workspace.
+    pub(super) fn experiment_record(
+        &self,
+        workspace: &str,
+        name: &str,
+        properties: String,
+        creator: &str,
+    ) -> ResourceRecord {
+        ResourceRecord {
+            id: experiment_resource_id(workspace, name),
+            kind: EXPERIMENTS.to_owned(),
+            parent: Some(workspace.to_owned()),
+            name: name.to_owned(),
+            properties,
+            created_at: self.now_unix(),
+            created_by: creator.to_owned(),
+        }
+    }
+
     /// Creates the experiment on first use.
     pub(super) async fn ensure_experiment(
         &self,
@@ -201,19 +225,11 @@ impl Services {
         name: &str,
         creator: &str,
     ) -> Result<()> {
-        let id = format!("{workspace}/{EXPERIMENTS}/{name}");
+        let id = experiment_resource_id(workspace, name);
         if self.store.resource(&id).await?.is_some() {
             return Ok(());
         }
-        let record = ResourceRecord {
-            id,
-            kind: EXPERIMENTS.to_owned(),
-            parent: Some(workspace.to_owned()),
-            name: name.to_owned(),
-            properties: "{}".to_owned(),
-            created_at: self.now_unix(),
-            created_by: creator.to_owned(),
-        };
+        let record = self.experiment_record(workspace, name, "{}".to_owned(), creator);
         match self.store.insert_resource(&record).await {
             Ok(()) | Err(casemate_store::StoreError::Conflict(_)) => Ok(()),
             Err(error) => Err(error.into()),

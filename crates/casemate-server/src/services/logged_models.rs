@@ -4,12 +4,15 @@
 
 use super::Services;
 use super::search_filter::{self, Entity, Field, SortKey};
-use super::tracking::{paginate, parse_run_id, required, sort};
+use super::tracking::{
+    key_values, max_results, paginate, parse_bare_filter, parse_run_id, required, tag_field,
+    validated_params, validated_tags,
+};
 use crate::error::{Error, Result};
 use casemate_store::LoggedModelRecord;
 use casemate_types::clock::unix_millis;
 use casemate_types::wire::mlflow::{
-    CreateLoggedModel, KeyValue, LoggedModel, LoggedModelData, LoggedModelInfo, SearchLoggedModels,
+    CreateLoggedModel, LoggedModel, LoggedModelData, LoggedModelInfo, SearchLoggedModels,
     SearchLoggedModelsResponse, UpdateLoggedModel,
 };
 use std::collections::BTreeMap;
@@ -20,12 +23,6 @@ const STATUSES: [&str; 3] = [PENDING, "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD
 
 fn json_map(text: &str) -> Result<BTreeMap<String, String>> {
     serde_json::from_str(text).map_err(Error::internal)
-}
-
-fn to_key_values(map: BTreeMap<String, String>) -> Vec<KeyValue> {
-    map.into_iter()
-        .map(|(key, value)| KeyValue { key, value })
-        .collect()
 }
 
 fn model_field(model: &LoggedModel, entity: Entity, key: &str) -> Option<Field> {
@@ -44,11 +41,7 @@ fn model_field(model: &LoggedModel, entity: Entity, key: &str) -> Option<Field> 
         (Entity::Attribute, "last_updated_timestamp") => {
             Some(Field::Number(info.last_updated_timestamp_ms as f64))
         }
-        (Entity::Tag, key) => info
-            .tags
-            .iter()
-            .find(|t| t.key == key)
-            .and_then(|t| text(&t.value)),
+        (Entity::Tag, key) => tag_field(&info.tags, key),
         (Entity::Param, key) => model
             .data
             .params
@@ -73,10 +66,10 @@ impl Services {
                 status: record.status.clone(),
                 model_type: record.model_type.clone(),
                 source_run_id: record.source_run_id.clone(),
-                tags: to_key_values(json_map(&record.tags)?),
+                tags: key_values(json_map(&record.tags)?),
             },
             data: LoggedModelData {
-                params: to_key_values(json_map(&record.params)?),
+                params: key_values(json_map(&record.params)?),
             },
         })
     }
@@ -101,7 +94,7 @@ impl Services {
         let source_run_id = match request.source_run_id.as_deref().filter(|r| !r.is_empty()) {
             Some(run) => {
                 let run = parse_run_id("source_run_id", Some(run))?;
-                self.mlflow_get_run(rg, ws, run).await?;
+                self.run_in(&storage, run).await?;
                 run.simple().to_string()
             }
             None => String::new(),
@@ -118,12 +111,10 @@ impl Services {
                 "must be at most 256 characters without control characters",
             ));
         }
-        let pairs = |items: &[KeyValue]| -> BTreeMap<String, String> {
-            items
-                .iter()
-                .map(|kv| (kv.key.clone(), kv.value.clone()))
-                .collect()
-        };
+        let params: BTreeMap<String, String> =
+            validated_params(&request.params)?.into_iter().collect();
+        let tags: BTreeMap<String, String> =
+            validated_tags("tags", &request.tags)?.into_iter().collect();
         let now = unix_millis(self.now());
         let record = LoggedModelRecord {
             id,
@@ -133,8 +124,8 @@ impl Services {
             model_type: request.model_type.clone().unwrap_or_default(),
             source_run_id,
             status: PENDING.to_owned(),
-            params: serde_json::to_string(&pairs(&request.params)).map_err(Error::internal)?,
-            tags: serde_json::to_string(&pairs(&request.tags)).map_err(Error::internal)?,
+            params: serde_json::to_string(&params).map_err(Error::internal)?,
+            tags: serde_json::to_string(&tags).map_err(Error::internal)?,
             created_at: now,
             updated_at: now,
         };
@@ -165,12 +156,7 @@ impl Services {
         let storage = self.workspace_storage(rg, ws).await?;
         let record = self.logged_model_in(&storage.id, id).await?;
         let mut tags = json_map(&record.tags)?;
-        for tag in &request.tags {
-            if tag.key.is_empty() || tag.key.chars().count() > 250 {
-                return Err(Error::invalid("tags", "keys must be 1-250 characters"));
-            }
-            tags.insert(tag.key.clone(), tag.value.clone());
-        }
+        tags.extend(validated_tags("tags", &request.tags)?);
         let tags = serde_json::to_string(&tags).map_err(Error::internal)?;
         self.store
             .update_logged_model(
@@ -189,13 +175,8 @@ impl Services {
         ws: &str,
         request: &SearchLoggedModels,
     ) -> Result<SearchLoggedModelsResponse> {
-        // Logged-model filters name attributes bare (`name = 'model'`), as registry filters do.
-        let clauses = search_filter::parse_registry_filter(request.filter.as_deref().unwrap_or(""))
-            .map_err(|rule| Error::invalid("filter", rule))?;
-        let limit = usize::try_from(request.max_results.unwrap_or(100))
-            .ok()
-            .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| Error::invalid("max_results", "must be between 1 and 1000"))?;
+        let clauses = parse_bare_filter(request.filter.as_deref())?;
+        let limit = max_results(request.max_results, 100, 1000)?;
         let mut order = request
             .order_by
             .iter()
@@ -221,31 +202,19 @@ impl Services {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        order.push(SortKey {
-            entity: Entity::Attribute,
-            key: "creation_timestamp".into(),
-            ascending: false,
-        });
-        order.push(SortKey {
-            entity: Entity::Attribute,
-            key: "model_id".into(),
-            ascending: true,
-        });
+        order.push(SortKey::attribute("creation_timestamp", false));
+        order.push(SortKey::attribute("model_id", true));
         let storage = self.workspace_storage(rg, ws).await?;
-        let mut found = Vec::new();
+        let mut models = Vec::new();
         for record in self.store.logged_models(&storage.id).await? {
             let model = self.logged_model_view(&record).await?;
-            let in_experiments = request.experiment_ids.is_empty()
-                || request.experiment_ids.contains(&model.info.experiment_id);
-            if in_experiments
-                && clauses
-                    .iter()
-                    .all(|c| c.matches(&|e, k| model_field(&model, e, k)))
+            if request.experiment_ids.is_empty()
+                || request.experiment_ids.contains(&model.info.experiment_id)
             {
-                found.push(model);
+                models.push(model);
             }
         }
-        sort(&mut found, &order, model_field);
+        let found = search_filter::select(models, &clauses, &order, model_field);
         let (models, next_page_token) = paginate(found, request.page_token.as_deref(), limit)?;
         Ok(SearchLoggedModelsResponse {
             models,

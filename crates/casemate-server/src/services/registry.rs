@@ -3,13 +3,16 @@
 //! workspace, or `runs:/RUN/path`, resolved to that run's artifacts when downloaded).
 
 use super::search_filter::{self, Entity, Field, SortKey};
-use super::tracking::{paginate, parse_run_id, required, run_artifact_uri, sort};
+use super::tracking::{
+    key_values, max_results, paginate, parse_bare_filter, parse_run_id, required, run_artifact_uri,
+    tag_field, validated_tags,
+};
 use super::{Caller, Services};
 use crate::error::{Error, Result};
 use casemate_store::{ModelVersionRecord, RegisteredModelRecord};
 use casemate_types::clock::unix_millis;
 use casemate_types::wire::mlflow::{
-    CreateModelVersion, CreateRegisteredModel, KeyValue, ModelAlias, ModelVersion, RegisteredModel,
+    CreateModelVersion, CreateRegisteredModel, ModelAlias, ModelVersion, RegisteredModel,
     SearchRegistry,
 };
 
@@ -71,24 +74,6 @@ fn canonical_stage(stage: &str) -> Result<&'static str> {
         .ok_or_else(|| Error::invalid("stage", "must be None, Staging, Production or Archived"))
 }
 
-fn limit(requested: Option<i64>) -> Result<usize> {
-    let wanted = requested.unwrap_or(DEFAULT_RESULTS);
-    if !(1..=MAX_RESULTS).contains(&wanted) {
-        return Err(Error::invalid(
-            "max_results",
-            format!("must be between 1 and {MAX_RESULTS}"),
-        ));
-    }
-    usize::try_from(wanted).map_err(Error::internal)
-}
-
-fn tags_of(pairs: Vec<(String, String)>) -> Vec<KeyValue> {
-    pairs
-        .into_iter()
-        .map(|(key, value)| KeyValue { key, value })
-        .collect()
-}
-
 fn version_field(version: &ModelVersion, entity: Entity, key: &str) -> Option<Field> {
     let text = |v: &str| Some(Field::Text(v.to_owned()));
     match (entity, key) {
@@ -105,11 +90,7 @@ fn version_field(version: &ModelVersion, entity: Entity, key: &str) -> Option<Fi
         (Entity::Attribute, "last_updated_timestamp") => {
             Some(Field::Number(version.last_updated_timestamp as f64))
         }
-        (Entity::Tag, key) => version
-            .tags
-            .iter()
-            .find(|t| t.key == key)
-            .and_then(|t| text(&t.value)),
+        (Entity::Tag, key) => tag_field(&version.tags, key),
         _ => None,
     }
 }
@@ -123,11 +104,7 @@ fn model_field(model: &RegisteredModel, entity: Entity, key: &str) -> Option<Fie
         (Entity::Attribute, "last_updated_timestamp") => {
             Some(Field::Number(model.last_updated_timestamp as f64))
         }
-        (Entity::Tag, key) => model
-            .tags
-            .iter()
-            .find(|t| t.key == key)
-            .map(|t| Field::Text(t.value.clone())),
+        (Entity::Tag, key) => tag_field(&model.tags, key),
         _ => None,
     }
 }
@@ -135,8 +112,6 @@ fn model_field(model: &RegisteredModel, entity: Entity, key: &str) -> Option<Fie
 fn parse_search(
     request: &SearchRegistry,
 ) -> Result<(Vec<search_filter::Clause>, Vec<SortKey>, usize)> {
-    let clauses = search_filter::parse_registry_filter(request.filter.as_deref().unwrap_or(""))
-        .map_err(|rule| Error::invalid("filter", rule))?;
     let order = request
         .order_by
         .iter()
@@ -145,7 +120,11 @@ fn parse_search(
                 .map_err(|rule| Error::invalid("order_by", rule))
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok((clauses, order, limit(request.max_results)?))
+    Ok((
+        parse_bare_filter(request.filter.as_deref())?,
+        order,
+        max_results(request.max_results, DEFAULT_RESULTS, MAX_RESULTS)?,
+    ))
 }
 
 impl Services {
@@ -169,7 +148,7 @@ impl Services {
             source: record.source.clone(),
             run_id: record.run_id.clone(),
             status: "READY".to_owned(),
-            tags: tags_of(
+            tags: key_values(
                 self.store
                     .model_version_tags(&record.workspace_id, &record.model, record.version)
                     .await?,
@@ -203,7 +182,7 @@ impl Services {
             user_id: record.created_by.clone(),
             description: record.description.clone(),
             latest_versions,
-            tags: tags_of(
+            tags: key_values(
                 self.store
                     .registered_model_tags(&record.workspace_id, &record.name)
                     .await?,
@@ -266,11 +245,7 @@ impl Services {
             updated_at: now,
             created_by: caller.name.clone(),
         };
-        let tags: Vec<(String, String)> = request
-            .tags
-            .iter()
-            .map(|t| (t.key.clone(), t.value.clone()))
-            .collect();
+        let tags = validated_tags("tags", &request.tags)?;
         match self.store.insert_registered_model(&record, &tags).await {
             Err(casemate_store::StoreError::Conflict(_)) => {
                 return Err(Error::Conflict(format!(
@@ -301,22 +276,12 @@ impl Services {
     ) -> Result<(Vec<RegisteredModel>, Option<String>)> {
         let (clauses, mut order, limit) = parse_search(request)?;
         let storage = self.workspace_storage(rg, ws).await?;
-        let mut found = Vec::new();
+        let mut models = Vec::new();
         for record in self.store.registered_models(&storage.id).await? {
-            let model = self.model_view(&record).await?;
-            if clauses
-                .iter()
-                .all(|c| c.matches(&|e, k| model_field(&model, e, k)))
-            {
-                found.push(model);
-            }
+            models.push(self.model_view(&record).await?);
         }
-        order.push(SortKey {
-            entity: Entity::Attribute,
-            key: "name".into(),
-            ascending: true,
-        });
-        sort(&mut found, &order, model_field);
+        order.push(SortKey::attribute("name", true));
+        let found = search_filter::select(models, &clauses, &order, model_field);
         paginate(found, request.page_token.as_deref(), limit)
     }
 
@@ -359,11 +324,7 @@ impl Services {
         let run_id = match request.run_id.as_deref().filter(|r| !r.is_empty()) {
             Some(run) => {
                 let run = parse_run_id("run_id", Some(run))?;
-                self.store
-                    .run(run)
-                    .await?
-                    .filter(|r| r.workspace_id.eq_ignore_ascii_case(&storage.id))
-                    .ok_or_else(|| Error::NotFound(format!("run '{}'", run.simple())))?;
+                self.run_in(&storage, run).await?;
                 run.simple().to_string()
             }
             None => String::new(),
@@ -382,11 +343,7 @@ impl Services {
             updated_at: now,
             created_by: caller.name.clone(),
         };
-        let tags: Vec<(String, String)> = request
-            .tags
-            .iter()
-            .map(|t| (t.key.clone(), t.value.clone()))
-            .collect();
+        let tags = validated_tags("tags", &request.tags)?;
         record.version = self.store.insert_model_version(&record, &tags).await?;
         self.version_view(&record).await
     }
@@ -414,27 +371,13 @@ impl Services {
     ) -> Result<(Vec<ModelVersion>, Option<String>)> {
         let (clauses, mut order, limit) = parse_search(request)?;
         let storage = self.workspace_storage(rg, ws).await?;
-        let mut found = Vec::new();
+        let mut versions = Vec::new();
         for record in self.store.model_versions(&storage.id).await? {
-            let version = self.version_view(&record).await?;
-            if clauses
-                .iter()
-                .all(|c| c.matches(&|e, k| version_field(&version, e, k)))
-            {
-                found.push(version);
-            }
+            versions.push(self.version_view(&record).await?);
         }
-        order.push(SortKey {
-            entity: Entity::Attribute,
-            key: "name".into(),
-            ascending: true,
-        });
-        order.push(SortKey {
-            entity: Entity::Attribute,
-            key: "version_number".into(),
-            ascending: false,
-        });
-        sort(&mut found, &order, version_field);
+        order.push(SortKey::attribute("name", true));
+        order.push(SortKey::attribute("version_number", false));
+        let found = search_filter::select(versions, &clauses, &order, version_field);
         paginate(found, request.page_token.as_deref(), limit)
     }
 

@@ -433,7 +433,7 @@ impl Services {
     }
 
     /// The run, which must belong to the workspace.
-    async fn run_in(&self, storage: &WorkspaceStorage, run: Uuid) -> Result<RunRecord> {
+    pub(super) async fn run_in(&self, storage: &WorkspaceStorage, run: Uuid) -> Result<RunRecord> {
         self.store
             .run(run)
             .await?

@@ -503,6 +503,49 @@ impl Clause {
     }
 }
 
+impl SortKey {
+    /// An attribute key, as the tie-breaks every search appends.
+    pub fn attribute(key: &str, ascending: bool) -> Self {
+        Self {
+            entity: Entity::Attribute,
+            key: key.to_owned(),
+            ascending,
+        }
+    }
+}
+
+/// The items every clause matches, ordered by `order`; `field` reads an item's value for an
+/// identifier.
+pub fn select<T>(
+    items: Vec<T>,
+    clauses: &[Clause],
+    order: &[SortKey],
+    field: impl Fn(&T, Entity, &str) -> Option<Field>,
+) -> Vec<T> {
+    let mut kept: Vec<T> = items
+        .into_iter()
+        .filter(|item| {
+            clauses
+                .iter()
+                .all(|clause| clause.matches(&|entity, key| field(item, entity, key)))
+        })
+        .collect();
+    kept.sort_by(|a, b| {
+        order
+            .iter()
+            .map(|key| {
+                compare(
+                    field(a, key.entity, &key.key).as_ref(),
+                    field(b, key.entity, &key.key).as_ref(),
+                    key.ascending,
+                )
+            })
+            .find(|ordering| ordering.is_ne())
+            .unwrap_or(Ordering::Equal)
+    });
+    kept
+}
+
 /// Orders two things by a sort key; things without the key come last either way.
 pub fn compare(a: Option<&Field>, b: Option<&Field>, ascending: bool) -> Ordering {
     let ordered = |x: &Field, y: &Field| match (x, y) {

@@ -10,6 +10,7 @@
 //! - A run's artifacts are the workspace artifacts under `runs/{run}/outputs/`, where a
 //!   submitted run's `outputs/` directory lands too.
 
+use super::computes::{EXPERIMENTS, experiment_resource_id};
 use super::search_filter::{self, Clause, Entity, Field, SortKey};
 use super::{Caller, Services};
 use crate::error::{Error, Result};
@@ -70,10 +71,6 @@ fn experiment_id(resource_id: &str, name: &str) -> String {
     }
     let digest = casemate_crypto::sha256(resource_id.to_ascii_lowercase().as_bytes());
     hex::encode(&digest[..10])
-}
-
-fn experiment_resource_id(workspace_id: &str, name: &str) -> String {
-    format!("{workspace_id}/{}/{name}", super::computes::EXPERIMENTS)
 }
 
 /// A run id as MLflow clients write it (32 hex digits; the hyphenated form is accepted too).
@@ -145,13 +142,38 @@ fn validate_value(field: &'static str, value: &str, limit: usize) -> Result<()> 
     Ok(())
 }
 
-fn pairs(tags: &[KeyValue]) -> Vec<(String, String)> {
-    tags.iter()
-        .map(|t| (t.key.clone(), t.value.clone()))
+/// Items as (key, value), each key and value checked against MLflow's limits.
+fn validated_pairs(
+    field: &'static str,
+    items: &[KeyValue],
+    value_limit: usize,
+) -> Result<Vec<(String, String)>> {
+    items
+        .iter()
+        .map(|item| {
+            validate_key(field, &item.key)?;
+            validate_value(field, &item.value, value_limit)?;
+            Ok((item.key.clone(), item.value.clone()))
+        })
         .collect()
 }
 
-fn key_values(pairs: impl IntoIterator<Item = (String, String)>) -> Vec<KeyValue> {
+pub fn validated_tags(field: &'static str, tags: &[KeyValue]) -> Result<Vec<(String, String)>> {
+    validated_pairs(field, tags, MAX_TAG_VALUE_CHARS)
+}
+
+pub fn validated_params(params: &[KeyValue]) -> Result<Vec<(String, String)>> {
+    validated_pairs("params", params, MAX_PARAM_VALUE_CHARS)
+}
+
+/// The value of tag `key`, for searches.
+pub fn tag_field(tags: &[KeyValue], key: &str) -> Option<Field> {
+    tags.iter()
+        .find(|tag| tag.key == key)
+        .map(|tag| Field::Text(tag.value.clone()))
+}
+
+pub fn key_values(pairs: impl IntoIterator<Item = (String, String)>) -> Vec<KeyValue> {
     pairs
         .into_iter()
         .map(|(key, value)| KeyValue { key, value })
@@ -181,12 +203,13 @@ fn page_token(offset: usize) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{{\"offset\": {offset}}}"))
 }
 
-fn max_results(requested: Option<i64>) -> Result<usize> {
-    let wanted = requested.unwrap_or(DEFAULT_SEARCH_RESULTS);
-    if !(1..=MAX_SEARCH_RESULTS).contains(&wanted) {
+/// `max_results`: `default` when absent, refused outside 1..=`max`.
+pub fn max_results(requested: Option<i64>, default: i64, max: i64) -> Result<usize> {
+    let wanted = requested.unwrap_or(default);
+    if !(1..=max).contains(&wanted) {
         return Err(Error::invalid(
             "max_results",
-            format!("must be between 1 and {MAX_SEARCH_RESULTS}"),
+            format!("must be between 1 and {max}"),
         ));
     }
     usize::try_from(wanted).map_err(Error::internal)
@@ -210,6 +233,12 @@ pub fn paginate<T>(
 
 pub fn parse_filter(filter: Option<&str>) -> Result<Vec<Clause>> {
     search_filter::parse_filter(filter.unwrap_or("")).map_err(|rule| Error::invalid("filter", rule))
+}
+
+/// A registry or logged-model filter, whose attributes are named bare.
+pub fn parse_bare_filter(filter: Option<&str>) -> Result<Vec<Clause>> {
+    search_filter::parse_registry_filter(filter.unwrap_or(""))
+        .map_err(|rule| Error::invalid("filter", rule))
 }
 
 pub fn parse_order_by(order_by: &[String]) -> Result<Vec<SortKey>> {
@@ -244,11 +273,7 @@ fn experiment_field(experiment: &Experiment, entity: Entity, key: &str) -> Optio
             "last_update_time" => Some(Field::Number(experiment.last_update_time as f64)),
             _ => None,
         },
-        Entity::Tag => experiment
-            .tags
-            .iter()
-            .find(|t| t.key == key)
-            .map(|t| Field::Text(t.value.clone())),
+        Entity::Tag => tag_field(&experiment.tags, key),
         Entity::Metric | Entity::Param => None,
     }
 }
@@ -268,12 +293,7 @@ fn run_field(run: &Run, entity: Entity, key: &str) -> Option<Field> {
             .iter()
             .find(|p| p.key == key)
             .and_then(|p| text(&p.value)),
-        Entity::Tag => run
-            .data
-            .tags
-            .iter()
-            .find(|t| t.key == key)
-            .and_then(|t| text(&t.value)),
+        Entity::Tag => tag_field(&run.data.tags, key),
         Entity::Attribute => match key {
             "run_id" | "run_uuid" => text(&run.info.run_id),
             "run_name" => text(&run.info.run_name),
@@ -287,25 +307,6 @@ fn run_field(run: &Run, entity: Entity, key: &str) -> Option<Field> {
             _ => None,
         },
     }
-}
-
-pub fn sort<T>(
-    items: &mut [T],
-    keys: &[SortKey],
-    field: impl Fn(&T, Entity, &str) -> Option<Field>,
-) {
-    items.sort_by(|a, b| {
-        keys.iter()
-            .map(|key| {
-                search_filter::compare(
-                    field(a, key.entity, &key.key).as_ref(),
-                    field(b, key.entity, &key.key).as_ref(),
-                    key.ascending,
-                )
-            })
-            .find(|order| order.is_ne())
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
 }
 
 fn to_metric(record: &MetricRecord) -> Metric {
@@ -328,7 +329,7 @@ struct RunParts {
 impl Services {
     async fn experiment_entries(&self, workspace_id: &str) -> Result<Vec<ExperimentEntry>> {
         self.store
-            .resources(super::computes::EXPERIMENTS, Some(workspace_id))
+            .resources(EXPERIMENTS, Some(workspace_id))
             .await?
             .into_iter()
             .map(|record| {
@@ -420,30 +421,21 @@ impl Services {
                 "must be left unset: artifacts are stored, encrypted, in the workspace",
             ));
         }
-        let mut tags = BTreeMap::new();
-        for tag in &request.tags {
-            validate_key("tags", &tag.key)?;
-            validate_value("tags", &tag.value, MAX_TAG_VALUE_CHARS)?;
-            tags.insert(tag.key.clone(), tag.value.clone());
-        }
+        let tags = validated_tags("tags", &request.tags)?.into_iter().collect();
         let storage = self.workspace_storage(rg, ws).await?;
-        let id = experiment_resource_id(&storage.id, name);
         let meta = ExperimentMeta {
             lifecycle: Some(ACTIVE.to_owned()),
             tags,
             updated_at: Some(unix_millis(self.now())),
         };
-        let record = ResourceRecord {
-            id: id.clone(),
-            kind: super::computes::EXPERIMENTS.to_owned(),
-            parent: Some(storage.id.clone()),
-            name: name.to_owned(),
-            properties: serde_json::to_string(&meta).map_err(Error::internal)?,
-            created_at: self.now_unix(),
-            created_by: caller.name.clone(),
-        };
+        let record = self.experiment_record(
+            &storage.id,
+            name,
+            serde_json::to_string(&meta).map_err(Error::internal)?,
+            &caller.name,
+        );
         match self.store.insert_resource(&record).await {
-            Ok(()) => Ok(experiment_id(&id, name)),
+            Ok(()) => Ok(experiment_id(&record.id, name)),
             Err(casemate_store::StoreError::Conflict(_)) => Err(Error::Conflict(format!(
                 "experiment '{name}' already exists"
             ))),
@@ -459,32 +451,21 @@ impl Services {
     ) -> Result<SearchExperimentsResponse> {
         let clauses = parse_filter(request.filter.as_deref())?;
         let mut order = parse_order_by(&request.order_by)?;
-        let limit = max_results(request.max_results)?;
+        let limit = max_results(
+            request.max_results,
+            DEFAULT_SEARCH_RESULTS,
+            MAX_SEARCH_RESULTS,
+        )?;
         let storage = self.workspace_storage(rg, ws).await?;
-        let mut found = Vec::new();
+        let mut experiments = Vec::new();
         for entry in self.experiment_entries(&storage.id).await? {
-            if !view_type_includes(request.view_type.as_deref(), entry.deleted())? {
-                continue;
-            }
-            let experiment = Self::experiment_view(&entry);
-            if clauses
-                .iter()
-                .all(|c| c.matches(&|entity, key| experiment_field(&experiment, entity, key)))
-            {
-                found.push(experiment);
+            if view_type_includes(request.view_type.as_deref(), entry.deleted())? {
+                experiments.push(Self::experiment_view(&entry));
             }
         }
-        order.push(SortKey {
-            entity: Entity::Attribute,
-            key: "creation_time".into(),
-            ascending: false,
-        });
-        order.push(SortKey {
-            entity: Entity::Attribute,
-            key: "experiment_id".into(),
-            ascending: true,
-        });
-        sort(&mut found, &order, experiment_field);
+        order.push(SortKey::attribute("creation_time", false));
+        order.push(SortKey::attribute("experiment_id", true));
+        let found = search_filter::select(experiments, &clauses, &order, experiment_field);
         let (experiments, next_page_token) = paginate(found, request.page_token.as_deref(), limit)?;
         Ok(SearchExperimentsResponse {
             experiments,
@@ -571,31 +552,15 @@ impl Services {
         }
     }
 
-    /// The run, which must be in the workspace, with its latest metrics, params and tags.
-    async fn mlflow_run_record(&self, workspace_id: &str, run: Uuid) -> Result<RunRecord> {
-        self.store
-            .run(run)
-            .await?
-            .filter(|r| r.workspace_id.eq_ignore_ascii_case(workspace_id))
-            .ok_or_else(|| Error::NotFound(format!("run '{}'", run.simple())))
-    }
-
     async fn mlflow_run_full(&self, workspace_id: &str, record: &RunRecord) -> Result<Run> {
-        let mut latest: BTreeMap<String, MetricRecord> = BTreeMap::new();
-        for metric in self.store.metrics(record.id).await? {
-            // The same order as the store's bulk query: step, then time, then value.
-            let newer = latest.get(&metric.name).is_none_or(|held| {
-                (metric.step, metric.timestamp)
-                    .cmp(&(held.step, held.timestamp))
-                    .then(metric.value.total_cmp(&held.value))
-                    .is_ge()
-            });
-            if newer {
-                latest.insert(metric.name.clone(), metric);
-            }
-        }
         let parts = RunParts {
-            metrics: latest.values().map(to_metric).collect(),
+            metrics: self
+                .store
+                .latest_metrics(workspace_id, Some(record.id))
+                .await?
+                .iter()
+                .map(|latest| to_metric(&latest.metric))
+                .collect(),
             params: self.store.run_params(record.id).await?,
             tags: self.store.run_tags(record.id).await?,
         };
@@ -604,7 +569,7 @@ impl Services {
 
     pub async fn mlflow_get_run(&self, rg: &str, ws: &str, run: Uuid) -> Result<Run> {
         let storage = self.workspace_storage(rg, ws).await?;
-        let record = self.mlflow_run_record(&storage.id, run).await?;
+        let record = self.run_in(&storage, run).await?;
         self.mlflow_run_full(&storage.id, &record).await
     }
 
@@ -616,11 +581,7 @@ impl Services {
         request: &CreateRun,
     ) -> Result<Run> {
         let experiment = required("experiment_id", request.experiment_id.as_deref())?;
-        let mut tags = pairs(&request.tags);
-        for (key, value) in &tags {
-            validate_key("tags", key)?;
-            validate_value("tags", value, MAX_TAG_VALUE_CHARS)?;
-        }
+        let mut tags = validated_tags("tags", &request.tags)?;
         let storage = self.workspace_storage(rg, ws).await?;
         let entry = self.experiment_entry(&storage.id, experiment).await?;
         if entry.deleted() {
@@ -685,7 +646,7 @@ impl Services {
         )?;
         let status = request.status.as_deref().map(casemate_status).transpose()?;
         let storage = self.workspace_storage(rg, ws).await?;
-        let record = self.mlflow_run_record(&storage.id, run).await?;
+        let record = self.run_in(&storage, run).await?;
         if let Some(name) = request.run_name.as_deref().filter(|n| !n.is_empty()) {
             validate_value("run_name", name, MAX_KEY_CHARS)?;
             self.store
@@ -702,7 +663,7 @@ impl Services {
                 .update_tracked_run(run, status.as_str(), ended_at)
                 .await?;
         }
-        let record = self.mlflow_run_record(&storage.id, run).await?;
+        let record = self.run_in(&storage, run).await?;
         Ok(self.mlflow_run_full(&storage.id, &record).await?.info)
     }
 
@@ -714,7 +675,7 @@ impl Services {
         deleted: bool,
     ) -> Result<()> {
         let storage = self.workspace_storage(rg, ws).await?;
-        self.mlflow_run_record(&storage.id, run).await?;
+        self.run_in(&storage, run).await?;
         self.store
             .set_run_lifecycle(run, if deleted { DELETED } else { ACTIVE })
             .await?;
@@ -757,28 +718,19 @@ impl Services {
                 },
             });
         }
+        batch.params = validated_params(&request.params)?;
         let mut seen = HashMap::new();
-        for param in &request.params {
-            validate_key("params", &param.key)?;
-            validate_value("params", &param.value, MAX_PARAM_VALUE_CHARS)?;
-            if seen
-                .insert(param.key.as_str(), param.value.as_str())
-                .is_some_and(|v| v != param.value)
-            {
+        for (key, value) in &batch.params {
+            if seen.insert(key, value).is_some_and(|v| v != value) {
                 return Err(Error::invalid(
                     "params",
-                    format!("param '{}' appears twice with different values", param.key),
+                    format!("param '{key}' appears twice with different values"),
                 ));
             }
-            batch.params.push((param.key.clone(), param.value.clone()));
         }
-        for tag in &request.tags {
-            validate_key("tags", &tag.key)?;
-            validate_value("tags", &tag.value, MAX_TAG_VALUE_CHARS)?;
-            batch.tags.push((tag.key.clone(), tag.value.clone()));
-        }
+        batch.tags = validated_tags("tags", &request.tags)?;
         let storage = self.workspace_storage(rg, ws).await?;
-        let record = self.mlflow_run_record(&storage.id, run).await?;
+        let record = self.run_in(&storage, run).await?;
         if record.lifecycle == DELETED {
             return Err(Error::invalid(
                 "run_id",
@@ -793,7 +745,7 @@ impl Services {
 
     pub async fn mlflow_delete_tag(&self, rg: &str, ws: &str, run: Uuid, key: &str) -> Result<()> {
         let storage = self.workspace_storage(rg, ws).await?;
-        self.mlflow_run_record(&storage.id, run).await?;
+        self.run_in(&storage, run).await?;
         if !self.store.delete_run_tag(run, key).await? {
             return Err(Error::NotFound(format!(
                 "tag '{key}' on run '{}'",
@@ -811,7 +763,11 @@ impl Services {
     ) -> Result<SearchRunsResponse> {
         let clauses = parse_filter(request.filter.as_deref())?;
         let mut order = parse_order_by(&request.order_by)?;
-        let limit = max_results(request.max_results)?;
+        let limit = max_results(
+            request.max_results,
+            DEFAULT_SEARCH_RESULTS,
+            MAX_SEARCH_RESULTS,
+        )?;
         view_type_includes(request.run_view_type.as_deref(), false)?;
         let storage = self.workspace_storage(rg, ws).await?;
         let experiments = self.experiment_entries(&storage.id).await?;
@@ -827,7 +783,7 @@ impl Services {
             })
             .collect::<Result<_>>()?;
         let mut parts: HashMap<Uuid, RunParts> = HashMap::new();
-        for latest in self.store.latest_metrics_in(&storage.id).await? {
+        for latest in self.store.latest_metrics(&storage.id, None).await? {
             parts
                 .entry(latest.run_id)
                 .or_default()
@@ -840,7 +796,7 @@ impl Services {
         for (run, name, value) in self.store.run_tags_in(&storage.id).await? {
             parts.entry(run).or_default().tags.push((name, value));
         }
-        let mut found = Vec::new();
+        let mut runs = Vec::new();
         for record in self.store.runs_of(&storage.id).await? {
             if !names.contains(&record.experiment.to_ascii_lowercase())
                 || !view_type_includes(
@@ -850,29 +806,13 @@ impl Services {
             {
                 continue;
             }
-            let mut own = parts.remove(&record.id).unwrap_or_default();
-            own.metrics.sort_by(|a, b| a.key.cmp(&b.key));
-            own.params.sort();
-            own.tags.sort();
-            let run = self.mlflow_run_view(&record, &storage.id, own);
-            if clauses
-                .iter()
-                .all(|c| c.matches(&|entity, key| run_field(&run, entity, key)))
-            {
-                found.push(run);
-            }
+            // The store hands each run's parts over sorted by name.
+            let own = parts.remove(&record.id).unwrap_or_default();
+            runs.push(self.mlflow_run_view(&record, &storage.id, own));
         }
-        order.push(SortKey {
-            entity: Entity::Attribute,
-            key: "start_time".into(),
-            ascending: false,
-        });
-        order.push(SortKey {
-            entity: Entity::Attribute,
-            key: "run_id".into(),
-            ascending: true,
-        });
-        sort(&mut found, &order, run_field);
+        order.push(SortKey::attribute("start_time", false));
+        order.push(SortKey::attribute("run_id", true));
+        let found = search_filter::select(runs, &clauses, &order, run_field);
         let (runs, next_page_token) = paginate(found, request.page_token.as_deref(), limit)?;
         Ok(SearchRunsResponse {
             runs,
@@ -892,7 +832,7 @@ impl Services {
         )?;
         let key = required("metric_key", request.metric_key.as_deref())?;
         let storage = self.workspace_storage(rg, ws).await?;
-        self.mlflow_run_record(&storage.id, run).await?;
+        self.run_in(&storage, run).await?;
         let history: Vec<Metric> = self
             .store
             .metrics(run)

@@ -124,13 +124,6 @@ pub struct ExperimentRef {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
-pub struct UpdateExperiment {
-    pub experiment_id: Option<String>,
-    pub new_name: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
 pub struct ExperimentTag {
     pub experiment_id: Option<String>,
     pub key: Option<String>,
@@ -146,16 +139,6 @@ pub struct SearchExperiments {
     pub filter: Option<String>,
     pub order_by: Vec<String>,
     pub view_type: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ExperimentResponse {
-    pub experiment: Experiment,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct CreateExperimentResponse {
-    pub experiment_id: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -303,16 +286,6 @@ pub struct MetricHistoryQuery {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct RunResponse {
-    pub run: Run,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct RunInfoResponse {
-    pub run_info: RunInfo,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SearchRunsResponse {
     pub runs: Vec<Run>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -424,11 +397,6 @@ pub struct CreateModelVersion {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct RegisteredModelResponse {
-    pub registered_model: RegisteredModel,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SearchRegisteredModelsResponse {
     pub registered_models: Vec<RegisteredModel>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -436,20 +404,10 @@ pub struct SearchRegisteredModelsResponse {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ModelVersionResponse {
-    pub model_version: ModelVersion,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ModelVersionsResponse {
     pub model_versions: Vec<ModelVersion>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_page_token: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct DownloadUriResponse {
-    pub artifact_uri: String,
 }
 
 // ---- Logged models (MLflow 3) ----
@@ -518,11 +476,6 @@ pub struct SearchLoggedModels {
     pub max_results: Option<i64>,
     pub order_by: Vec<LoggedModelOrder>,
     pub page_token: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct LoggedModelResponse {
-    pub model: LoggedModel,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
