@@ -64,6 +64,30 @@ pub struct SoftHsmToken {
     pub label: String,
     pub pin: String,
     pub module: PathBuf,
+    token_dir: PathBuf,
+}
+
+/// Held while something scans or changes the shared token directory: `softhsm2-util
+/// --init-token --free` and `--delete-token`, and the library's first look at its slots. Test
+/// processes run in parallel, and a scan that meets a token another process is deleting fails
+/// ("Could not get info about the token"). The lock file sits beside the directory, since
+/// SoftHSM reads every entry inside it.
+pub struct TokenDirectoryLock {
+    /// Closing the file releases the lock.
+    _file: std::fs::File,
+}
+
+fn lock_token_directory(token_dir: &Path) -> TokenDirectoryLock {
+    let mut path = token_dir.as_os_str().to_owned();
+    path.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .unwrap();
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    TokenDirectoryLock { _file: file }
 }
 
 const SOFTHSM_MODULES: [&str; 2] = [
@@ -86,10 +110,12 @@ impl SoftHsmToken {
             .lines()
             .find_map(|line| line.strip_prefix("directories.tokendir = "))
             .expect("softhsm2.conf names no token directory");
-        std::fs::create_dir_all(token_dir.trim()).unwrap();
+        let token_dir = PathBuf::from(token_dir.trim());
+        std::fs::create_dir_all(&token_dir).unwrap();
         // Token labels hold at most 32 bytes.
         let label = format!("cm-{}", &uuid::Uuid::new_v4().simple().to_string()[..24]);
         let pin = format!("pin-{}", uuid::Uuid::new_v4().simple());
+        let _lock = lock_token_directory(&token_dir);
         let status = std::process::Command::new("softhsm2-util")
             .args(["--init-token", "--free", "--label", &label])
             .args(["--pin", &pin, "--so-pin", &format!("so-{pin}")])
@@ -97,12 +123,23 @@ impl SoftHsmToken {
             .status()
             .expect("softhsm2-util could not be started");
         assert!(status.success(), "softhsm2-util --init-token failed");
-        Self { label, pin, module }
+        Self {
+            label,
+            pin,
+            module,
+            token_dir,
+        }
+    }
+
+    /// Keeps other test processes from changing the token directory until dropped.
+    pub fn lock_directory(&self) -> TokenDirectoryLock {
+        lock_token_directory(&self.token_dir)
     }
 }
 
 impl Drop for SoftHsmToken {
     fn drop(&mut self) {
+        let _lock = self.lock_directory();
         let _ = std::process::Command::new("softhsm2-util")
             .args(["--delete-token", "--token", &self.label])
             .stdout(std::process::Stdio::null())
@@ -162,9 +199,11 @@ impl TestServer {
         .over(hsm);
         let config = ServerConfig::resolve(layer, Some(Sensitive::new(ADMIN_PASSWORD))).unwrap();
         let clock = Arc::new(ManualClock::starting_now());
+        let directory_lock = token.as_ref().map(SoftHsmToken::lock_directory);
         let server = casemate_server::start(&config, clock.clone())
             .await
             .unwrap();
+        drop(directory_lock);
         let fingerprint = server.fingerprint.clone().unwrap_or_default();
         Self {
             url: server.url.clone(),

@@ -52,6 +52,7 @@ async fn the_root_key_is_made_in_the_token_and_never_leaves_it() {
     // Looked at from outside the server, the key is sensitive and not extractable, and its value
     // cannot be read.
     let token = server.hsm_token().unwrap();
+    let directory_lock = token.lock_directory();
     let context = Pkcs11::new(&token.module).unwrap();
     // The server in this process already initialized the library.
     let _ = context.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK));
@@ -61,6 +62,8 @@ async fn the_root_key_is_made_in_the_token_and_never_leaves_it() {
         .into_iter()
         .find(|slot| context.get_token_info(*slot).unwrap().label() == token.label)
         .unwrap();
+    // Released before the token is deleted, which takes the lock again.
+    drop(directory_lock);
     let session = context.open_ro_session(slot).unwrap();
     let _ = session.login(UserType::User, Some(&token.pin.clone().into()));
     let keys = session
