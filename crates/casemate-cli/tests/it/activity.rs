@@ -1,7 +1,7 @@
 //! The activity log: every authorized or denied request, durable before the response, hash-chained,
 //! fail-closed, and free of secrets.
 
-use crate::api_error;
+use crate::{api_error, raw_error};
 use casemate_testkit::{ADMIN_PASSWORD, TestServer, USER_PASSWORD};
 use casemate_types::Sensitive;
 use casemate_types::wire::*;
@@ -127,6 +127,90 @@ async fn requests_are_recorded_with_caller_outcome_and_correlation_id() {
         403,
         "Forbidden",
     );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unauthenticated_requests_are_recorded_until_their_address_spends_its_budget() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    admin.create_resource_group("team").await.unwrap();
+    let anonymous = server.anonymous();
+    let bad_token = "Bearer eyJub3QiOiJhIHRva2VuIn0.forged-signature-9f3a";
+    let credentials = [
+        vec![],
+        vec![("authorization", bad_token)],
+        vec![("authorization", "Basic bm9ib2R5Om5vdC1hLXBhdA==")],
+        vec![("authorization", "Digest whatever")],
+    ];
+    for (sent, headers) in credentials.iter().cycle().take(60).enumerate() {
+        let mut headers = headers.clone();
+        let correlation = format!("anon-{sent}");
+        headers.push(("x-request-id", &correlation));
+        let response = anonymous
+            .raw("GET", "/resourceGroups/team", &headers, vec![])
+            .await
+            .unwrap();
+        raw_error(&response, 401, "Unauthenticated");
+    }
+    // The address has spent its budget: refused with 429, and no longer recorded.
+    let throttled = anonymous
+        .raw("GET", "/resourceGroups/team", &[], vec![])
+        .await
+        .unwrap();
+    raw_error(&throttled, 429, "Throttled");
+    assert!(throttled.header("retry-after").is_some());
+    // A valid credential from the same address is still served.
+    admin.get_resource_group("team").await.unwrap();
+
+    let mut recorded = Vec::new();
+    let mut page_token: Option<String> = None;
+    loop {
+        let mut query = vec![
+            ("scope", "/resourceGroups/team"),
+            ("caller", "(unauthenticated)"),
+        ];
+        if let Some(token) = &page_token {
+            query.push(("page", token.as_str()));
+        }
+        let page = admin.list_activity(&query).await.unwrap();
+        recorded.extend(page.entries);
+        match page.next_page {
+            Some(next) => page_token = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(recorded.len(), 60, "every 401, not the 429");
+    for entry in &recorded {
+        assert_eq!(
+            (
+                entry.outcome.as_str(),
+                entry.status,
+                entry.operation.as_str(),
+                entry.caller_id.as_str(),
+                entry.client_address.as_str(),
+            ),
+            ("Denied", 401, "resourceGroups/read", "", "127.0.0.1")
+        );
+        assert!(entry.correlation_id.starts_with("anon-"), "{entry:?}");
+        assert!(!entry.detail.contains("forged-signature"), "{entry:?}");
+        assert!(!entry.detail.contains("bm9ib2R5"), "{entry:?}");
+    }
+    assert!(
+        recorded
+            .last()
+            .is_some_and(|e| e.detail.contains("refused with 429 and not recorded")),
+        "the last recorded refusal says what comes next: {:?}",
+        recorded.last()
+    );
+    // A new window records again.
+    server.clock.advance(time::Duration::minutes(15));
+    let again = anonymous
+        .raw("GET", "/resourceGroups/team", &[], vec![])
+        .await
+        .unwrap();
+    raw_error(&again, 401, "Unauthenticated");
+    assert!(admin.verify_activity().await.unwrap().intact);
     server.stop().await;
 }
 

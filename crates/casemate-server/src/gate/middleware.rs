@@ -123,10 +123,14 @@ fn query_scope(request: &Request) -> Option<String> {
         .map(|(_, value)| value)
 }
 
+/// The caller name of records of requests without a valid credential; no principal can have it.
+const UNAUTHENTICATED_CALLER: &str = "(unauthenticated)";
+
 /// Who, from where, about what: the parts of an activity record the gate knows before the handler.
+/// `caller` is `None` when no valid credential came with the request.
 struct Audit<'a> {
     services: &'a Services,
-    caller: &'a Caller,
+    caller: Option<&'a Caller>,
     operation: &'a str,
     resource_id: String,
     correlation_id: String,
@@ -137,7 +141,7 @@ struct Audit<'a> {
 impl Audit<'_> {
     async fn record(&self, outcome: Outcome, status: u16, detail: String) -> Result<(), Error> {
         // A run token's calls carry the run's id beside the submitter's name.
-        let detail = match (self.caller.run_id(), detail.is_empty()) {
+        let detail = match (self.caller.and_then(Caller::run_id), detail.is_empty()) {
             (Some(run), true) => format!("run {run}"),
             (Some(run), false) => format!("run {run}: {detail}"),
             (None, _) => detail,
@@ -149,8 +153,13 @@ impl Audit<'_> {
                 operation: self.operation.to_owned(),
                 outcome,
                 status,
-                caller_id: self.caller.principal_id.to_string(),
-                caller_name: self.caller.name.clone(),
+                caller_id: self
+                    .caller
+                    .map(|c| c.principal_id.to_string())
+                    .unwrap_or_default(),
+                caller_name: self
+                    .caller
+                    .map_or_else(|| UNAUTHENTICATED_CALLER.to_owned(), |c| c.name.clone()),
                 resource_id: self.resource_id.clone(),
                 correlation_id: self.correlation_id.clone(),
                 client_address: self.client_address.clone(),
@@ -160,16 +169,33 @@ impl Audit<'_> {
             .await
     }
 
-    /// Records a refusal, then answers with it; if even that cannot be recorded, 503.
-    async fn deny(&self, error: Error) -> Response {
+    /// Records a refusal (with `note` after the reason, if any), then answers with it; if even
+    /// that cannot be recorded, 503.
+    async fn deny(&self, error: Error, note: &str) -> Response {
         let (status, _) = error.status_and_code();
-        match self
-            .record(Outcome::Denied, status.as_u16(), error.to_string())
-            .await
-        {
+        let detail = if note.is_empty() {
+            error.to_string()
+        } else {
+            format!("{error}; {note}")
+        };
+        match self.record(Outcome::Denied, status.as_u16(), detail).await {
             Ok(()) => error.into_response(),
             Err(unavailable) => unavailable.into_response(),
         }
+    }
+}
+
+/// A request without a valid credential is recorded as refused, until its address has spent its
+/// budget for the window; from then on it is refused with 429 and not recorded.
+async fn refuse_unauthenticated(audit: &Audit<'_>, address: IpAddr, error: Error) -> Response {
+    match audit.services.spend_unauthenticated(address) {
+        Ok(0) => {
+            let note = "this address has no unauthenticated requests left in this window: \
+                        further ones are refused with 429 and not recorded until it ends";
+            audit.deny(error, note).await
+        }
+        Ok(_) => audit.deny(error, "").await,
+        Err(throttled) => throttled.into_response(),
     }
 }
 
@@ -199,11 +225,6 @@ pub async fn gate(
         } => (operation, None, enrollment),
         Access::Action { action, scope } => (action, Some(scope), false),
     };
-    let presented = presented_credential(request.headers());
-    let caller = match authenticate(&services, presented).await {
-        Ok(caller) => caller,
-        Err(error) => return error.into_response(),
-    };
     let scope = match scope_template {
         None => Ok(Scope::root()),
         Some(table::SCOPE_FROM_QUERY) => match query_scope(&request) {
@@ -224,10 +245,6 @@ pub async fn gate(
             }
         }
     };
-    let scope = match scope {
-        Ok(scope) => scope,
-        Err(error) => return error.into_response(),
-    };
     let user_agent: String = request
         .headers()
         .get("user-agent")
@@ -236,43 +253,56 @@ pub async fn gate(
         .chars()
         .take(256)
         .collect();
-    let audit = Audit {
+    let client_address = request
+        .extensions()
+        .get::<ClientAddress>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.0);
+    let mut audit = Audit {
         services: &services,
-        caller: &caller,
+        caller: None,
         operation,
-        resource_id: scope.to_string(),
+        resource_id: scope
+            .as_ref()
+            .map_or_else(|_| Scope::root().to_string(), Scope::to_string),
         correlation_id: request
             .extensions()
             .get::<RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_default(),
-        client_address: request
-            .extensions()
-            .get::<ClientAddress>()
-            .map(|a| a.0.to_string())
-            .unwrap_or_default(),
+        client_address: client_address.to_string(),
         user_agent,
+    };
+    let presented = presented_credential(request.headers());
+    let caller = match authenticate(&services, presented).await {
+        Ok(caller) => caller,
+        Err(error) => return refuse_unauthenticated(&audit, client_address, error).await,
+    };
+    audit.caller = Some(&caller);
+    let scope = match scope {
+        Ok(scope) => scope,
+        Err(error) => return error.into_response(),
     };
     if caller.token_scope() == TokenScope::MfaEnrollment && !enrollment_ok {
         return audit
             .deny(Error::ForbiddenOther(
                 "this token may only enrol a second factor: run `casemate user mfa enable`, then sign in again".into(),
-            ))
+            ), "")
             .await;
     }
     if caller.run_id().is_some() && scope_template.is_none() && operation != "oauth2/userinfo/read"
     {
         return audit
-            .deny(Error::ForbiddenOther(
-                "a run token may call only the APIs of its workspace".into(),
-            ))
+            .deny(
+                Error::ForbiddenOther("a run token may call only the APIs of its workspace".into()),
+                "",
+            )
             .await;
     }
     if scope_template.is_some()
         && let Err(error) = services.authorize(&caller, operation, &scope).await
     {
         tracing::info!(caller = %caller.principal_id, operation, %scope, "denied");
-        return audit.deny(error).await;
+        return audit.deny(error, "").await;
     }
     // A request that may change something is recorded before it runs, so that if the log cannot
     // be written nothing happens.

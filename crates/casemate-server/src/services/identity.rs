@@ -123,6 +123,18 @@ pub(super) fn caller_from(principal: PrincipalRecord, credential: Credential) ->
 }
 
 impl Services {
+    /// Counts a request refused for want of a valid credential against its address: how many more
+    /// this window will be answered (and recorded) before the address is refused with 429.
+    pub fn spend_unauthenticated(&self, address: std::net::IpAddr) -> Result<u32> {
+        self.limiter.spend(
+            &(
+                format!("unauthenticated:{address}"),
+                super::limiter::UNAUTHENTICATED_PER_ADDRESS,
+            ),
+            self.now(),
+        )
+    }
+
     pub(super) async fn enabled_principal(&self, id: Uuid) -> Result<PrincipalRecord> {
         match self.store.principal_by_id(id).await? {
             Some(principal) if principal.enabled => Ok(principal),

@@ -1,4 +1,5 @@
-//! Failed sign-in throttling, per principal name and per client address, in fixed windows.
+//! Failed sign-in throttling, per principal name and per client address, and the budget of
+//! requests without a valid credential per address, in fixed windows.
 
 use crate::error::{Error, Result};
 use std::collections::HashMap;
@@ -8,6 +9,10 @@ use time::{Duration, OffsetDateTime};
 pub const WINDOW: Duration = Duration::minutes(15);
 pub const FAILURES_PER_PRINCIPAL: u32 = 5;
 pub const FAILURES_PER_ADDRESS: u32 = 20;
+/// Each refused unauthenticated request costs a durable activity record; past this many from one
+/// address in a window they are refused with 429 and no longer recorded, so nobody without a
+/// credential can make the server write without bound.
+pub const UNAUTHENTICATED_PER_ADDRESS: u32 = 60;
 const MAX_TRACKED: usize = 100_000;
 
 #[derive(Debug, Clone, Copy)]
@@ -70,6 +75,34 @@ impl SignInLimiter {
         }
     }
 
+    /// Counts one failure against `key` if its budget is not used up: how many remain after it,
+    /// or 429 (counting nothing) while the window's budget is spent. Check and count are one step.
+    pub fn spend(&self, key: &(String, u32), now: OffsetDateTime) -> Result<u32> {
+        let (key, limit) = key;
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        if windows.len() >= MAX_TRACKED {
+            windows.retain(|_, window| now < window.started + WINDOW);
+        }
+        let window = windows.entry(key.clone()).or_insert(Window {
+            started: now,
+            failures: 0,
+        });
+        if now >= window.started + WINDOW {
+            *window = Window {
+                started: now,
+                failures: 0,
+            };
+        }
+        if window.failures >= *limit {
+            let remaining = (window.started + WINDOW - now).whole_seconds().max(1);
+            return Err(Error::Throttled {
+                retry_after_seconds: u64::try_from(remaining).unwrap_or(1),
+            });
+        }
+        window.failures += 1;
+        Ok(limit - window.failures)
+    }
+
     /// A successful sign-in clears the principal's count (not the address's).
     pub fn record_success(&self, principal_key: &str) {
         self.windows
@@ -100,5 +133,24 @@ mod tests {
         };
         assert_eq!(retry_after_seconds, 600);
         limiter.check(&keys, start + WINDOW).unwrap();
+    }
+
+    #[test]
+    fn spending_counts_down_then_refuses_until_the_window_ends() {
+        let limiter = SignInLimiter::default();
+        let start = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let key = ("unauthenticated:192.0.2.7".to_string(), 2);
+        assert_eq!(limiter.spend(&key, start).unwrap(), 1);
+        assert_eq!(limiter.spend(&key, start).unwrap(), 0);
+        let Err(Error::Throttled {
+            retry_after_seconds,
+        }) = limiter.spend(&key, start + Duration::minutes(1))
+        else {
+            panic!("not throttled");
+        };
+        assert_eq!(retry_after_seconds, 840);
+        let other = ("unauthenticated:192.0.2.8".to_string(), 2);
+        assert_eq!(limiter.spend(&other, start).unwrap(), 1);
+        assert_eq!(limiter.spend(&key, start + WINDOW).unwrap(), 1);
     }
 }
