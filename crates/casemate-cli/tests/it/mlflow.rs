@@ -230,10 +230,12 @@ async fn the_mlflow_client_tracks_registers_and_is_refused_through_the_gate() {
         page.entries
     );
     assert!(
-        page.entries.iter().any(|e| e.caller_name == "(unauthenticated)"
-            && e.operation == "workspaces/experiments/runs/read"
-            && e.status == 401
-            && !e.detail.contains("not-a-token")),
+        page.entries
+            .iter()
+            .any(|e| e.caller_name == "(unauthenticated)"
+                && e.operation == "workspaces/experiments/runs/read"
+                && e.status == 401
+                && !e.detail.contains("not-a-token")),
         "{:?}",
         page.entries
     );
