@@ -139,20 +139,20 @@ async fn bench_casemate() -> anyhow::Result<Figures> {
 async fn bench_mlflow(mlflow: &Path) -> anyhow::Result<Figures> {
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
-    let child = Command::new(mlflow)
-        .args(["server", "--host", "127.0.0.1", "--port", &port.to_string()])
-        .arg("--backend-store-uri")
-        .arg(format!(
-            "sqlite:///{}",
-            dir.path().join("mlflow.db").display()
-        ))
-        .arg("--default-artifact-root")
-        .arg(dir.path().join("artifacts"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let server = ChildProcess(child);
+    let server = ChildProcess::spawn(
+        Command::new(mlflow)
+            .args(["server", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .arg("--backend-store-uri")
+            .arg(format!(
+                "sqlite:///{}",
+                dir.path().join("mlflow.db").display()
+            ))
+            .arg("--default-artifact-root")
+            .arg(dir.path().join("artifacts"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )?;
     let client = Client::new(&format!("http://127.0.0.1:{port}"), None)?;
     let ready = Instant::now() + Duration::from_secs(120);
     loop {

@@ -122,15 +122,15 @@ async fn bench_openbao(bao: &Path) -> anyhow::Result<Figures> {
         ),
     )?;
     let port = free_port()?;
-    let child = Command::new(bao)
-        .args(["server", "-dev", "-dev-root-token-id=bench-root"])
-        .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
-        .arg(format!("-config={}", config.display()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let server = ChildProcess(child);
+    let server = ChildProcess::spawn(
+        Command::new(bao)
+            .args(["server", "-dev", "-dev-root-token-id=bench-root"])
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .arg(format!("-config={}", config.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )?;
     let client = Client::new(&format!("http://127.0.0.1:{port}"), None)?;
     let headers = [("X-Vault-Token", "bench-root")];
     let body = br#"{"data":{"value":"benchmark-secret-value"}}"#.to_vec();

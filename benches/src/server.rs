@@ -12,10 +12,26 @@ use std::process::{Child, Command, Stdio};
 const ADMIN_PASSWORD: &str = "benchmark-admin-password";
 
 /// A child process killed when dropped, so a failed benchmark leaves no server behind.
+/// A server the runner started, with the process group it leads: dropping it kills the whole
+/// group, so workers it forked (`mlflow server` runs several) do not outlive it and load the
+/// machine under the next measurement.
 pub struct ChildProcess(pub Child);
+
+impl ChildProcess {
+    pub fn spawn(command: &mut Command) -> std::io::Result<Self> {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0).spawn().map(Self)
+    }
+}
 
 impl Drop for ChildProcess {
     fn drop(&mut self) {
+        if let Some(group) = i32::try_from(self.0.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -77,16 +93,16 @@ pub struct CasemateServer {
 impl CasemateServer {
     /// Starts `casemate server` and reads its URL and certificate fingerprint from stdout.
     pub fn start(home: &Path) -> anyhow::Result<Self> {
-        let mut child = Command::new(casemate_binary()?)
-            .args(["server", "--listen", "127.0.0.1:0", "--home"])
-            .arg(home)
-            .env("CASEMATE_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let process = ChildProcess(child);
+        let mut process = ChildProcess::spawn(
+            Command::new(casemate_binary()?)
+                .args(["server", "--listen", "127.0.0.1:0", "--home"])
+                .arg(home)
+                .env("CASEMATE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null()),
+        )?;
+        let stdout = process.0.stdout.take().context("no stdout")?;
         let (mut url, mut fingerprint) = (String::new(), String::new());
         for line in std::io::BufReader::new(stdout).lines() {
             let line = line?;
