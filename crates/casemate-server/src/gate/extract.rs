@@ -200,6 +200,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for MlflowRequest<T> {
         use serde_json::Value;
         let query = request.uri().query().unwrap_or("").to_owned();
         let bytes = read_body(request, state).await?;
+        let body_start = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        // A body alone (every POST the client sends) decodes straight into the request type.
+        if query.is_empty() && body_start == Some(&b'{') {
+            return decode_json(&bytes).map(MlflowRequest);
+        }
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&query)
             .map_err(|e| Error::invalid("query", without_value(&e.to_string())))?;
         let mut object = serde_json::Map::new();
@@ -221,7 +226,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for MlflowRequest<T> {
                 *value = Value::Array(vec![single]);
             }
         }
-        if !bytes.iter().all(u8::is_ascii_whitespace) {
+        if body_start.is_some() {
             match decode_json::<Value>(&bytes)? {
                 Value::Object(body) => object.extend(body),
                 _ => return Err(Error::invalid("body", "must be a JSON object")),
