@@ -13,6 +13,12 @@ mod server_cmd;
 use clap::{Parser, Subcommand};
 use output::OutputFormat;
 
+// glibc's allocator keeps freed memory in per-thread arenas, and raises its threshold for
+// returning large blocks to the system after the first one: every argon2 hash (19 MiB) then
+// stays resident. mimalloc hands such memory back.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "casemate",
