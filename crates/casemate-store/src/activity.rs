@@ -1,6 +1,6 @@
 //! The activity log: append-only rows, each carrying the hash of the one before it.
 
-use crate::{Store, StoreResult};
+use crate::{Durability, Store, StoreResult};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -59,34 +59,39 @@ fn record_from_row(row: &SqliteRow) -> StoreResult<ActivityRecord> {
 }
 
 impl Store {
-    /// Appends records (already chained by the caller) in one transaction: one fsync for the batch.
-    pub async fn append_activity(&self, records: &[ActivityRecord]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        for record in records {
-            sqlx::query(
-                "INSERT INTO activity_log (seq, id, time, operation, phase, status, caller_id, caller_name, resource_id, \
-                 correlation_id, client_address, user_agent, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(record.seq)
-            .bind(&record.id)
-            .bind(record.time_ms)
-            .bind(&record.operation)
-            .bind(&record.phase)
-            .bind(record.status)
-            .bind(&record.caller_id)
-            .bind(&record.caller_name)
-            .bind(&record.resource_id)
-            .bind(&record.correlation_id)
-            .bind(&record.client_address)
-            .bind(&record.user_agent)
-            .bind(&record.detail)
-            .bind(&record.prev_hash)
-            .bind(&record.hash)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+    /// Appends records (already chained by the caller) all or nothing; with `Durability::Now`,
+    /// one sync for the batch and every commit before it. A record whose sequence number is
+    /// taken (another process appended first) is a `Conflict`.
+    pub async fn append_activity(
+        &self,
+        records: &[ActivityRecord],
+        durability: Durability,
+    ) -> StoreResult<()> {
+        crate::insert_rows(
+            self.pool_for(durability),
+            "INSERT INTO activity_log (seq, id, time, operation, phase, status, caller_id, caller_name, resource_id, \
+             correlation_id, client_address, user_agent, detail, prev_hash, hash) ",
+            15,
+            records,
+            |row, record| {
+                row.push_bind(record.seq)
+                    .push_bind(&record.id)
+                    .push_bind(record.time_ms)
+                    .push_bind(&record.operation)
+                    .push_bind(&record.phase)
+                    .push_bind(record.status)
+                    .push_bind(&record.caller_id)
+                    .push_bind(&record.caller_name)
+                    .push_bind(&record.resource_id)
+                    .push_bind(&record.correlation_id)
+                    .push_bind(&record.client_address)
+                    .push_bind(&record.user_agent)
+                    .push_bind(&record.detail)
+                    .push_bind(&record.prev_hash)
+                    .push_bind(&record.hash);
+            },
+        )
+        .await
     }
 
     /// The last record's sequence number and hash, where the chain continues.

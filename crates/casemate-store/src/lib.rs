@@ -1,8 +1,18 @@
-//! The metadata store: SQLite (WAL, synchronous commits) with forward-only migrations.
+//! The metadata store: SQLite (WAL) with forward-only migrations.
 //! Plain data in, plain data out; no policy lives here.
+//!
+//! Durability: SQLite appends every commit, from any connection, to one write-ahead log in commit
+//! order, and a sync of that file makes everything appended before it durable. So ordinary
+//! commits go through `pool` without a sync of their own (`synchronous = NORMAL`: never torn,
+//! but not yet durable), and commits that must be durable when they return go through
+//! `durable`, one connection with `synchronous = FULL`, whose sync also carries every earlier
+//! commit. The activity log's outcome records are such commits, and the gate answers no request
+//! before its outcome is recorded, so whatever a request changed is durable before its response.
 
 mod activity;
 mod credentials;
+mod gate_cache;
+pub use gate_cache::RunOwner;
 mod keys;
 mod principals;
 mod records;
@@ -60,11 +70,76 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The most values bound in one statement: well below SQLite's limit of 32,766, and enough for
+/// the largest batches the services send (1,000 metrics, 512 activity records) in one statement.
+const MAX_BINDS_PER_STATEMENT: usize = 8_000;
+
+/// Whether a multi-row statement of this many rows stays prepared: one row (a single metric,
+/// one activity record) and a full MLflow batch (its clients send at most 1,000 metrics a
+/// request) recur; other sizes vary and would crowd the statement cache.
+fn keep_prepared(rows: usize) -> bool {
+    rows == 1 || rows == 1_000
+}
+
+/// Inserts `rows` with multi-row INSERTs (`insert` is `INSERT INTO table (columns) `, `bind`
+/// pushes one row's `columns` values), as few as the bind limit allows. Each is one round trip
+/// to SQLite's thread, not one per row.
+async fn insert_rows_in<T>(
+    connection: &mut sqlx::SqliteConnection,
+    insert: &'static str,
+    columns: usize,
+    rows: &[T],
+    bind: impl Fn(&mut sqlx::query_builder::Separated<'_, sqlx::Sqlite, &'static str>, &T),
+) -> StoreResult<()> {
+    for chunk in rows.chunks(MAX_BINDS_PER_STATEMENT / columns) {
+        let mut builder = sqlx::QueryBuilder::new(insert);
+        builder.push_values(chunk, |mut row, item| bind(&mut row, item));
+        builder
+            .build()
+            .persistent(keep_prepared(chunk.len()))
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(())
+}
+
+/// `insert_rows_in`, all or nothing: one statement stands alone (SQLite applies a statement
+/// whole or not at all, so it needs no transaction and no round trips to begin and commit one);
+/// more run in one transaction.
+async fn insert_rows<T>(
+    pool: &SqlitePool,
+    insert: &'static str,
+    columns: usize,
+    rows: &[T],
+    bind: impl Fn(&mut sqlx::query_builder::Separated<'_, sqlx::Sqlite, &'static str>, &T),
+) -> StoreResult<()> {
+    if rows.len() <= MAX_BINDS_PER_STATEMENT / columns {
+        let mut connection = pool.acquire().await?;
+        return insert_rows_in(&mut connection, insert, columns, rows, bind).await;
+    }
+    let mut tx = pool.begin().await?;
+    insert_rows_in(&mut tx, insert, columns, rows, bind).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// The one connection whose commits sync the write-ahead log before they return.
+    durable: SqlitePool,
+    gate_cache: std::sync::Arc<gate_cache::GateCache>,
+}
+
+/// Whether a write must be durable when it returns, or may wait for the next durable commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Synced before returning, together with every commit before it.
+    Now,
+    /// In the write-ahead log, durable with the next `Now` commit (or checkpoint).
+    WithNextSync,
 }
 
 impl Store {
@@ -75,16 +150,33 @@ impl Store {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // FULL in WAL mode syncs the log on every commit: an acknowledged write survives a power cut.
-            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        // An SQLite connection is in-process: checking it before each use only costs a round trip
+        // to its worker thread.
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .test_before_acquire(false)
+            .connect_with(options.clone().synchronous(SqliteSynchronous::Normal))
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        let durable = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_with(options.synchronous(SqliteSynchronous::Full))
+            .await?;
+        Ok(Self {
+            pool,
+            durable,
+            gate_cache: Default::default(),
+        })
+    }
+
+    fn pool_for(&self, durability: Durability) -> &SqlitePool {
+        match durability {
+            Durability::Now => &self.durable,
+            Durability::WithNextSync => &self.pool,
+        }
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -113,14 +205,15 @@ impl Store {
     }
 
     /// First start: the installation id, the first administrator and its Owner assignment at `/`,
-    /// all or nothing. Returns false (changing nothing) when the installation already exists.
+    /// all or nothing, durable on return. Returns false (changing nothing) when the installation
+    /// already exists.
     pub async fn bootstrap_installation(
         &self,
         installation_id: &str,
         admin: &PrincipalRecord,
         owner: &RoleAssignmentRecord,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool_for(Durability::Now).begin().await?;
         let claimed = sqlx::query("INSERT INTO installation (key, value) VALUES ('installation_id', ?) ON CONFLICT (key) DO NOTHING")
             .bind(installation_id)
             .execute(&mut *tx)
@@ -141,6 +234,7 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.durable.close().await;
     }
 }
 

@@ -1,7 +1,7 @@
 //! Runs and what hangs off them: code snapshots, run tokens, metrics, tags and sealed log chunks.
 
 use crate::records::{name_values, parse_uuid};
-use crate::{Store, StoreError, StoreResult};
+use crate::{Durability, Store, StoreError, StoreResult};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
@@ -168,25 +168,19 @@ async fn upsert_tags(
     Ok(())
 }
 
-async fn insert_metric_rows(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    run_id: Uuid,
-    metrics: &[MetricRecord],
-) -> StoreResult<()> {
-    let run_id = run_id.to_string();
-    for metric in metrics {
-        sqlx::query(
-            "INSERT INTO run_metrics (run_id, name, value, step, timestamp) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&run_id)
-        .bind(&metric.name)
-        .bind(metric.value)
-        .bind(metric.step)
-        .bind(metric.timestamp)
-        .execute(&mut **tx)
-        .await?;
+const INSERT_METRICS: &str = "INSERT INTO run_metrics (run_id, name, value, step, timestamp) ";
+
+fn bind_metric(
+    run_id: &str,
+) -> impl Fn(&mut sqlx::query_builder::Separated<'_, sqlx::Sqlite, &'static str>, &MetricRecord) + '_
+{
+    move |row, metric| {
+        row.push_bind(run_id)
+            .push_bind(&metric.name)
+            .push_bind(metric.value)
+            .push_bind(metric.step)
+            .push_bind(metric.timestamp);
     }
-    Ok(())
 }
 
 /// Parameters are write-once: the same value again is fine, another value is a conflict.
@@ -362,8 +356,8 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
-    /// Ends an in-flight run and revokes its tokens in one transaction; false (changing nothing)
-    /// when it had already ended.
+    /// Ends an in-flight run and revokes its tokens in one durable transaction (no request
+    /// waits on it to be synced); false (changing nothing) when it had already ended.
     pub async fn finish_run(
         &self,
         id: Uuid,
@@ -372,7 +366,7 @@ impl Store {
         exit_code: Option<i64>,
         ended_at: i64,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool_for(Durability::Now).begin().await?;
         let result = sqlx::query(
             "UPDATE runs SET status = ?, reason = ?, exit_code = ?, ended_at = ? \
              WHERE id = ? AND status IN ('Queued', 'Preparing', 'Running')",
@@ -449,11 +443,42 @@ impl Store {
         .transpose()
     }
 
+    /// Stores metrics for a run only while it is in `workspace_id` and not deleted, checking and
+    /// inserting in one statement. False (storing nothing) when it is not, or when there are more
+    /// points than one statement binds (1,600); the caller then finds out why the slow way.
+    pub async fn insert_metrics_for_live_run(
+        &self,
+        workspace_id: &str,
+        run_id: Uuid,
+        metrics: &[MetricRecord],
+    ) -> StoreResult<bool> {
+        if metrics.is_empty() || metrics.len() > crate::MAX_BINDS_PER_STATEMENT / 5 {
+            return Ok(false);
+        }
+        let run = run_id.to_string();
+        let mut builder = sqlx::QueryBuilder::new(
+            "INSERT INTO run_metrics (run_id, name, value, step, timestamp) \
+             SELECT column1, column2, column3, column4, column5 FROM (",
+        );
+        let bind = bind_metric(&run);
+        builder.push_values(metrics, |mut row, metric| bind(&mut row, metric));
+        builder
+            .push(") WHERE EXISTS (SELECT 1 FROM runs WHERE id = ")
+            .push_bind(&run)
+            .push(" AND workspace_id = ")
+            .push_bind(workspace_id)
+            .push(" AND lifecycle = 'active')");
+        let inserted = builder
+            .build()
+            .persistent(crate::keep_prepared(metrics.len()))
+            .execute(&self.pool)
+            .await?;
+        Ok(inserted.rows_affected() > 0)
+    }
+
     pub async fn insert_metrics(&self, run_id: Uuid, metrics: &[MetricRecord]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        insert_metric_rows(&mut tx, run_id, metrics).await?;
-        tx.commit().await?;
-        Ok(())
+        let run_id = run_id.to_string();
+        crate::insert_rows(&self.pool, INSERT_METRICS, 5, metrics, bind_metric(&run_id)).await
     }
 
     /// A run's metrics in the order they were logged.
@@ -485,8 +510,19 @@ impl Store {
 
     /// Stores a tracking client's metrics, parameters and tags in one transaction.
     pub async fn log_batch(&self, run_id: Uuid, batch: &TrackingBatch) -> StoreResult<()> {
+        if batch.params.is_empty() && batch.tags.is_empty() {
+            return self.insert_metrics(run_id, &batch.metrics).await;
+        }
         let mut tx = self.pool.begin().await?;
-        insert_metric_rows(&mut tx, run_id, &batch.metrics).await?;
+        let run = run_id.to_string();
+        crate::insert_rows_in(
+            &mut tx,
+            INSERT_METRICS,
+            5,
+            &batch.metrics,
+            bind_metric(&run),
+        )
+        .await?;
         upsert_tags(&mut tx, run_id, &batch.tags).await?;
         insert_params(&mut tx, run_id, &batch.params).await?;
         tx.commit().await?;

@@ -313,6 +313,39 @@ impl TestServer {
             .unwrap()
     }
 
+    /// Appends one correctly chained record to the activity log straight through the store, as
+    /// another server process sharing the database would.
+    pub async fn append_activity_as_another_process(&self, operation: &str) {
+        let store = &self.server.services.store;
+        let (seq, prev_hash) = store
+            .activity_head()
+            .await
+            .unwrap()
+            .unwrap_or((0, vec![0u8; 32]));
+        let mut record = casemate_store::ActivityRecord {
+            seq: seq + 1,
+            id: uuid::Uuid::new_v4().to_string(),
+            time_ms: 1,
+            operation: operation.to_owned(),
+            phase: "Succeeded".into(),
+            status: 200,
+            caller_id: String::new(),
+            caller_name: "another-process".into(),
+            resource_id: "/".into(),
+            correlation_id: String::new(),
+            client_address: String::new(),
+            user_agent: String::new(),
+            detail: String::new(),
+            prev_hash,
+            hash: vec![],
+        };
+        record.hash = casemate_server::services::activity::chain_hash(&record).to_vec();
+        store
+            .append_activity(&[record], casemate_store::Durability::Now)
+            .await
+            .unwrap();
+    }
+
     /// Counts the rows of a table, straight from the database.
     pub async fn count_rows(&self, table: &str) -> i64 {
         let statement = format!("SELECT COUNT(*) FROM {table}");

@@ -254,6 +254,30 @@ async fn verify_catches_a_removed_record() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_chain_continues_after_records_another_process_appended() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    admin.create_resource_group("team").await.unwrap();
+    server
+        .append_activity_as_another_process("resourceGroups/write")
+        .await;
+    // This process's next record finds its expected place taken, and follows the other's.
+    admin.create_resource_group("lab").await.unwrap();
+    let page = admin
+        .list_activity(&[("scope", "/"), ("limit", "1000")])
+        .await
+        .unwrap();
+    let position =
+        |pred: &dyn Fn(&ActivityEntry) -> bool| page.entries.iter().position(pred).unwrap();
+    let foreign = position(&|e| e.caller_name == "another-process");
+    let lab = position(&|e| e.resource_id == "/resourceGroups/lab" && e.outcome == "Started");
+    assert!(foreign < lab, "{:?}", page.entries);
+    let report = admin.verify_activity().await.unwrap();
+    assert!(report.intact, "{report:?}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_unwritable_activity_log_fails_requests_closed_and_changes_nothing() {
     let server = TestServer::start().await;
     let admin = server.admin().await;

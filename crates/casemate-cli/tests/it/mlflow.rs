@@ -547,6 +547,62 @@ async fn mlflow_routes_answer_in_mlflow_shapes_and_refuse_bad_input_by_field() {
     assert_eq!(body["run"]["data"]["metrics"][0]["value"], 1.0, "{body}");
     assert_eq!(body["run"]["data"]["metrics"][0]["step"], 2, "{body}");
 
+    // A metric for this run sent through another workspace's mount finds no such run there, and a
+    // deleted run takes none until restored; neither stores anything.
+    let history = |key: &'static str| {
+        let run_id = run_id.clone();
+        let call = &call;
+        async move {
+            let (_, body) = call(
+                "GET",
+                &format!("metrics/get-history?run_id={run_id}&metric_key={key}"),
+                serde_json::json!({}),
+            )
+            .await;
+            body["metrics"].as_array().map_or(0, Vec::len)
+        }
+    };
+    let point = serde_json::json!({"run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 1, "step": 1});
+    let response = client
+        .raw(
+            "POST",
+            "/mlflow/resourceGroups/team/workspaces/audio/api/2.0/mlflow/runs/log-metric",
+            &headers,
+            point.to_string().into_bytes(),
+        )
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+    assert_eq!(
+        (response.status, body["error_code"].as_str()),
+        (404, Some("RESOURCE_DOES_NOT_EXIST")),
+        "{body}"
+    );
+    assert_eq!(history("loss").await, 0);
+    let (status, _) = call("POST", "runs/delete", serde_json::json!({"run_id": run_id})).await;
+    assert_eq!(status, 200);
+    let (status, body) = call("POST", "runs/log-metric", point.clone()).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (400, Some("INVALID_PARAMETER_VALUE")),
+        "{body}"
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("is deleted"),
+        "{body}"
+    );
+    assert_eq!(history("loss").await, 0);
+    let (status, _) = call(
+        "POST",
+        "runs/restore",
+        serde_json::json!({"run_id": run_id}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = call("POST", "runs/log-metric", point.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(history("loss").await, 1);
+
     // Pages: a token from the server continues where the last page stopped.
     for name in ["r2", "r3"] {
         call(

@@ -257,6 +257,55 @@ async fn disabling_a_user_ends_its_sessions_on_the_next_request() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn changes_made_outside_the_server_take_effect_on_the_next_request() {
+    // The gate keeps what it reads between requests; a change made behind its back (another
+    // server process, or a person with the sqlite3 shell) must still count at once.
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    admin.create_resource_group("team").await.unwrap();
+    let alice = server
+        .user_with_role("alice", "Reader", "/resourceGroups/team")
+        .await;
+    let pat = alice
+        .create_pat(&CreatePatRequest {
+            name: "mlflow".into(),
+            expires_in_days: Some(7),
+        })
+        .await
+        .unwrap();
+    let alice_by_pat = server.anonymous().with_bearer(pat.token.clone());
+    for _ in 0..2 {
+        alice.get_resource_group("team").await.unwrap();
+        alice_by_pat.get_resource_group("team").await.unwrap();
+    }
+    server
+        .sql("DELETE FROM role_assignments WHERE principal_id = (SELECT id FROM principals WHERE name = 'alice');")
+        .await
+        .unwrap();
+    api_error(alice.get_resource_group("team").await, 403, "Forbidden");
+    alice.userinfo().await.unwrap();
+    server
+        .sql("UPDATE personal_access_tokens SET revoked_at = 1;")
+        .await
+        .unwrap();
+    api_error(alice_by_pat.userinfo().await, 401, "Unauthenticated");
+    alice.userinfo().await.unwrap();
+    server
+        .sql("UPDATE sessions SET revoked_at = 1 WHERE principal_id = (SELECT id FROM principals WHERE name = 'alice');")
+        .await
+        .unwrap();
+    api_error(alice.userinfo().await, 401, "Unauthenticated");
+    let bob = server.new_user("bob").await;
+    bob.userinfo().await.unwrap();
+    server
+        .sql("UPDATE principals SET enabled = 0 WHERE name = 'bob';")
+        .await
+        .unwrap();
+    api_error(bob.userinfo().await, 401, "Unauthenticated");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn rotated_signing_keys_keep_verifying_their_tokens_until_they_expire() {
     let server = TestServer::start().await;
     let admin = server.admin().await;

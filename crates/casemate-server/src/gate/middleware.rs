@@ -272,6 +272,9 @@ pub async fn gate(
         client_address: client_address.to_string(),
         user_agent,
     };
+    if let Err(error) = services.refresh_gate_cache().await {
+        return error.into_response();
+    }
     let presented = presented_credential(request.headers());
     let caller = match authenticate(&services, presented).await {
         Ok(caller) => caller,

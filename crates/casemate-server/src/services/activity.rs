@@ -4,7 +4,7 @@
 
 use super::Services;
 use crate::error::{Error, Result};
-use casemate_store::{ActivityFilter, ActivityRecord, Store};
+use casemate_store::{ActivityFilter, ActivityRecord, Durability, Store, StoreError, StoreResult};
 use casemate_types::clock::{from_unix_millis, unix_millis};
 use casemate_types::wire::{ActivityEntry, ActivityPage, VerifyProblem, VerifyReport};
 use time::OffsetDateTime;
@@ -109,7 +109,40 @@ fn to_record(activity: &NewActivity, seq: i64, prev_hash: &[u8]) -> ActivityReco
     record
 }
 
+/// Where the chain continues: the last record's sequence number and hash.
+type Head = (i64, Vec<u8>);
+
+/// Chains `batch` after `head` (read from the store when not known) and appends it. A batch of
+/// Started records alone waits for the next sync: the requests they begin answer only after
+/// their outcome is durable, which carries them too. Any other record is durable before this
+/// returns.
+async fn append_batch(store: &Store, head: Option<Head>, batch: &[Pending]) -> StoreResult<Head> {
+    let (mut seq, mut hash) = match head {
+        Some(head) => head,
+        None => store.activity_head().await?.unwrap_or((0, vec![0u8; 32])),
+    };
+    let mut records = Vec::with_capacity(batch.len());
+    for pending in batch {
+        seq += 1;
+        let record = to_record(&pending.activity, seq, &hash);
+        hash.clone_from(&record.hash);
+        records.push(record);
+    }
+    let durability = if batch.iter().all(|p| p.activity.outcome == Outcome::Started) {
+        Durability::WithNextSync
+    } else {
+        Durability::Now
+    };
+    store.append_activity(&records, durability).await?;
+    Ok((seq, hash))
+}
+
 async fn writer(store: Store, mut queue: mpsc::Receiver<Pending>) {
+    // The head is kept between batches and read from the store again after any failure, so a
+    // failed batch leaves no gap. Another process appending to the same log takes a sequence
+    // number this one expected: the append is refused as a conflict and retried once on the
+    // head read afresh.
+    let mut head: Option<Head> = None;
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -118,24 +151,20 @@ async fn writer(store: Store, mut queue: mpsc::Receiver<Pending>) {
                 Err(_) => break,
             }
         }
-        // The head is read from the store for every batch, so a failed batch leaves no gap and
-        // another process appending to the same log stays chained.
-        let outcome = async {
-            let (mut seq, mut head) = store.activity_head().await?.unwrap_or((0, vec![0u8; 32]));
-            let mut records = Vec::with_capacity(batch.len());
-            for pending in &batch {
-                seq += 1;
-                let record = to_record(&pending.activity, seq, &head);
-                head = record.hash.clone();
-                records.push(record);
+        let mut written = append_batch(&store, head.take(), &batch).await;
+        if matches!(written, Err(StoreError::Conflict(_))) {
+            written = append_batch(&store, None, &batch).await;
+        }
+        let outcome = match written {
+            Ok(new_head) => {
+                head = Some(new_head);
+                Ok(())
             }
-            store.append_activity(&records).await
-        }
-        .await
-        .map_err(|e| e.to_string());
-        if let Err(error) = &outcome {
-            tracing::error!(%error, records = batch.len(), "the activity log could not be written; failing the requests closed");
-        }
+            Err(error) => {
+                tracing::error!(%error, records = batch.len(), "the activity log could not be written; failing the requests closed");
+                Err(error.to_string())
+            }
+        };
         for pending in batch {
             let _ = pending.written.send(outcome.clone());
         }

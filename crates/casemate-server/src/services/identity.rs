@@ -135,8 +135,14 @@ impl Services {
         )
     }
 
+    /// Starts a request at the gate: rows it keeps between requests are dropped if anything
+    /// changed them since the last request.
+    pub async fn refresh_gate_cache(&self) -> Result<()> {
+        Ok(self.store.refresh_gate_cache().await?)
+    }
+
     pub(super) async fn enabled_principal(&self, id: Uuid) -> Result<PrincipalRecord> {
-        match self.store.principal_by_id(id).await? {
+        match self.store.principal_for_gate(id).await? {
             Some(principal) if principal.enabled => Ok(principal),
             Some(_) => Err(Error::unauthenticated(format!(
                 "principal {id} is disabled"
@@ -178,9 +184,13 @@ impl Services {
             .await
             .map_err(|e| Error::unauthenticated(format!("access token: {e}")))?;
         if let Some(session_id) = claims.sid {
-            let session = self.store.session(session_id).await?.ok_or_else(|| {
-                Error::unauthenticated(format!("session {session_id} does not exist"))
-            })?;
+            let session = self
+                .store
+                .session_for_gate(session_id)
+                .await?
+                .ok_or_else(|| {
+                    Error::unauthenticated(format!("session {session_id} does not exist"))
+                })?;
             if session.revoked_at.is_some() {
                 return Err(Error::unauthenticated(format!(
                     "session {session_id} was revoked"
@@ -207,7 +217,7 @@ impl Services {
         let (token_id, presented_hash) =
             opaque::parse(opaque::PERSONAL_ACCESS_TOKEN_PREFIX, presented.expose())
                 .ok_or_else(|| Error::unauthenticated("not a personal access token"))?;
-        let record = self.store.pat(token_id).await?.ok_or_else(|| {
+        let record = self.store.pat_for_gate(token_id).await?.ok_or_else(|| {
             Error::unauthenticated(format!("personal access token {token_id} does not exist"))
         })?;
         if !opaque::hash_matches(&record.secret_hash, &presented_hash) {

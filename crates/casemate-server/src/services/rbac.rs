@@ -63,15 +63,20 @@ fn role_of(document: &RoleDefinitionDocument) -> RoleDefinition {
     }
 }
 
+/// The built-in roles and the stored custom ones.
+fn with_custom_roles(custom: Vec<CustomRoleRecord>) -> Result<Vec<RoleDefinition>> {
+    let mut roles = builtin_roles().to_vec();
+    for record in custom {
+        let document: RoleDefinitionDocument = serde_json::from_str(&record.definition)
+            .map_err(|e| Error::internal(format!("custom role {}: {e}", record.name)))?;
+        roles.push(role_of(&document));
+    }
+    Ok(roles)
+}
+
 impl Services {
     pub async fn role_definitions(&self) -> Result<Vec<RoleDefinition>> {
-        let mut roles = builtin_roles().to_vec();
-        for record in self.store.custom_roles().await? {
-            let document: RoleDefinitionDocument = serde_json::from_str(&record.definition)
-                .map_err(|e| Error::internal(format!("custom role {}: {e}", record.name)))?;
-            roles.push(role_of(&document));
-        }
-        Ok(roles)
+        with_custom_roles(self.store.custom_roles().await?)
     }
 
     async fn role_named(&self, name: &str) -> Result<RoleDefinition> {
@@ -87,7 +92,7 @@ impl Services {
         &self,
         principal_id: Uuid,
     ) -> Result<Vec<ResolvedAssignment>> {
-        let records = self.store.role_assignments_for(principal_id).await?;
+        let records = self.store.role_assignments_for_gate(principal_id).await?;
         if records.is_empty() {
             return Ok(vec![]);
         }
@@ -100,7 +105,7 @@ impl Services {
         let roles: &[RoleDefinition] = if all_builtin {
             builtin_roles()
         } else {
-            with_custom = self.role_definitions().await?;
+            with_custom = with_custom_roles(self.store.custom_roles_for_gate().await?)?;
             &with_custom
         };
         Ok(records

@@ -1156,9 +1156,13 @@ impl Services {
     pub(super) async fn authenticate_run_token(&self, presented: &Sensitive) -> Result<Caller> {
         let (token_id, presented_hash) = opaque::parse(RUN_TOKEN_PREFIX, presented.expose())
             .ok_or_else(|| Error::unauthenticated("not a run token"))?;
-        let record = self.store.run_token(token_id).await?.ok_or_else(|| {
-            Error::unauthenticated(format!("run token {token_id} does not exist"))
-        })?;
+        let record = self
+            .store
+            .run_token_for_gate(token_id)
+            .await?
+            .ok_or_else(|| {
+                Error::unauthenticated(format!("run token {token_id} does not exist"))
+            })?;
         if !opaque::hash_matches(&record.secret_hash, &presented_hash) {
             return Err(Error::unauthenticated(format!(
                 "run token {token_id}: wrong secret"
@@ -1175,13 +1179,17 @@ impl Services {
                 "run token {token_id} expired"
             )));
         }
-        let run = self.store.run(record.run_id).await?.ok_or_else(|| {
-            Error::unauthenticated(format!("run {} no longer exists", record.run_id))
-        })?;
+        let run = self
+            .store
+            .run_owner_for_gate(record.run_id)
+            .await?
+            .ok_or_else(|| {
+                Error::unauthenticated(format!("run {} no longer exists", record.run_id))
+            })?;
         let principal = self.enabled_principal(run.submitted_by).await?;
         let credential = Credential::RunToken {
-            run_id: run.id,
-            workspace: run.workspace_id.clone(),
+            run_id: record.run_id,
+            workspace: run.workspace_id,
             expires_at: super::signing::to_time(record.expires_at)?,
         };
         super::identity::caller_from(principal, credential)

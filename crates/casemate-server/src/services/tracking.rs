@@ -729,6 +729,20 @@ impl Services {
             }
         }
         batch.tags = validated_tags("tags", &request.tags)?;
+        // Metrics alone (what a training loop sends) take one statement that checks the run too.
+        if batch.params.is_empty()
+            && batch.tags.is_empty()
+            && self
+                .store
+                .insert_metrics_for_live_run(
+                    &super::resources::workspace_id(rg, ws),
+                    run,
+                    &batch.metrics,
+                )
+                .await?
+        {
+            return Ok(());
+        }
         let storage = self.workspace_storage(rg, ws).await?;
         let record = self.run_in(&storage, run).await?;
         if record.lifecycle == DELETED {

@@ -1,0 +1,143 @@
+//! The rows the gate reads on every request (sessions, principals, role assignments, custom
+//! roles, personal access tokens, run tokens and whose each run is), kept between changes.
+//!
+//! Triggers count every change to those tables in `installation.gate_generation` (migration
+//! 0007), whoever makes it. `refresh_gate_cache` reads the count, one query per request, and
+//! drops everything kept when it has moved. A row is kept only under the count seen before it
+//! was read, so a read that raced a change is never kept past it. A revocation, a disabled
+//! principal or a removed role assignment therefore takes effect on the next request, as it did
+//! without the cache.
+
+use crate::{
+    CustomRoleRecord, PatRecord, PrincipalRecord, RoleAssignmentRecord, RunTokenRecord,
+    SessionRecord, Store, StoreResult,
+};
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use uuid::Uuid;
+
+/// Past this many rows of one kind, that kind is dropped and read afresh: memory stays bounded
+/// whatever ids clients present.
+const MAX_ROWS_PER_KIND: usize = 10_000;
+
+/// Whose run a run token belongs to: what the gate needs of the run, none of which changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOwner {
+    pub workspace_id: String,
+    pub submitted_by: Uuid,
+}
+
+#[derive(Debug, Default)]
+struct Kept {
+    generation: i64,
+    sessions: HashMap<Uuid, Option<SessionRecord>>,
+    principals: HashMap<Uuid, Option<PrincipalRecord>>,
+    assignments: HashMap<Uuid, Vec<RoleAssignmentRecord>>,
+    custom_roles: HashMap<(), Vec<CustomRoleRecord>>,
+    pats: HashMap<Uuid, Option<PatRecord>>,
+    run_tokens: HashMap<Uuid, Option<RunTokenRecord>>,
+    run_owners: HashMap<Uuid, Option<RunOwner>>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct GateCache {
+    kept: Mutex<Kept>,
+}
+
+impl GateCache {
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Store {
+    /// Reads the change count; if it has moved since the last request, drops every kept row.
+    pub async fn refresh_gate_cache(&self) -> StoreResult<()> {
+        let generation: i64 = sqlx::query_scalar(
+            "SELECT CAST(value AS INTEGER) FROM installation WHERE key = 'gate_generation'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let mut kept = self.gate_cache.kept();
+        // A slower request's older count never takes the cache back.
+        if generation > kept.generation {
+            *kept = Kept {
+                generation,
+                ..Kept::default()
+            };
+        }
+        Ok(())
+    }
+
+    async fn gate_cached<K: Eq + Hash, V: Clone>(
+        &self,
+        rows: fn(&mut Kept) -> &mut HashMap<K, V>,
+        key: K,
+        read: impl Future<Output = StoreResult<V>>,
+    ) -> StoreResult<V> {
+        let generation = {
+            let mut kept = self.gate_cache.kept();
+            if let Some(value) = rows(&mut kept).get(&key) {
+                return Ok(value.clone());
+            }
+            kept.generation
+        };
+        let value = read.await?;
+        let mut kept = self.gate_cache.kept();
+        if kept.generation == generation {
+            let rows = rows(&mut kept);
+            if rows.len() >= MAX_ROWS_PER_KIND {
+                rows.clear();
+            }
+            rows.insert(key, value.clone());
+        }
+        Ok(value)
+    }
+
+    pub async fn session_for_gate(&self, id: Uuid) -> StoreResult<Option<SessionRecord>> {
+        self.gate_cached(|k| &mut k.sessions, id, self.session(id))
+            .await
+    }
+
+    pub async fn principal_for_gate(&self, id: Uuid) -> StoreResult<Option<PrincipalRecord>> {
+        self.gate_cached(|k| &mut k.principals, id, self.principal_by_id(id))
+            .await
+    }
+
+    pub async fn role_assignments_for_gate(
+        &self,
+        principal_id: Uuid,
+    ) -> StoreResult<Vec<RoleAssignmentRecord>> {
+        self.gate_cached(
+            |k| &mut k.assignments,
+            principal_id,
+            self.role_assignments_for(principal_id),
+        )
+        .await
+    }
+
+    pub async fn custom_roles_for_gate(&self) -> StoreResult<Vec<CustomRoleRecord>> {
+        self.gate_cached(|k| &mut k.custom_roles, (), self.custom_roles())
+            .await
+    }
+
+    pub async fn pat_for_gate(&self, id: Uuid) -> StoreResult<Option<PatRecord>> {
+        self.gate_cached(|k| &mut k.pats, id, self.pat(id)).await
+    }
+
+    pub async fn run_token_for_gate(&self, id: Uuid) -> StoreResult<Option<RunTokenRecord>> {
+        self.gate_cached(|k| &mut k.run_tokens, id, self.run_token(id))
+            .await
+    }
+
+    pub async fn run_owner_for_gate(&self, run_id: Uuid) -> StoreResult<Option<RunOwner>> {
+        self.gate_cached(|k| &mut k.run_owners, run_id, async {
+            Ok(self.run(run_id).await?.map(|run| RunOwner {
+                workspace_id: run.workspace_id,
+                submitted_by: run.submitted_by,
+            }))
+        })
+        .await
+    }
+}
