@@ -28,21 +28,31 @@ pub struct RunOwner {
     pub submitted_by: Uuid,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Kept {
     generation: i64,
     sessions: HashMap<Uuid, Option<SessionRecord>>,
     principals: HashMap<Uuid, Option<PrincipalRecord>>,
     assignments: HashMap<Uuid, Vec<RoleAssignmentRecord>>,
+    /// Keyed by `()`: there is one list, kept the way every other kind is.
     custom_roles: HashMap<(), Vec<CustomRoleRecord>>,
     pats: HashMap<Uuid, Option<PatRecord>>,
     run_tokens: HashMap<Uuid, Option<RunTokenRecord>>,
     run_owners: HashMap<Uuid, Option<RunOwner>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct GateCache {
     kept: Mutex<Kept>,
+}
+
+/// The count only: the rows hold password and token hashes, which no Debug output shows.
+impl std::fmt::Debug for GateCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GateCache")
+            .field("generation", &self.kept().generation)
+            .finish_non_exhaustive()
+    }
 }
 
 impl GateCache {

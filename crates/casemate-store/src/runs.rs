@@ -169,6 +169,8 @@ async fn upsert_tags(
 }
 
 const INSERT_METRICS: &str = "INSERT INTO run_metrics (run_id, name, value, step, timestamp) ";
+/// The values `bind_metric` pushes for one row.
+const METRIC_COLUMNS: usize = 5;
 
 fn bind_metric(
     run_id: &str,
@@ -452,7 +454,7 @@ impl Store {
         run_id: Uuid,
         metrics: &[MetricRecord],
     ) -> StoreResult<bool> {
-        if metrics.is_empty() || metrics.len() > crate::MAX_BINDS_PER_STATEMENT / 5 {
+        if metrics.is_empty() || metrics.len() > crate::MAX_BINDS_PER_STATEMENT / METRIC_COLUMNS {
             return Ok(false);
         }
         let run = run_id.to_string();
@@ -478,7 +480,14 @@ impl Store {
 
     pub async fn insert_metrics(&self, run_id: Uuid, metrics: &[MetricRecord]) -> StoreResult<()> {
         let run_id = run_id.to_string();
-        crate::insert_rows(&self.pool, INSERT_METRICS, 5, metrics, bind_metric(&run_id)).await
+        crate::insert_rows(
+            &self.pool,
+            INSERT_METRICS,
+            METRIC_COLUMNS,
+            metrics,
+            bind_metric(&run_id),
+        )
+        .await
     }
 
     /// A run's metrics in the order they were logged.
@@ -518,7 +527,7 @@ impl Store {
         crate::insert_rows_in(
             &mut tx,
             INSERT_METRICS,
-            5,
+            METRIC_COLUMNS,
             &batch.metrics,
             bind_metric(&run),
         )

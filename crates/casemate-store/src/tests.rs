@@ -246,3 +246,15 @@ async fn upgrades_a_database_made_by_the_previous_release() {
     store.insert_principal(&user("bob")).await.unwrap();
     assert_eq!(generation().await, "1", "a change to a cached table counts");
 }
+
+#[tokio::test]
+async fn debug_output_of_the_store_shows_no_cached_hashes() {
+    let (_dir, store) = open_temp().await;
+    let alice = user("alice");
+    store.insert_principal(&alice).await.unwrap();
+    store.refresh_gate_cache().await.unwrap();
+    assert!(store.principal_for_gate(alice.id).await.unwrap().is_some());
+    let shown = format!("{store:?}");
+    assert!(shown.contains("GateCache"), "{shown}");
+    assert!(!shown.contains("hash"), "{shown}");
+}
