@@ -199,34 +199,52 @@ def _ignored(relative, is_dir, patterns):
     return ignored
 
 
+# Never archived: git's directory, and ``.casemate/``, which holds this SDK's and the CLI's
+# configuration and, by default, a server's data directory (its root key and TLS key).
+_NEVER_ARCHIVED = (".git", ".casemate")
+
+# Files only a casemate server's data directory holds; a tree with one is refused.
+_SERVER_HOME_FILES = ("casemate.db", "root.key")
+
+
 def archive_directory(directory):
     """A deterministic tar of ``directory`` honouring ``.gitignore`` and ``.casemateignore``
-    (top-level files; ``.git/`` is never included), in a temporary file opened for reading."""
+    (top-level files; ``.git/`` and ``.casemate/`` are never included), in a temporary file
+    opened for reading. A tree holding a casemate server's data directory raises ``ValueError``."""
     patterns = _ignore_patterns(directory)
     handle = tempfile.TemporaryFile()
-    with tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for root, directories, files in os.walk(directory):
-            directories.sort()
-            kept = []
-            for name in directories:
-                relative = os.path.relpath(os.path.join(root, name), directory)
-                if name != ".git" and not _ignored(relative, True, patterns):
-                    kept.append(name)
-            directories[:] = kept
-            for name in sorted(kept) + sorted(files):
-                path = os.path.join(root, name)
-                relative = os.path.relpath(path, directory)
-                if name in files and _ignored(relative, False, patterns):
-                    continue
-                info = archive.gettarinfo(path, arcname=relative)
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                info.mtime = 0
-                if info.isreg():
-                    with open(path, "rb") as content:
-                        archive.addfile(info, content)
-                elif info.isdir() or info.issym():
-                    archive.addfile(info)
+    try:
+        with tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as archive:
+            for root, directories, files in os.walk(directory):
+                directories.sort()
+                kept = []
+                for name in directories:
+                    relative = os.path.relpath(os.path.join(root, name), directory)
+                    if name not in _NEVER_ARCHIVED and not _ignored(relative, True, patterns):
+                        kept.append(name)
+                directories[:] = kept
+                for name in sorted(kept) + sorted(files):
+                    path = os.path.join(root, name)
+                    relative = os.path.relpath(path, directory)
+                    if name in files and _ignored(relative, False, patterns):
+                        continue
+                    if name in files and name in _SERVER_HOME_FILES:
+                        raise ValueError(
+                            f"{os.path.dirname(relative) or '.'} looks like a casemate server's data "
+                            f"directory (it holds {relative}): its keys must never be uploaded. Keep "
+                            "the server's home outside the source tree, or list it in .casemateignore")
+                    info = archive.gettarinfo(path, arcname=relative)
+                    info.uid = info.gid = 0
+                    info.uname = info.gname = ""
+                    info.mtime = 0
+                    if info.isreg():
+                        with open(path, "rb") as content:
+                            archive.addfile(info, content)
+                    elif info.isdir() or info.issym():
+                        archive.addfile(info)
+    except BaseException:
+        handle.close()
+        raise
     handle.seek(0)
     return handle
 

@@ -1,11 +1,13 @@
 import os
 import subprocess
 import sys
+import tarfile
 
 import pytest
 
 from casemate import CasemateError, Experiment, Run, RunFailed, ScriptRunConfig, Workspace
 from casemate._http import Connection
+from casemate.core import archive_directory
 
 
 def test_keyvault_round_trip(workspace_dir):
@@ -41,8 +43,8 @@ def test_the_seeds_code_runs_with_only_the_import_changed(workspace_dir, example
                    cwd=workspace_dir)
     ws = Workspace.from_config()
     assert ws.get_default_keyvault().get_secret("mysecret") == "seed-S3cret-value"
-    config = ScriptRunConfig(source_directory=examples, script="train.py", compute_target="local",
-                             environment_variables={"PYTHONPATH": sdk_path})
+    # No PYTHONPATH for the run: the server puts the SDK it carries on every local run's path.
+    config = ScriptRunConfig(source_directory=examples, script="train.py", compute_target="local")
     run = Experiment(ws, "seed").submit(config)
     details = run.wait_for_completion(show_output=True)
     assert details["status"] == "Completed"
@@ -88,3 +90,20 @@ def test_tls_is_verified_against_the_ca_file_or_the_pinned_fingerprint():
     with pytest.raises(CasemateError) as error:
         wrong.request("GET", "/health", auth=False)
     assert error.value.code == "CertificateMismatch"
+
+
+def test_snapshots_never_carry_casemate_directories_or_a_server_home(tmp_path):
+    source = tmp_path / "src"
+    (source / ".casemate" / "tls").mkdir(parents=True)
+    (source / ".casemate" / "root.key").write_bytes(b"k" * 32)
+    (source / ".casemate" / "tls" / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
+    (source / "nested" / ".casemate").mkdir(parents=True)
+    (source / "nested" / ".casemate" / "config.json").write_text("{}")
+    (source / "train.py").write_text("print(1)\n")
+    with archive_directory(str(source)) as archive:
+        with tarfile.open(fileobj=archive) as tar:
+            assert tar.getnames() == ["nested", "train.py"]
+    (source / "data").mkdir()
+    (source / "data" / "casemate.db").write_bytes(b"")
+    with pytest.raises(ValueError, match="data looks like a casemate server's data directory"):
+        archive_directory(str(source))

@@ -76,6 +76,7 @@ pub const CATALOGUE: &[ActionDef] = &[
     control("identities/delete"),
     control("identities/assign/action"),
     control("monitors/read"),
+    control("metrics/read"),
     control("roleAssignments/read"),
     control("roleAssignments/write"),
     control("roleAssignments/delete"),

@@ -11,6 +11,7 @@
 //! and `*/read` covers every action whose last segment is `read`.
 
 pub mod catalogue;
+pub mod provider;
 pub mod roles;
 pub mod scope;
 
@@ -233,6 +234,26 @@ fn validate_patterns(
                 format!("'{pattern}' matches no known {kind}"),
             ));
         }
+    }
+    Ok(())
+}
+
+/// Takes the cloud platform's provider prefixes off every pattern of a custom role, refusing
+/// a provider casemate does not know.
+pub fn strip_provider_prefixes(role: &mut RoleDefinition) -> Result<(), RoleError> {
+    for (field, patterns) in [
+        ("Actions", &mut role.actions),
+        ("NotActions", &mut role.not_actions),
+        ("DataActions", &mut role.data_actions),
+        ("NotDataActions", &mut role.not_data_actions),
+    ] {
+        let mut stripped = Vec::with_capacity(patterns.len());
+        for pattern in patterns.iter() {
+            stripped.extend(
+                provider::without_provider(pattern).map_err(|rule| role_error(field, rule))?,
+            );
+        }
+        *patterns = stripped;
     }
     Ok(())
 }

@@ -104,6 +104,13 @@ fn build() -> Vec<RoleDefinition> {
             &[],
         ),
         builtin(
+            "Monitoring Reader",
+            "Read metrics: the installation's Prometheus scrape and each workspace's metrics.",
+            &["*/metrics/read", "monitors/read"],
+            &[],
+            &[],
+        ),
+        builtin(
             "Managed Identity Operator",
             "Read and assign user-assigned identities.",
             &["identities/read", "identities/assign/action"],

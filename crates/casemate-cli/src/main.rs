@@ -3,6 +3,7 @@
 mod commands;
 mod input;
 mod key_cmd;
+mod metrics_cmd;
 mod output;
 mod profile;
 mod resources_cmd;

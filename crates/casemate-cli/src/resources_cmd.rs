@@ -137,6 +137,18 @@ pub enum WorkspaceCommand {
         resource_group: String,
         name: String,
     },
+    /// Counts over time: runs by status, model registrations, deployments.
+    Metrics {
+        #[arg(short = 'g', long = "resource-group")]
+        resource_group: String,
+        name: String,
+        /// How far back, as 30m, 24h or 7d.
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// The width of each bucket, in the same form (default: the window in 24 buckets).
+        #[arg(long)]
+        interval: Option<String>,
+    },
 }
 
 fn print_workspace(format: OutputFormat, workspace: &Workspace) -> anyhow::Result<()> {
@@ -255,6 +267,21 @@ pub async fn workspace(command: WorkspaceCommand, format: OutputFormat) -> anyho
                     println!("Restored {} at {}", assignment.role, assignment.scope);
                 }
             })
+        }
+        WorkspaceCommand::Metrics {
+            resource_group,
+            name,
+            since,
+            interval,
+        } => {
+            let metrics = client
+                .workspace_metrics(&resource_group, &name, Some(&since), interval.as_deref())
+                .await?;
+            emit(
+                format,
+                &metrics,
+                crate::metrics_cmd::print_workspace_metrics,
+            )
         }
         WorkspaceCommand::Rewrap {
             resource_group,

@@ -198,12 +198,21 @@ async fn upload(
     Ok(snapshot.id)
 }
 
+/// Where a run's standard output goes when printed: to ours, or to our standard error when
+/// our standard output must hold one JSON document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LogOutput {
+    Stdout,
+    Stderr,
+}
+
 /// Prints the run's log from the start; with `follow`, until the run ends. Returns the run.
 async fn print_logs(
     client: &Client,
     at: &WorkspaceArgs,
     run: Uuid,
     follow: bool,
+    output: LogOutput,
 ) -> anyhow::Result<RunStatus> {
     let mut after = 0;
     loop {
@@ -212,7 +221,7 @@ async fn print_logs(
             .await?;
         let mut stdout = std::io::stdout().lock();
         for chunk in &page.chunks {
-            if chunk.stream == "stderr" {
+            if chunk.stream == "stderr" || output == LogOutput::Stderr {
                 eprint!("{}", chunk.text);
             } else {
                 write!(stdout, "{}", chunk.text)?;
@@ -259,7 +268,12 @@ pub async fn run(command: RunCommand, format: OutputFormat) -> anyhow::Result<()
                 return print_run(format, &submitted);
             }
             eprintln!("run {} submitted; following its log", submitted.id);
-            print_logs(&client, &at, submitted.id, true).await?;
+            // With --output json, standard output holds the run's JSON alone.
+            let logs = match format {
+                OutputFormat::Json => LogOutput::Stderr,
+                OutputFormat::Table => LogOutput::Stdout,
+            };
+            print_logs(&client, &at, submitted.id, true, logs).await?;
             let ended = client
                 .get_run(&at.resource_group, &at.workspace, submitted.id)
                 .await?;
@@ -310,7 +324,7 @@ pub async fn run(command: RunCommand, format: OutputFormat) -> anyhow::Result<()
             print_run(format, &canceled)
         }
         RunCommand::Logs { run, at, follow } => {
-            print_logs(&client, &at, run, follow).await?;
+            print_logs(&client, &at, run, follow, LogOutput::Stdout).await?;
             Ok(())
         }
         RunCommand::Metrics { run, at } => {

@@ -8,9 +8,18 @@ use std::io::{Seek, SeekFrom};
 use std::path::Path;
 use uuid::Uuid;
 
-/// The tar of a source directory, honouring `.gitignore` and `.casemateignore` (and `.git/`
-/// itself is never included), written to an anonymous temporary file. Paths are relative,
+/// Directories never archived: git's, and `.casemate/`, which holds the CLI's and SDK's
+/// configuration and, by default, a server's data directory (its root key and TLS key).
+const NEVER_ARCHIVED: [&str; 2] = [".git", ".casemate"];
+
+/// Files that only a casemate server's data directory holds. A tree that has one holds a
+/// server's home, which is refused rather than uploaded.
+const SERVER_HOME_FILES: [&str; 2] = ["casemate.db", "root.key"];
+
+/// The tar of a source directory, honouring `.gitignore` and `.casemateignore` (`.git/` and
+/// `.casemate/` are never included), written to an anonymous temporary file. Paths are relative,
 /// owners and times are zeroed, so the same tree always gives the same bytes (and snapshot id).
+/// A tree holding a casemate server's data directory is refused.
 pub fn archive_directory(directory: &Path) -> std::io::Result<(std::fs::File, u64)> {
     let mut walker = ignore::WalkBuilder::new(directory);
     walker
@@ -22,7 +31,7 @@ pub fn archive_directory(directory: &Path) -> std::io::Result<(std::fs::File, u6
         .add_custom_ignore_filename(".casemateignore")
         .follow_links(false)
         .sort_by_file_name(|a, b| a.cmp(b))
-        .filter_entry(|entry| entry.file_name() != ".git");
+        .filter_entry(|entry| !NEVER_ARCHIVED.iter().any(|name| entry.file_name() == *name));
     let file = tempfile::tempfile()?;
     let mut builder = tar::Builder::new(file);
     builder.mode(tar::HeaderMode::Deterministic);
@@ -35,6 +44,24 @@ pub fn archive_directory(directory: &Path) -> std::io::Result<(std::fs::File, u6
         };
         if relative.as_os_str().is_empty() {
             continue;
+        }
+        if SERVER_HOME_FILES
+            .iter()
+            .any(|name| entry.file_name() == *name)
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "{} looks like a casemate server's data directory (it holds {}): its keys must \
+                     never be uploaded. Keep the server's home outside the source tree, or list \
+                     it in .casemateignore",
+                    relative
+                        .parent()
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .map_or_else(|| ".".to_owned(), |p| p.display().to_string()),
+                    relative.display()
+                ),
+            ));
         }
         builder.append_path_with_name(path, relative)?;
     }

@@ -11,8 +11,10 @@ pub enum Error {
     /// No usable credential. The precise reason goes to the server log, never to the client.
     #[error("authentication required: the token is missing, invalid, expired or revoked")]
     Unauthenticated { reason: String },
-    #[error("the user name, password, client secret or code is wrong")]
-    InvalidCredentials,
+    /// Wrong credentials; never which one. `code_sent` when a second-factor code came with them,
+    /// since a code used a moment ago is refused too and its owner should learn to wait.
+    #[error("{}", invalid_credentials_message(*code_sent))]
+    InvalidCredentials { code_sent: bool },
     #[error("a TOTP code is required for this account: send it in the `totp` field")]
     MfaRequired,
     #[error("forbidden: action '{action}' is not granted at scope '{scope}'")]
@@ -39,6 +41,15 @@ pub enum Error {
     /// An internal failure. The detail is logged; the client sees only the request id.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+fn invalid_credentials_message(code_sent: bool) -> &'static str {
+    if code_sent {
+        "the user name, password or code is wrong. A code is accepted only once: if this one was \
+         used a moment ago, wait for the next code from your authenticator and sign in with it"
+    } else {
+        "the user name, password, client secret or code is wrong"
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

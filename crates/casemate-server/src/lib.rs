@@ -5,6 +5,7 @@ pub mod config;
 pub mod error;
 pub mod gate;
 mod listener;
+pub mod monitoring;
 pub mod services;
 pub mod tls;
 
@@ -108,6 +109,27 @@ fn open_key_provider(
     })
 }
 
+/// The server's secret files (root key file, TLS key, HSM PIN file), which no snapshot may carry.
+fn own_key_material(
+    config: &ServerConfig,
+    tls: Option<&tls::TlsMaterial>,
+) -> Result<services::snapshots::OwnKeyMaterial, StartError> {
+    let mut paths = Vec::new();
+    match &config.key_provider {
+        KeyProviderConfig::File => paths.push(FileKeyProvider::path_for(&config.home)),
+        KeyProviderConfig::Pkcs11 {
+            pin: PinSource::File(path),
+            ..
+        } => paths.push(path.clone()),
+        KeyProviderConfig::Pkcs11 { .. } => {}
+    }
+    paths.extend(tls.map(|material| material.key_path.clone()));
+    services::snapshots::OwnKeyMaterial::of_files(&paths).map_err(|source| StartError::Home {
+        path: config.home.display().to_string(),
+        source,
+    })
+}
+
 /// Opens (or creates) everything under the data directory and starts serving.
 pub async fn start(
     config: &ServerConfig,
@@ -135,6 +157,11 @@ pub async fn start(
                 source,
             })?;
     }
+    let python_sdk = home.join("python");
+    services::python_sdk::install(&python_sdk).map_err(|source| StartError::Home {
+        path: python_sdk.display().to_string(),
+        source,
+    })?;
     let blobs = Arc::new(object_store::local::LocalFileSystem::new_with_prefix(
         &blob_dir,
     )?);
@@ -144,6 +171,8 @@ pub async fn start(
         clock.now().unix_timestamp(),
     )
     .await?;
+    let tls = tls::prepare(&config.tls, home).map_err(StartError::Tls)?;
+    let own_key_material = own_key_material(config, tls.as_ref())?;
     let services = Arc::new(
         Services::new(
             store,
@@ -152,10 +181,10 @@ pub async fn start(
             root_key,
             config,
             &bootstrap.installation_id,
+            own_key_material,
         )
         .await?,
     );
-    let tls = tls::prepare(&config.tls, home).map_err(StartError::Tls)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen {

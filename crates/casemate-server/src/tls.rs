@@ -19,6 +19,8 @@ pub struct TlsMaterial {
     pub fingerprint: String,
     /// The PEM certificate; for a self-signed one, usable as a CA file by clients.
     pub cert_path: PathBuf,
+    /// The private key: never to leave the server, in a snapshot or otherwise.
+    pub key_path: PathBuf,
 }
 
 pub fn fingerprint(der: &[u8]) -> String {
@@ -145,5 +147,6 @@ pub fn prepare(source: &TlsSource, home: &Path) -> Result<Option<TlsMaterial>, S
         config: Arc::new(config),
         fingerprint,
         cert_path,
+        key_path,
     }))
 }

@@ -15,6 +15,7 @@ use crate::{
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use uuid::Uuid;
 
 /// Past this many rows of one kind, that kind is dropped and read afresh: memory stays bounded
@@ -44,6 +45,15 @@ struct Kept {
 #[derive(Default)]
 pub(crate) struct GateCache {
     kept: Mutex<Kept>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// How often the gate's reads were answered from what was kept, since the process started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateCacheCounts {
+    pub hits: u64,
+    pub misses: u64,
 }
 
 /// The count only: the rows hold password and token hashes, which no Debug output shows.
@@ -62,6 +72,13 @@ impl GateCache {
 }
 
 impl Store {
+    pub fn gate_cache_counts(&self) -> GateCacheCounts {
+        GateCacheCounts {
+            hits: self.gate_cache.hits.load(Ordering::Relaxed),
+            misses: self.gate_cache.misses.load(Ordering::Relaxed),
+        }
+    }
+
     /// Reads the change count; if it has moved since the last request, drops every kept row.
     pub async fn refresh_gate_cache(&self) -> StoreResult<()> {
         let generation: i64 = sqlx::query_scalar(
@@ -89,8 +106,10 @@ impl Store {
         let generation = {
             let mut kept = self.gate_cache.kept();
             if let Some(value) = rows(&mut kept).get(&key) {
+                self.gate_cache.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(value.clone());
             }
+            self.gate_cache.misses.fetch_add(1, Ordering::Relaxed);
             kept.generation
         };
         let value = read.await?;

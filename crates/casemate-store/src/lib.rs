@@ -12,8 +12,10 @@
 mod activity;
 mod credentials;
 mod gate_cache;
-pub use gate_cache::RunOwner;
+pub use gate_cache::{GateCacheCounts, RunOwner};
 mod keys;
+mod monitoring;
+pub use monitoring::{RunStatusCount, RunTimes, WorkspaceEventRecord};
 mod principals;
 mod records;
 mod registry;

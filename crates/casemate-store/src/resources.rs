@@ -166,6 +166,7 @@ impl Store {
                 "DELETE FROM snapshots WHERE workspace_id = ?",
                 "DELETE FROM registered_models WHERE workspace_id = ?",
                 "DELETE FROM logged_models WHERE workspace_id = ?",
+                "DELETE FROM workspace_events WHERE workspace_id = ?",
                 "DELETE FROM resources WHERE parent = ?",
                 "DELETE FROM resources WHERE id = ?",
             ] {

@@ -4,6 +4,7 @@ pub mod clock;
 pub mod error;
 pub mod names;
 pub mod secret;
+pub mod span;
 pub mod wire;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -477,21 +477,33 @@ async fn mfa_enable_from_the_cli_reads_the_code_after_showing_the_secret() {
     // From now on a password alone is not enough.
     assert!(!login_admin(&server, config.path()).await.status.success());
     server.clock.advance(time::Duration::seconds(30));
-    let with_code = casemate(
-        config.path(),
-        &[
-            "login",
-            &server.url,
-            "--username",
-            "admin",
-            "--password-stdin",
-            "--accept-fingerprint",
-        ],
-        &format!("{ADMIN_PASSWORD}\n{}\n", code(&server)),
-        &[],
-    )
-    .await;
+    // The admin signs in with the password and then a code, both from standard input.
+    let login_with_code = |code: String| {
+        let stdin = format!("{ADMIN_PASSWORD}\n{code}\n");
+        let url = server.url.clone();
+        let config = config.path().to_owned();
+        async move {
+            let args = [
+                "login",
+                &url,
+                "--username",
+                "admin",
+                "--password-stdin",
+                "--accept-fingerprint",
+            ];
+            casemate(&config, &args, &stdin, &[]).await
+        }
+    };
+    let with_code = login_with_code(code(&server)).await;
     assert!(succeeded(&with_code).contains("Logged in"));
+    // The same code again: refused, and told to wait for the next one.
+    let reused = login_with_code(code(&server)).await;
+    assert!(!reused.status.success());
+    let said = String::from_utf8_lossy(&reused.stderr);
+    assert!(
+        said.contains("accepted only once") && said.contains("wait for the next code"),
+        "{said}"
+    );
     server.stop().await;
 }
 

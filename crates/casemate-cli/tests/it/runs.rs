@@ -112,7 +112,7 @@ print("value:", value)
 sys.stdout.write(value[:5]); sys.stdout.flush(); time.sleep(0.4)
 sys.stdout.write(value[5:] + " (split)\n"); sys.stdout.flush()
 both = run.get_secrets(["mysecret", "absent"])
-print("absent:", both["absent"])
+sys.stdout.write(f"absent: {both['absent']}\n"); sys.stdout.flush()  # one write: stderr cannot come between
 sys.stderr.write("to stderr: " + value + "\n")
 run.log("accuracy", 0.5, step=1)
 run.log("accuracy", 0.75, step=2)
@@ -467,14 +467,27 @@ async fn hbi_workspaces_wipe_scratch_and_record_no_environment() {
     server.stop().await;
 }
 
-fn crafted(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+/// Uploads `bytes` as a snapshot and asserts the 400 that names the snapshot and `rule`.
+pub async fn assert_snapshot_refused(client: &Client, case: &str, bytes: Vec<u8>, rule: &str) {
+    let message = api_error(
+        client
+            .upload_snapshot("team", "vision", reqwest::Body::from(bytes))
+            .await,
+        400,
+        "InvalidInput",
+    );
+    assert!(message.starts_with("snapshot: "), "{case}: {message}");
+    assert!(message.contains(rule), "{case}: {message}");
+}
+
+pub fn crafted(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
     build(&mut builder);
     builder.into_inner().unwrap()
 }
 
 /// An entry whose name is written raw, as a hostile archiver would.
-fn raw_entry(
+pub fn raw_entry(
     builder: &mut tar::Builder<Vec<u8>>,
     name: &str,
     kind: tar::EntryType,
@@ -553,15 +566,7 @@ async fn crafted_archives_are_refused_and_snapshots_are_content_addressed() {
         ),
     ];
     for (case, bytes, rule) in cases {
-        let message = api_error(
-            admin
-                .upload_snapshot("team", "vision", reqwest::Body::from(bytes))
-                .await,
-            400,
-            "InvalidInput",
-        );
-        assert!(message.starts_with("snapshot: "), "{case}: {message}");
-        assert!(message.contains(rule), "{case}: {message}");
+        assert_snapshot_refused(&admin, case, bytes, rule).await;
     }
     let message = api_error(
         admin
@@ -897,7 +902,7 @@ async fn from_the_shell_a_run_uses_a_secret_and_its_log_masks_it() {
         .await,
     );
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/secrets-in-a-run");
-    let pythonpath = format!("PYTHONPATH={}", python_sdk());
+    // No PYTHONPATH: the server puts the SDK it carries on every local run's path.
     let submitted = casemate(
         dir,
         &[
@@ -913,8 +918,6 @@ async fn from_the_shell_a_run_uses_a_secret_and_its_log_masks_it() {
             example.to_str().unwrap(),
             "--command",
             "python3 train.py",
-            "--env",
-            &pythonpath,
             "--wait",
             "--output",
             "json",
@@ -923,11 +926,13 @@ async fn from_the_shell_a_run_uses_a_secret_and_its_log_masks_it() {
         &[],
     )
     .await;
+    // With --output json, standard output is one JSON document; the run's log goes to stderr.
     let out = succeeded(&submitted);
-    assert!(out.starts_with("connecting with ***\n"), "{out}");
-    assert!(!out.contains(secret));
-    let json_start = out.find('{').unwrap();
-    let run: serde_json::Value = serde_json::from_str(&out[json_start..]).unwrap();
+    let run: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let streamed = String::from_utf8_lossy(&submitted.stderr);
+    assert!(streamed.contains("connecting with ***\n"), "{streamed}");
+    assert!(!out.contains(secret) && !streamed.contains(secret));
     assert_eq!(run["status"], "Completed");
     let id = run["id"].as_str().unwrap().to_owned();
 

@@ -12,7 +12,7 @@ impl Error {
         match self {
             Error::InvalidInput { .. } => (StatusCode::BAD_REQUEST, "InvalidInput"),
             Error::Unauthenticated { .. } => (StatusCode::UNAUTHORIZED, "Unauthenticated"),
-            Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "InvalidCredentials"),
+            Error::InvalidCredentials { .. } => (StatusCode::UNAUTHORIZED, "InvalidCredentials"),
             Error::MfaRequired => (StatusCode::UNAUTHORIZED, "MfaRequired"),
             Error::Forbidden { .. } | Error::ForbiddenOther(_) => {
                 (StatusCode::FORBIDDEN, "Forbidden")
@@ -52,7 +52,9 @@ impl IntoResponse for Error {
         let mut response = (status, Json(ErrorBody::new(code, message))).into_response();
         let headers = response.headers_mut();
         match &self {
-            Error::Unauthenticated { .. } | Error::InvalidCredentials | Error::MfaRequired => {
+            Error::Unauthenticated { .. }
+            | Error::InvalidCredentials { .. }
+            | Error::MfaRequired => {
                 headers.insert(
                     WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"casemate\""),

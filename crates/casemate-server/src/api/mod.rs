@@ -14,6 +14,7 @@ mod vault;
 
 use crate::error::Error;
 use crate::gate;
+use crate::monitoring;
 use crate::services::Services;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -88,6 +89,8 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(rbac::list_other))
         .routes(routes!(rbac::list_activity))
         .routes(routes!(rbac::verify_activity))
+        .routes(routes!(monitoring::api::scrape))
+        .routes(routes!(monitoring::api::workspace_metrics))
         .routes(routes!(vault::update_vault))
         .routes(routes!(vault::list))
         .routes(routes!(
@@ -208,7 +211,10 @@ pub fn gate_router(
         .layer(axum::Extension(Arc::new(document)))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(
-            max_body_bytes,
+            gate::RequestContext {
+                body_limit: max_body_bytes,
+                metrics: services.metrics.clone(),
+            },
             gate::request_context,
         ))
         .with_state(services)

@@ -1,6 +1,7 @@
 use super::table::{self, Access};
-use super::{BodyLimit, ClientAddress, RequestId};
+use super::{AnsweredRoute, BodyLimit, ClientAddress, RequestId};
 use crate::error::Error;
+use crate::monitoring::Metrics;
 use crate::services::activity::{NewActivity, Outcome};
 use crate::services::{Caller, Services};
 use axum::extract::{ConnectInfo, MatchedPath, RawPathParams, Request, State};
@@ -23,10 +24,17 @@ fn well_formed_request_id(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// What the outermost layer needs: the body limit to note and the metrics to count in.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub body_limit: usize,
+    pub metrics: Arc<Metrics>,
+}
+
 /// Outermost layer, on every request: assigns the request id, notes the client address and the
-/// body limit, and writes the access-log line.
+/// body limit, writes the access-log line and counts the request in the metrics.
 pub async fn request_context(
-    State(body_limit): State<usize>,
+    State(context): State<RequestContext>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -45,7 +53,7 @@ pub async fn request_context(
     let extensions = request.extensions_mut();
     extensions.insert(RequestId(request_id.clone()));
     extensions.insert(ClientAddress(address));
-    extensions.insert(BodyLimit(body_limit));
+    extensions.insert(BodyLimit(context.body_limit));
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let started = Instant::now();
@@ -55,7 +63,16 @@ pub async fn request_context(
         response.headers_mut().insert("x-request-id", value);
     }
     let status = response.status().as_u16();
-    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let elapsed = started.elapsed();
+    let answered = response.extensions().get::<AnsweredRoute>().copied();
+    context.metrics.request(
+        answered.map_or("unmatched", |a| a.route),
+        answered.and_then(|a| a.action),
+        &method,
+        status,
+        elapsed,
+    );
+    let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
     span.in_scope(
         || tracing::info!(%method, %path, status, elapsed_ms, client = %address, "request"),
     );
@@ -205,7 +222,7 @@ pub async fn gate(
     State(services): State<Arc<Services>>,
     matched: MatchedPath,
     params: RawPathParams,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
     let method = request.method().clone();
@@ -217,6 +234,26 @@ pub async fn gate(
         ))
         .into_response();
     };
+    let mut response = admit(&services, rule, params, request, next).await;
+    response.extensions_mut().insert(AnsweredRoute {
+        route: rule.path,
+        action: match rule.access {
+            Access::Action { action, .. } => Some(action),
+            Access::Public | Access::SignedIn { .. } => None,
+        },
+    });
+    response
+}
+
+/// Authenticates, authorizes and audits one request by its table row, then runs the handler.
+async fn admit(
+    services: &Services,
+    rule: &table::RouteRule,
+    params: RawPathParams,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().clone();
     let (operation, scope_template, enrollment_ok) = match rule.access {
         Access::Public => return next.run(request).await,
         Access::SignedIn {
@@ -258,7 +295,7 @@ pub async fn gate(
         .get::<ClientAddress>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.0);
     let mut audit = Audit {
-        services: &services,
+        services,
         caller: None,
         operation,
         resource_id: scope
@@ -276,7 +313,7 @@ pub async fn gate(
         return error.into_response();
     }
     let presented = presented_credential(request.headers());
-    let caller = match authenticate(&services, presented).await {
+    let caller = match authenticate(services, presented).await {
         Ok(caller) => caller,
         Err(error) => return refuse_unauthenticated(&audit, client_address, error).await,
     };

@@ -5,7 +5,7 @@ pub mod extract;
 mod middleware;
 pub mod table;
 
-pub use middleware::{gate, request_context};
+pub use middleware::{RequestContext, gate, request_context};
 pub use table::{Access, ROUTES, RouteRule};
 
 /// The id of one request: taken from `x-request-id` when well-formed, made otherwise.
@@ -19,3 +19,11 @@ pub struct ClientAddress(pub std::net::IpAddr);
 /// The request body limit in force, for error messages.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
+
+/// Which table row answered a request, for the metrics the outer layer records.
+#[derive(Debug, Clone, Copy)]
+pub struct AnsweredRoute {
+    pub route: &'static str,
+    /// The action the row demands, when it demands one.
+    pub action: Option<&'static str>,
+}

@@ -381,6 +381,14 @@ pub const ROUTES: &[RouteRule] = &[
         "activityLog/verify/action",
         "/",
     ),
+    // Monitoring: the Prometheus scrape of the installation, and a workspace's own metrics.
+    action("GET", "/metrics", "metrics/read", "/"),
+    action(
+        "GET",
+        "/resourceGroups/{rg}/workspaces/{ws}/metrics",
+        "workspaces/metrics/read",
+        WS,
+    ),
     // Vault secrets, authorized by data actions on the vault or the secret.
     action(
         "GET",

@@ -4,9 +4,12 @@
 
 use super::Services;
 use crate::error::{Error, Result};
+use crate::monitoring::Metrics;
 use casemate_store::{ActivityFilter, ActivityRecord, Durability, Store, StoreError, StoreResult};
 use casemate_types::clock::{from_unix_millis, unix_millis};
 use casemate_types::wire::{ActivityEntry, ActivityPage, VerifyProblem, VerifyReport};
+use std::sync::Arc;
+use std::time::Instant;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
@@ -116,7 +119,12 @@ type Head = (i64, Vec<u8>);
 /// Started records alone waits for the next sync: the requests they begin answer only after
 /// their outcome is durable, which carries them too. Any other record is durable before this
 /// returns.
-async fn append_batch(store: &Store, head: Option<Head>, batch: &[Pending]) -> StoreResult<Head> {
+async fn append_batch(
+    store: &Store,
+    metrics: &Metrics,
+    head: Option<Head>,
+    batch: &[Pending],
+) -> StoreResult<Head> {
     let (mut seq, mut hash) = match head {
         Some(head) => head,
         None => store.activity_head().await?.unwrap_or((0, vec![0u8; 32])),
@@ -133,11 +141,17 @@ async fn append_batch(store: &Store, head: Option<Head>, batch: &[Pending]) -> S
     } else {
         Durability::Now
     };
+    let started = Instant::now();
     store.append_activity(&records, durability).await?;
+    metrics.activity_batch(
+        records.len(),
+        durability == Durability::Now,
+        started.elapsed(),
+    );
     Ok((seq, hash))
 }
 
-async fn writer(store: Store, mut queue: mpsc::Receiver<Pending>) {
+async fn writer(store: Store, metrics: Arc<Metrics>, mut queue: mpsc::Receiver<Pending>) {
     // The head is kept between batches and read from the store again after any failure, so a
     // failed batch leaves no gap. Another process appending to the same log takes a sequence
     // number this one expected: the append is refused as a conflict and retried once on the
@@ -151,9 +165,9 @@ async fn writer(store: Store, mut queue: mpsc::Receiver<Pending>) {
                 Err(_) => break,
             }
         }
-        let mut written = append_batch(&store, head.take(), &batch).await;
+        let mut written = append_batch(&store, &metrics, head.take(), &batch).await;
         if matches!(written, Err(StoreError::Conflict(_))) {
-            written = append_batch(&store, None, &batch).await;
+            written = append_batch(&store, &metrics, None, &batch).await;
         }
         let outcome = match written {
             Ok(new_head) => {
@@ -161,6 +175,7 @@ async fn writer(store: Store, mut queue: mpsc::Receiver<Pending>) {
                 Ok(())
             }
             Err(error) => {
+                metrics.activity_failure();
                 tracing::error!(%error, records = batch.len(), "the activity log could not be written; failing the requests closed");
                 Err(error.to_string())
             }
@@ -172,9 +187,9 @@ async fn writer(store: Store, mut queue: mpsc::Receiver<Pending>) {
 }
 
 impl ActivityLog {
-    pub fn start(store: Store) -> Self {
+    pub fn start(store: Store, metrics: Arc<Metrics>) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(writer(store, receiver));
+        tokio::spawn(writer(store, metrics, receiver));
         Self { queue }
     }
 

@@ -12,6 +12,7 @@ pub mod limiter;
 pub mod logged_models;
 pub mod masking;
 pub mod principals;
+pub mod python_sdk;
 pub mod rbac;
 pub mod registry;
 pub mod resources;
@@ -53,6 +54,7 @@ pub struct Services {
     pub root_key: Arc<dyn KeyProvider>,
     pub signing: signing::SigningKeyRing,
     pub activity: activity::ActivityLog,
+    pub metrics: Arc<crate::monitoring::Metrics>,
     pub(crate) data_keys: data_keys::DataKeyCache,
     pub limiter: limiter::SignInLimiter,
     pub settings: AuthSettings,
@@ -60,6 +62,8 @@ pub struct Services {
     pub max_artifact_bytes: u64,
     /// The largest code snapshot accepted, in bytes.
     pub max_snapshot_bytes: u64,
+    /// The server's own secret files, which no snapshot may carry a copy of.
+    pub(crate) own_key_material: snapshots::OwnKeyMaterial,
     pub runs: runs::RunRegistry,
     /// Bounds concurrent argon2 work so sign-in floods cannot starve the runtime of memory.
     hashing: Semaphore,
@@ -82,6 +86,7 @@ impl Services {
         root_key: Arc<dyn KeyProvider>,
         config: &ServerConfig,
         installation_id: &str,
+        own_key_material: snapshots::OwnKeyMaterial,
     ) -> Result<Self> {
         let settings = AuthSettings {
             issuer: format!("casemate:{installation_id}"),
@@ -96,8 +101,10 @@ impl Services {
         let decoy_hash = tokio::task::spawn_blocking(casemate_crypto::password::decoy_hash)
             .await
             .map_err(Error::internal)??;
+        let metrics = Arc::new(crate::monitoring::Metrics::new(store.clone()));
         Ok(Self {
-            activity: activity::ActivityLog::start(store.clone()),
+            activity: activity::ActivityLog::start(store.clone(), metrics.clone()),
+            metrics,
             data_keys: data_keys::DataKeyCache::default(),
             store,
             blobs,
@@ -108,8 +115,10 @@ impl Services {
             settings,
             max_artifact_bytes: config.max_artifact_bytes,
             max_snapshot_bytes: config.max_snapshot_bytes,
+            own_key_material,
             runs: runs::RunRegistry::new(
                 config.home.join("runs"),
+                config.home.join("python"),
                 config.local_max_concurrent_runs,
                 config.local_max_run_seconds,
             ),

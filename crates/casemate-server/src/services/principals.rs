@@ -191,7 +191,8 @@ impl Services {
             .ok_or_else(|| {
             Error::invalid(
                 "code",
-                "is not the current code of the enrolled authenticator",
+                "is not the current code of the enrolled authenticator, or was used already: \
+                 each code is accepted once, so wait for the next one",
             )
         })?;
         if !self
@@ -199,7 +200,10 @@ impl Services {
             .accept_totp_step(caller.principal_id, step)
             .await?
         {
-            return Err(Error::invalid("code", "was already used"));
+            return Err(Error::invalid(
+                "code",
+                "was used already: each code is accepted once, so wait for the next one",
+            ));
         }
         Ok(())
     }

@@ -29,8 +29,14 @@ fn engine_view(resolved: &[ResolvedAssignment]) -> Vec<Assignment<'_>> {
 }
 
 fn action_def(action: &str) -> Result<&'static ActionDef> {
-    catalogue::lookup(action)
-        .ok_or_else(|| Error::invalid("action", format!("'{action}' is not a known action")))
+    let unknown = || Error::invalid("action", format!("'{action}' is not a known action"));
+    match casemate_authz::provider::without_provider(action)
+        .map_err(|rule| Error::invalid("action", rule))?
+        .as_slice()
+    {
+        [one] => catalogue::lookup(one).ok_or_else(unknown),
+        _ => Err(unknown()),
+    }
 }
 
 pub fn parse_scope(field: &str, scope: &str) -> Result<Scope> {
@@ -50,6 +56,7 @@ fn document_of(role: &RoleDefinition) -> RoleDefinitionDocument {
     }
 }
 
+/// The custom role a stored document describes.
 fn role_of(document: &RoleDefinitionDocument) -> RoleDefinition {
     RoleDefinition {
         name: document.name.trim().to_owned(),
@@ -61,6 +68,15 @@ fn role_of(document: &RoleDefinitionDocument) -> RoleDefinition {
         not_data_actions: document.not_data_actions.clone(),
         assignable_scopes: document.assignable_scopes.clone(),
     }
+}
+
+/// The custom role a document sent by a client describes, provider prefixes taken off, checked.
+fn checked_role_of(document: &RoleDefinitionDocument) -> Result<RoleDefinition> {
+    let mut role = role_of(document);
+    let invalid = |e: casemate_authz::RoleError| Error::invalid(e.field, e.rule);
+    casemate_authz::strip_provider_prefixes(&mut role).map_err(invalid)?;
+    casemate_authz::validate_custom_role(&role).map_err(invalid)?;
+    Ok(role)
 }
 
 /// The built-in roles and the stored custom ones.
@@ -384,8 +400,7 @@ impl Services {
                 "a role created here is always custom",
             ));
         }
-        let role = role_of(document);
-        casemate_authz::validate_custom_role(&role).map_err(|e| Error::invalid(e.field, e.rule))?;
+        let role = checked_role_of(document)?;
         let now = self.now_unix();
         let stored = serde_json::to_string(&document_of(&role)).map_err(Error::internal)?;
         self.store
@@ -420,8 +435,7 @@ impl Services {
                 ),
             ));
         }
-        let role = role_of(document);
-        casemate_authz::validate_custom_role(&role).map_err(|e| Error::invalid(e.field, e.rule))?;
+        let role = checked_role_of(document)?;
         let stored = serde_json::to_string(&document_of(&role)).map_err(Error::internal)?;
         self.store
             .update_custom_role(&existing.name, &stored, self.now_unix())

@@ -2,6 +2,7 @@
 //! and aliases. A version's `source` is where its files are (`mlflow-artifacts:/…` in this
 //! workspace, or `runs:/RUN/path`, resolved to that run's artifacts when downloaded).
 
+use super::resources::WorkspaceStorage;
 use super::search_filter::{self, Entity, Field, SortKey};
 use super::tracking::{
     key_values, max_results, paginate, parse_bare_filter, parse_run_id, required, run_artifact_uri,
@@ -9,6 +10,8 @@ use super::tracking::{
 };
 use super::{Caller, Services};
 use crate::error::{Error, Result};
+use crate::monitoring::MetricOutcome;
+use crate::monitoring::service::MODEL_REGISTRATION;
 use casemate_store::{ModelVersionRecord, RegisteredModelRecord};
 use casemate_types::clock::unix_millis;
 use casemate_types::wire::mlflow::{
@@ -305,11 +308,31 @@ impl Services {
             .collect())
     }
 
+    /// Registers a new version of a model; every attempt in an existing workspace, succeeded or
+    /// failed, counts in the workspace's metrics.
     pub async fn create_model_version(
         &self,
         caller: &Caller,
         rg: &str,
         ws: &str,
+        request: &CreateModelVersion,
+    ) -> Result<ModelVersion> {
+        let storage = self.workspace_storage(rg, ws).await?;
+        let registered = self.register_version(caller, &storage, request).await;
+        let outcome = if registered.is_ok() {
+            MetricOutcome::Succeeded
+        } else {
+            MetricOutcome::Failed
+        };
+        self.note_workspace_event(&storage, MODEL_REGISTRATION, outcome)
+            .await;
+        registered
+    }
+
+    async fn register_version(
+        &self,
+        caller: &Caller,
+        storage: &WorkspaceStorage,
         request: &CreateModelVersion,
     ) -> Result<ModelVersion> {
         let name = required("name", request.name.as_deref())?;
@@ -320,11 +343,10 @@ impl Services {
                 "must be at most 4096 characters without control characters",
             ));
         }
-        let storage = self.workspace_storage(rg, ws).await?;
         let run_id = match request.run_id.as_deref().filter(|r| !r.is_empty()) {
             Some(run) => {
                 let run = parse_run_id("run_id", Some(run))?;
-                self.run_in(&storage, run).await?;
+                self.run_in(storage, run).await?;
                 run.simple().to_string()
             }
             None => String::new(),

@@ -131,7 +131,7 @@ fn storage_of(
 }
 
 impl Services {
-    pub(super) async fn workspace_storage(&self, rg: &str, ws: &str) -> Result<WorkspaceStorage> {
+    pub(crate) async fn workspace_storage(&self, rg: &str, ws: &str) -> Result<WorkspaceStorage> {
         let (record, properties) = self.workspace_record(rg, ws).await?;
         storage_of(&record, &properties)
     }

@@ -63,6 +63,8 @@ pub struct RunRegistry {
     pub(super) local_max_concurrent_runs: u32,
     pub(super) local_max_run_seconds: u64,
     runs_dir: PathBuf,
+    /// Where the Python SDK is written at start; on every local run's `PYTHONPATH`.
+    pub python_sdk_dir: PathBuf,
     active: Mutex<HashMap<Uuid, ActiveRun>>,
     queues: Mutex<HashMap<String, Arc<Semaphore>>>,
     endpoint: std::sync::OnceLock<RunEndpoint>,
@@ -78,6 +80,7 @@ pub struct RunEndpoint {
 impl RunRegistry {
     pub fn new(
         runs_dir: PathBuf,
+        python_sdk_dir: PathBuf,
         local_max_concurrent_runs: u32,
         local_max_run_seconds: u64,
     ) -> Self {
@@ -87,6 +90,7 @@ impl RunRegistry {
             local_max_concurrent_runs,
             local_max_run_seconds,
             runs_dir,
+            python_sdk_dir,
             active: Mutex::new(HashMap::new()),
             queues: Mutex::new(HashMap::new()),
             endpoint: std::sync::OnceLock::new(),
@@ -530,8 +534,17 @@ impl Services {
                 environment.push((name.into(), Sensitive::new(ca.display().to_string())));
             }
         }
+        environment.push((
+            "PYTHONPATH".into(),
+            Sensitive::new(super::python_sdk::python_path(
+                &self.runs.python_sdk_dir,
+                request.environment.get("PYTHONPATH"),
+            )),
+        ));
         for (name, value) in &request.environment {
-            environment.push((name.clone(), Sensitive::new(value.clone())));
+            if name != "PYTHONPATH" {
+                environment.push((name.clone(), Sensitive::new(value.clone())));
+            }
         }
         // Recorded without the token, and not at all in an hbi workspace.
         let recorded = if storage.hbi {

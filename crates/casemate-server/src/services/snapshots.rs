@@ -14,6 +14,60 @@ use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
+/// The server's own secret files (root key, TLS key, HSM PIN file), known by size and digest,
+/// so that a snapshot carrying a copy of one, under any name, is refused.
+#[derive(Debug, Clone, Default)]
+pub struct OwnKeyMaterial {
+    files: Vec<(u64, [u8; 32])>,
+}
+
+impl OwnKeyMaterial {
+    /// Reads each of `paths` that exists; the contents are dropped, only size and digest kept.
+    pub fn of_files(paths: &[PathBuf]) -> std::io::Result<Self> {
+        let mut files = Vec::new();
+        for path in paths {
+            match std::fs::read(path) {
+                Ok(bytes) => {
+                    let bytes = zeroize::Zeroizing::new(bytes);
+                    files.push((bytes.len() as u64, casemate_crypto::sha256(&bytes)));
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(Self { files })
+    }
+
+    fn has_size(&self, size: u64) -> bool {
+        self.files.iter().any(|(known, _)| *known == size)
+    }
+
+    fn matches(&self, content: &[u8]) -> bool {
+        let digest = casemate_crypto::sha256(content);
+        self.files.iter().any(|(size, known)| {
+            *size == content.len() as u64 && casemate_crypto::constant_time_eq(known, &digest)
+        })
+    }
+}
+
+/// The rule an entry breaks by its path alone: a `.casemate` directory, or a file named as the
+/// server's data directory names its database and root key.
+fn own_file_rule(path: &Path) -> Option<&'static str> {
+    if path.components().any(|c| c.as_os_str() == ".casemate") {
+        return Some(
+            "a '.casemate' directory holds the CLI's profile or a server's data directory and never goes into a snapshot",
+        );
+    }
+    let name = path.file_name()?.to_str()?;
+    matches!(
+        name,
+        "root.key" | "casemate.db" | "casemate.db-wal" | "casemate.db-shm"
+    )
+    .then_some(
+        "looks like a casemate server's data directory (database or root key): keep the server's home outside the source tree",
+    )
+}
+
 /// What a well-formed archive holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchiveFacts {
@@ -83,8 +137,9 @@ fn link_stays_inside(entry: &Path, target: &Path) -> bool {
 }
 
 /// Reads a whole tar, refusing absolute paths, `..`, links out of the tree, device files and
-/// FIFOs, and duplicate entries; returns its digest, size and number of files.
-pub fn inspect_archive<R: Read>(reader: R) -> Result<ArchiveFacts> {
+/// FIFOs, duplicate entries, and anything of the server's own (a `.casemate` directory, its data
+/// directory's files, a copy of its key material); returns its digest, size and number of files.
+pub fn inspect_archive<R: Read>(reader: R, own: &OwnKeyMaterial) -> Result<ArchiveFacts> {
     let refuse = |path: &[u8], rule: &str| {
         Error::invalid(
             "snapshot",
@@ -124,7 +179,22 @@ pub fn inspect_archive<R: Read>(reader: R) -> Result<ArchiveFacts> {
         if !seen.insert(path.clone()) {
             return Err(refuse(&raw, "appears twice in the archive"));
         }
+        if let Some(rule) = own_file_rule(&path) {
+            return Err(refuse(&raw, rule));
+        }
         if kind.is_file() || kind == tar::EntryType::Continuous {
+            let size = entry.header().size().map_err(malformed)?;
+            if own.has_size(size) {
+                let mut content = zeroize::Zeroizing::new(Vec::new());
+                let mut entry = entry;
+                entry.read_to_end(&mut content).map_err(malformed)?;
+                if own.matches(&content) {
+                    return Err(refuse(
+                        &raw,
+                        "is a copy of this server's own key material (root key, TLS key or PIN file): it never goes into a snapshot",
+                    ));
+                }
+            }
             files += 1;
             regular.insert(path);
         } else if kind.is_dir() {
@@ -249,8 +319,12 @@ impl Services {
             .open_blob(host, storage, relative)
             .await?
             .ok_or_else(|| Error::internal("an uploaded snapshot is missing"))?;
+        let own = self.own_key_material.clone();
         tokio::task::spawn_blocking(move || {
-            inspect_archive(SyncIoBridge::new(StreamReader::new(Box::pin(plaintext))))
+            inspect_archive(
+                SyncIoBridge::new(StreamReader::new(Box::pin(plaintext))),
+                &own,
+            )
         })
         .await
         .map_err(|e| Error::internal(format!("inspecting a snapshot: {e}")))?
@@ -327,7 +401,7 @@ mod tests {
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
-            let _ = inspect_archive(bytes.as_slice());
+            let _ = inspect_archive(bytes.as_slice(), &OwnKeyMaterial::default());
         }
     }
 }

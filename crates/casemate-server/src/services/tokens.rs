@@ -80,6 +80,7 @@ impl Services {
         client_address: IpAddr,
     ) -> Result<TokenResponse> {
         let now = self.now();
+        let code_sent = totp.is_some();
         let keys = limiter::keys(username, client_address);
         self.limiter.check(&keys, now)?;
         let principal = self
@@ -98,12 +99,12 @@ impl Services {
             Some(principal) if password_ok => {
                 tracing::info!(principal = %principal.id, "sign-in refused: principal is disabled");
                 self.limiter.record_failure(&keys, now);
-                return Err(Error::InvalidCredentials);
+                return Err(Error::InvalidCredentials { code_sent });
             }
             _ => {
                 tracing::info!(%client_address, "sign-in refused: unknown user or wrong password");
                 self.limiter.record_failure(&keys, now);
-                return Err(Error::InvalidCredentials);
+                return Err(Error::InvalidCredentials { code_sent });
             }
         };
         let factor = self
@@ -128,7 +129,7 @@ impl Services {
                 if !accepted {
                     tracing::info!(principal = %principal.id, "sign-in refused: TOTP code wrong or already used");
                     self.limiter.record_failure(&keys, now);
-                    return Err(Error::InvalidCredentials);
+                    return Err(Error::InvalidCredentials { code_sent });
                 }
                 TokenScope::Full
             }
@@ -172,7 +173,7 @@ impl Services {
             _ => {
                 tracing::info!(%client_address, "client credentials refused: unknown client, disabled, wrong or expired secret");
                 self.limiter.record_failure(&keys, now);
-                Err(Error::InvalidCredentials)
+                Err(Error::InvalidCredentials { code_sent: false })
             }
         }
     }
@@ -181,7 +182,7 @@ impl Services {
         let now = self.now_unix();
         let refused = |reason: &str| {
             tracing::info!(reason, "refresh refused");
-            Error::InvalidCredentials
+            Error::InvalidCredentials { code_sent: false }
         };
         let (token_id, hash) = opaque::parse(opaque::REFRESH_TOKEN_PREFIX, presented.expose())
             .ok_or_else(|| refused("malformed"))?;
@@ -209,7 +210,7 @@ impl Services {
             RefreshOutcome::Rotated { session } => session,
             RefreshOutcome::ReuseDetected { session_id } => {
                 tracing::warn!(%session_id, "refresh token reused: the whole session is revoked");
-                return Err(Error::InvalidCredentials);
+                return Err(Error::InvalidCredentials { code_sent: false });
             }
         };
         if session.revoked_at.is_some() {

@@ -2,12 +2,14 @@
 
 pub mod auth;
 pub mod mlflow;
+pub mod monitoring;
 pub mod principals;
 pub mod resources;
 pub mod runs;
 pub mod vault;
 
 pub use auth::*;
+pub use monitoring::*;
 pub use principals::*;
 pub use resources::*;
 pub use runs::*;

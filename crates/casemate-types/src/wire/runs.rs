@@ -28,17 +28,18 @@ impl RunStatus {
         }
     }
 
+    /// Every status, in lifecycle order.
+    pub const ALL: [RunStatus; 6] = [
+        RunStatus::Queued,
+        RunStatus::Preparing,
+        RunStatus::Running,
+        RunStatus::Completed,
+        RunStatus::Failed,
+        RunStatus::Canceled,
+    ];
+
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            RunStatus::Queued,
-            RunStatus::Preparing,
-            RunStatus::Running,
-            RunStatus::Completed,
-            RunStatus::Failed,
-            RunStatus::Canceled,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == text)
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
     }
 
     pub fn is_final(self) -> bool {
