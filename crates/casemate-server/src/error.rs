@@ -38,6 +38,9 @@ pub enum Error {
     Throttled { retry_after_seconds: u64 },
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// A feature casemate does not have (501), named so the caller knows what is missing.
+    #[error("{0}")]
+    NotSupported(String),
     /// An internal failure. The detail is logged; the client sees only the request id.
     #[error("internal error: {0}")]
     Internal(String),

@@ -490,10 +490,13 @@ impl Store {
         .await
     }
 
-    /// A run's metrics in the order they were logged.
+    /// A run's metrics in the order they were logged. A point logged again with the same name,
+    /// value, step and time is the same point, listed once, as MLflow keeps it (its client logs
+    /// a run's metrics again, linked to each model the run logs).
     pub async fn metrics(&self, run_id: Uuid) -> StoreResult<Vec<MetricRecord>> {
         let rows = sqlx::query(
-            "SELECT name, value, step, timestamp FROM run_metrics WHERE run_id = ? ORDER BY seq",
+            "SELECT name, value, step, timestamp FROM run_metrics WHERE run_id = ? \
+             GROUP BY name, value, step, timestamp ORDER BY MIN(seq)",
         )
         .bind(run_id.to_string())
         .fetch_all(&self.pool)

@@ -33,6 +33,7 @@ mod hsm;
 mod keys;
 mod mfa;
 mod mlflow;
+mod mlflow_full;
 mod monitoring;
 mod principals;
 mod python_sdk;

@@ -1,4 +1,4 @@
-//! The unmodified `mlflow` client (mlflow-skinny from PyPI, in a venv made once under cargo's
+//! The unmodified `mlflow` client (the full package from PyPI, in a venv made once under cargo's
 //! target directory) against a real server: a training script with artifacts and the model
 //! registry, denied calls as MLflow exceptions in the activity log, workspace isolation, a
 //! submitted run logging with its run token; and MLflow's wire shapes from a raw client.
@@ -14,17 +14,26 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const VISION: &str = "/mlflow/resourceGroups/team/workspaces/vision";
+pub const VISION: &str = "/mlflow/resourceGroups/team/workspaces/vision";
 
-fn scripts() -> PathBuf {
+pub fn scripts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mlflow")
 }
 
-/// The venv's python, with mlflow-skinny installed.
-fn python_with_mlflow() -> PathBuf {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mlflow-venv");
+/// The venv's python, with the full `mlflow` package and what its models need (scikit-learn,
+/// pandas) installed: the client ML teams install. Made once under cargo's target directory;
+/// test processes that ask at the same time wait on a lock beside it.
+pub fn python_with_mlflow() -> PathBuf {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mlflow-full-venv");
     let python = venv.join("bin/python");
     let ready = venv.join("installed");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(venv.with_extension("lock"))
+        .unwrap();
+    lock.lock().unwrap();
     if !ready.exists() {
         let _ = std::fs::remove_dir_all(&venv);
         for command in [
@@ -34,7 +43,9 @@ fn python_with_mlflow() -> PathBuf {
                 "pip",
                 "install",
                 "--quiet",
-                "mlflow-skinny>=3.1,<4",
+                "mlflow>=3.1,<4",
+                "scikit-learn",
+                "pandas",
             ]),
         ] {
             let output = command.output().unwrap();
@@ -49,7 +60,7 @@ fn python_with_mlflow() -> PathBuf {
     python
 }
 
-async fn token_of(server: &TestServer, name: &str, password: &str) -> String {
+pub async fn token_of(server: &TestServer, name: &str, password: &str) -> String {
     server
         .anonymous()
         .token(&TokenRequest::password(
@@ -65,7 +76,7 @@ async fn token_of(server: &TestServer, name: &str, password: &str) -> String {
 }
 
 /// Runs a script with the mlflow client pointed at `workspace_path` with `credentials`.
-async fn mlflow_script(
+pub async fn mlflow_script(
     python: &Path,
     server: &TestServer,
     workspace_path: &str,
@@ -97,7 +108,7 @@ async fn mlflow_script(
     stdout
 }
 
-async fn workspaces(server: &TestServer) -> Client {
+pub async fn workspaces(server: &TestServer) -> Client {
     let admin = server.admin().await;
     admin.create_resource_group("team").await.unwrap();
     for ws in ["vision", "audio"] {
@@ -627,11 +638,26 @@ async fn mlflow_routes_answer_in_mlflow_shapes_and_refuse_bad_input_by_field() {
     assert_eq!(names(&second), ["r3"]);
     assert!(second.get("next_page_token").is_none());
 
-    // Unknown endpoints and missing credentials are MLflow-shaped too.
+    // An MLflow path casemate does not serve says so, naming it (never a bare "route not
+    // found"); missing credentials are MLflow-shaped too.
     let (status, body) = call("POST", "runs/no-such-thing", serde_json::json!({})).await;
     assert_eq!(
         (status, body["error_code"].as_str()),
-        (404, Some("ENDPOINT_NOT_FOUND"))
+        (501, Some("NOT_IMPLEMENTED"))
+    );
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("/api/2.0/mlflow/runs/no-such-thing"),
+        "{message}"
+    );
+    let (status, body) = call("POST", "../3.0/mlflow/traces", serde_json::json!({})).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (501, Some("NOT_IMPLEMENTED"))
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("tracing"),
+        "{body}"
     );
     let response = client
         .raw(

@@ -25,6 +25,7 @@ impl Error {
             Error::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge"),
             Error::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "Throttled"),
             Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
+            Error::NotSupported(_) => (StatusCode::NOT_IMPLEMENTED, "NotImplemented"),
             Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
         }
     }

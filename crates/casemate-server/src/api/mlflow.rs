@@ -4,6 +4,7 @@
 //! MLflow's shapes (`casemate_types::wire::mlflow`) to the tracking and registry services.
 //! Errors take MLflow's shape in [`errors`].
 
+pub mod changes;
 pub mod errors;
 
 use super::ApiResult;

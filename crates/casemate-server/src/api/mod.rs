@@ -181,6 +181,27 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
         ))
         .routes(routes!(mlflow::set_logged_model_tags))
         .routes(routes!(mlflow::search_logged_models))
+        .routes(routes!(mlflow::changes::update_experiment))
+        .routes(routes!(mlflow::changes::log_inputs))
+        .routes(routes!(mlflow::changes::log_outputs))
+        .routes(routes!(mlflow::changes::log_model))
+        .routes(routes!(mlflow::changes::update_registered_model))
+        .routes(routes!(mlflow::changes::rename_registered_model))
+        .routes(routes!(mlflow::changes::delete_registered_model))
+        .routes(routes!(mlflow::changes::set_registered_model_tag))
+        .routes(routes!(mlflow::changes::delete_registered_model_tag))
+        .routes(routes!(mlflow::changes::update_model_version))
+        .routes(routes!(mlflow::changes::delete_model_version))
+        .routes(routes!(mlflow::changes::set_model_version_tag))
+        .routes(routes!(mlflow::changes::delete_model_version_tag))
+        .routes(routes!(mlflow::changes::server_info))
+        .routes(routes!(
+            mlflow::changes::unsupported_get,
+            mlflow::changes::unsupported_post,
+            mlflow::changes::unsupported_put,
+            mlflow::changes::unsupported_patch,
+            mlflow::changes::unsupported_delete
+        ))
         .routes(routes!(mlflow::list_artifacts))
         .routes(routes!(mlflow::upload_artifact, mlflow::download_artifact))
 }

@@ -54,7 +54,9 @@ fn model_field(model: &LoggedModel, entity: Entity, key: &str) -> Option<Field> 
 
 impl Services {
     async fn logged_model_view(&self, record: &LoggedModelRecord) -> Result<LoggedModel> {
-        let experiment = self.mlflow_experiment_id_of(&record.workspace_id, &record.experiment);
+        let experiment = self
+            .mlflow_experiment_id_of(&record.workspace_id, &record.experiment)
+            .await?;
         Ok(LoggedModel {
             info: LoggedModelInfo {
                 model_id: record.id.clone(),
@@ -74,7 +76,11 @@ impl Services {
         })
     }
 
-    async fn logged_model_in(&self, workspace_id: &str, id: &str) -> Result<LoggedModelRecord> {
+    pub(super) async fn logged_model_in(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<LoggedModelRecord> {
         self.store
             .logged_model(id)
             .await?

@@ -25,7 +25,7 @@ const DEFAULT_RESULTS: i64 = 100;
 // The client asks for up to 200,000 model versions by default.
 const MAX_RESULTS: i64 = 200_000;
 
-fn validate_model_name(name: &str) -> Result<()> {
+pub(super) fn validate_model_name(name: &str) -> Result<()> {
     if name.is_empty()
         || name.chars().count() > MAX_NAME_CHARS
         || name.contains(['/', '\\', ':', '%'])
@@ -62,7 +62,7 @@ fn validate_alias(alias: &str) -> Result<()> {
     Ok(())
 }
 
-fn parse_version(text: Option<&str>) -> Result<i64> {
+pub(super) fn parse_version(text: Option<&str>) -> Result<i64> {
     required("version", text)?
         .parse::<i64>()
         .ok()
@@ -131,7 +131,7 @@ fn parse_search(
 }
 
 impl Services {
-    async fn version_view(&self, record: &ModelVersionRecord) -> Result<ModelVersion> {
+    pub(super) async fn version_view(&self, record: &ModelVersionRecord) -> Result<ModelVersion> {
         let aliases = self
             .store
             .model_aliases(&record.workspace_id, &record.model)
@@ -160,7 +160,10 @@ impl Services {
         })
     }
 
-    async fn model_view(&self, record: &RegisteredModelRecord) -> Result<RegisteredModel> {
+    pub(super) async fn model_view(
+        &self,
+        record: &RegisteredModelRecord,
+    ) -> Result<RegisteredModel> {
         let versions: Vec<ModelVersionRecord> = self
             .store
             .model_versions(&record.workspace_id)
@@ -203,7 +206,7 @@ impl Services {
         })
     }
 
-    async fn registered_model_record(
+    pub(super) async fn registered_model_record(
         &self,
         workspace_id: &str,
         name: &str,
@@ -214,7 +217,7 @@ impl Services {
             .ok_or_else(|| Error::NotFound(format!("registered model '{name}'")))
     }
 
-    async fn model_version_record(
+    pub(super) async fn model_version_record(
         &self,
         workspace_id: &str,
         name: &str,
@@ -349,7 +352,23 @@ impl Services {
                 self.run_in(storage, run).await?;
                 run.simple().to_string()
             }
-            None => String::new(),
+            // A version of a logged model comes from the run that logged it, as in MLflow.
+            None => match request
+                .model_id
+                .as_deref()
+                .filter(|m| !m.is_empty())
+                .or_else(|| {
+                    source
+                        .strip_prefix("models:/")
+                        .filter(|m| m.starts_with("m-"))
+                }) {
+                Some(model) => {
+                    self.logged_model_in(&storage.id, model)
+                        .await?
+                        .source_run_id
+                }
+                None => String::new(),
+            },
         };
         self.registered_model_record(&storage.id, name).await?;
         let now = unix_millis(self.now());

@@ -50,6 +50,9 @@ struct ExperimentMeta {
     tags: BTreeMap<String, String>,
     #[serde(default)]
     updated_at: Option<i64>,
+    /// Kept once the experiment is renamed: its MLflow id stays the one it was made with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mlflow_id: Option<String>,
 }
 
 struct ExperimentEntry {
@@ -335,7 +338,10 @@ impl Services {
             .map(|record| {
                 let meta: ExperimentMeta = serde_json::from_str(&record.properties)
                     .map_err(|e| Error::internal(format!("experiment {}: {e}", record.id)))?;
-                let id = experiment_id(&record.id, &record.name);
+                let id = meta
+                    .mlflow_id
+                    .clone()
+                    .unwrap_or_else(|| experiment_id(&record.id, &record.name));
                 Ok(ExperimentEntry { record, meta, id })
             })
             .collect()
@@ -375,9 +381,58 @@ impl Services {
         Ok(())
     }
 
-    /// The MLflow id of the workspace's experiment `name`.
-    pub fn mlflow_experiment_id_of(&self, workspace_id: &str, name: &str) -> String {
-        experiment_id(&experiment_resource_id(workspace_id, name), name)
+    /// The MLflow id of the workspace's experiment `name`: the one it was made with, also
+    /// after a rename.
+    pub async fn mlflow_experiment_id_of(&self, workspace_id: &str, name: &str) -> Result<String> {
+        let resource_id = experiment_resource_id(workspace_id, name);
+        let kept = match self.store.resource(&resource_id).await? {
+            Some(record) => serde_json::from_str::<ExperimentMeta>(&record.properties)
+                .ok()
+                .and_then(|meta| meta.mlflow_id),
+            None => None,
+        };
+        Ok(kept.unwrap_or_else(|| experiment_id(&resource_id, name)))
+    }
+
+    /// Renames an experiment, keeping its MLflow id, its runs and logged models, and the role
+    /// assignments made at its scope.
+    pub async fn mlflow_rename_experiment(
+        &self,
+        rg: &str,
+        ws: &str,
+        id: &str,
+        new_name: &str,
+    ) -> Result<()> {
+        validate_child_name("new_name", new_name)?;
+        let storage = self.workspace_storage(rg, ws).await?;
+        let mut entry = self.experiment_entry(&storage.id, id).await?;
+        if entry.id == DEFAULT_EXPERIMENT_ID {
+            return Err(Error::invalid(
+                "experiment_id",
+                "the Default experiment cannot be renamed",
+            ));
+        }
+        if entry.record.name == new_name {
+            return Ok(());
+        }
+        entry.meta.mlflow_id = Some(entry.id.clone());
+        entry.meta.updated_at = Some(unix_millis(self.now()));
+        let renamed = ResourceRecord {
+            id: experiment_resource_id(&storage.id, new_name),
+            name: new_name.to_owned(),
+            properties: serde_json::to_string(&entry.meta).map_err(Error::internal)?,
+            ..entry.record.clone()
+        };
+        match self
+            .store
+            .rename_experiment(&entry.record.id, &renamed)
+            .await
+        {
+            Err(casemate_store::StoreError::Conflict(_)) => Err(Error::Conflict(format!(
+                "experiment '{new_name}' already exists"
+            ))),
+            other => Ok(other?),
+        }
     }
 
     pub async fn mlflow_experiment(&self, rg: &str, ws: &str, id: &str) -> Result<Experiment> {
@@ -423,10 +478,23 @@ impl Services {
         }
         let tags = validated_tags("tags", &request.tags)?.into_iter().collect();
         let storage = self.workspace_storage(rg, ws).await?;
+        // A renamed experiment keeps the id its old name gives; a new one under that old name
+        // gets an id of its own.
+        let derived = experiment_id(&experiment_resource_id(&storage.id, name), name);
+        let taken = self
+            .experiment_entries(&storage.id)
+            .await?
+            .iter()
+            .any(|entry| entry.id == derived);
+        let mlflow_id = taken.then(|| {
+            let unique = format!("{}/{}", storage.id, uuid::Uuid::new_v4());
+            hex::encode(&casemate_crypto::sha256(unique.as_bytes())[..10])
+        });
         let meta = ExperimentMeta {
             lifecycle: Some(ACTIVE.to_owned()),
             tags,
             updated_at: Some(unix_millis(self.now())),
+            mlflow_id: mlflow_id.clone(),
         };
         let record = self.experiment_record(
             &storage.id,
@@ -435,7 +503,7 @@ impl Services {
             &caller.name,
         );
         match self.store.insert_resource(&record).await {
-            Ok(()) => Ok(experiment_id(&record.id, name)),
+            Ok(()) => Ok(mlflow_id.unwrap_or(derived)),
             Err(casemate_store::StoreError::Conflict(_)) => Err(Error::Conflict(format!(
                 "experiment '{name}' already exists"
             ))),
@@ -519,7 +587,7 @@ impl Services {
         self.save_experiment_meta(&mut entry).await
     }
 
-    fn mlflow_run_view(&self, run: &RunRecord, workspace_id: &str, parts: RunParts) -> Run {
+    fn mlflow_run_view(&self, run: &RunRecord, experiment_id: String, parts: RunParts) -> Run {
         let run_name = parts
             .tags
             .iter()
@@ -532,10 +600,7 @@ impl Services {
                 run_uuid: run_id.clone(),
                 run_id,
                 run_name,
-                experiment_id: experiment_id(
-                    &experiment_resource_id(workspace_id, &run.experiment),
-                    &run.experiment,
-                ),
+                experiment_id,
                 user_id: run.submitted_by_name.clone(),
                 status: mlflow_status(&run.status).to_owned(),
                 start_time: Some(run.started_at.unwrap_or(run.submitted_at)),
@@ -564,7 +629,17 @@ impl Services {
             params: self.store.run_params(record.id).await?,
             tags: self.store.run_tags(record.id).await?,
         };
-        Ok(self.mlflow_run_view(record, workspace_id, parts))
+        let (inputs, outputs) = self.mlflow_run_io(record.id).await?;
+        Ok(Run {
+            inputs,
+            outputs,
+            ..self.mlflow_run_view(
+                record,
+                self.mlflow_experiment_id_of(workspace_id, &record.experiment)
+                    .await?,
+                parts,
+            )
+        })
     }
 
     pub async fn mlflow_get_run(&self, rg: &str, ws: &str, run: Uuid) -> Result<Run> {
@@ -822,7 +897,19 @@ impl Services {
             }
             // The store hands each run's parts over sorted by name.
             let own = parts.remove(&record.id).unwrap_or_default();
-            runs.push(self.mlflow_run_view(&record, &storage.id, own));
+            let experiment = experiments
+                .iter()
+                .find(|entry| entry.record.name.eq_ignore_ascii_case(&record.experiment))
+                .map_or_else(
+                    || {
+                        experiment_id(
+                            &experiment_resource_id(&storage.id, &record.experiment),
+                            &record.experiment,
+                        )
+                    },
+                    |entry| entry.id.clone(),
+                );
+            runs.push(self.mlflow_run_view(&record, experiment, own));
         }
         order.push(SortKey::attribute("start_time", false));
         order.push(SortKey::attribute("run_id", true));

@@ -54,7 +54,9 @@ impl<'de> Deserialize<'de> for NumberOrText {
     }
 }
 
-fn lenient_i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+pub(crate) fn lenient_i64<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
     match Option::<NumberOrText>::deserialize(deserializer)? {
         None => Ok(None),
         Some(NumberOrText::Integer(n)) => Ok(Some(n)),

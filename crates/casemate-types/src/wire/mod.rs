@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod mlflow;
+pub mod mlflow_io;
 pub mod monitoring;
 pub mod principals;
 pub mod resources;

@@ -31,6 +31,8 @@ fn mlflow_code(code: &str, status: StatusCode) -> (&'static str, StatusCode) {
         "PayloadTooLarge" => ("INVALID_PARAMETER_VALUE", StatusCode::PAYLOAD_TOO_LARGE),
         "Throttled" => ("REQUEST_LIMIT_EXCEEDED", StatusCode::TOO_MANY_REQUESTS),
         "ServiceUnavailable" => ("TEMPORARILY_UNAVAILABLE", StatusCode::SERVICE_UNAVAILABLE),
+        // Not among the statuses MLflow's client retries.
+        "NotImplemented" => ("NOT_IMPLEMENTED", StatusCode::NOT_IMPLEMENTED),
         _ if status.is_client_error() => ("BAD_REQUEST", status),
         _ => ("INTERNAL_ERROR", StatusCode::INTERNAL_SERVER_ERROR),
     }

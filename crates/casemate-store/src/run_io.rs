@@ -1,0 +1,48 @@
+//! A run's inputs (datasets, logged models) and outputs (logged models), as MLflow logs them.
+
+use crate::{Store, StoreResult};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RunIoRecord {
+    /// `input` or `output`.
+    pub direction: String,
+    /// `dataset` or `model`.
+    pub kind: String,
+    /// What makes the item the same as one logged before (then it is not kept twice).
+    pub item_key: String,
+    pub body: String,
+}
+
+impl Store {
+    /// Keeps each item not already kept for the run, after those it has, all or nothing.
+    pub async fn add_run_io(&self, run_id: Uuid, items: &[RunIoRecord]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for item in items {
+            sqlx::query(
+                "INSERT INTO run_io (run_id, seq, direction, kind, item_key, body) \
+                 SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4, ?5 FROM run_io WHERE run_id = ?1 \
+                 ON CONFLICT (run_id, direction, kind, item_key) DO NOTHING",
+            )
+            .bind(run_id.to_string())
+            .bind(&item.direction)
+            .bind(&item.kind)
+            .bind(&item.item_key)
+            .bind(&item.body)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The run's items in the order they were first logged.
+    pub async fn run_io(&self, run_id: Uuid) -> StoreResult<Vec<RunIoRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT direction, kind, item_key, body FROM run_io WHERE run_id = ? ORDER BY seq",
+        )
+        .bind(run_id.to_string())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
