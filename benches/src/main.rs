@@ -6,6 +6,7 @@ mod mlflow;
 mod runs;
 mod secret_get;
 mod server;
+mod startup;
 mod stats;
 mod stream;
 
@@ -20,15 +21,17 @@ fn main() -> anyhow::Result<()> {
         "secret-get" => runtime.block_on(secret_get::run()),
         "runs" => runtime.block_on(runs::run()),
         "mlflow" => runtime.block_on(mlflow::run()),
+        "startup" => runtime.block_on(startup::run()),
         "all" => {
             runtime.block_on(authz::run())?;
             stream::run()?;
             runtime.block_on(secret_get::run())?;
             runtime.block_on(runs::run())?;
-            runtime.block_on(mlflow::run())
+            runtime.block_on(mlflow::run())?;
+            runtime.block_on(startup::run())
         }
         _ => {
-            eprintln!("usage: casemate-bench <authz|stream|secret-get|runs|mlflow|all>");
+            eprintln!("usage: casemate-bench <authz|stream|secret-get|runs|mlflow|startup|all>");
             std::process::exit(2);
         }
     }

@@ -369,5 +369,27 @@ async fn new_mlflow_fields_are_refused_by_name_and_leave_nothing_behind() {
     )
     .await;
     assert_eq!(status, 200);
+    // A rename keeps the id; a new experiment under the old name gets an id of its own.
+    let rename = json!({"experiment_id": experiment, "new_name": "e2"});
+    let (status, _) = call(&server, &token, "POST", "experiments/update", rename).await;
+    assert_eq!(status, 200);
+    let (_, again) = call(
+        &server,
+        &token,
+        "POST",
+        "experiments/create",
+        json!({"name": "e"}),
+    )
+    .await;
+    let again = again["experiment_id"].as_str().unwrap().to_owned();
+    assert_ne!(again, experiment);
+    for (id, name) in [(&experiment, "e2"), (&again, "e")] {
+        let path = format!("experiments/get?experiment_id={id}");
+        let (_, got) = call(&server, &token, "GET", &path, json!({})).await;
+        assert_eq!(got["experiment"]["name"], name, "{got}");
+    }
+    let path = format!("runs/get?run_id={run_id}");
+    let (_, moved) = call(&server, &token, "GET", &path, json!({})).await;
+    assert_eq!(moved["run"]["info"]["experiment_id"], experiment.as_str());
     server.stop().await;
 }

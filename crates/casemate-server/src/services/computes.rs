@@ -229,7 +229,10 @@ impl Services {
         if self.store.resource(&id).await?.is_some() {
             return Ok(());
         }
-        let record = self.experiment_record(workspace, name, "{}".to_owned(), creator);
+        let (properties, _) = self
+            .new_experiment_properties(workspace, name, Default::default())
+            .await?;
+        let record = self.experiment_record(workspace, name, properties, creator);
         match self.store.insert_resource(&record).await {
             Ok(()) | Err(casemate_store::StoreError::Conflict(_)) => Ok(()),
             Err(error) => Err(error.into()),

@@ -69,7 +69,6 @@ pub struct Services {
     pub runs: runs::RunRegistry,
     /// Bounds concurrent argon2 work so sign-in floods cannot starve the runtime of memory.
     hashing: Semaphore,
-    decoy_hash: String,
 }
 
 impl std::fmt::Debug for Services {
@@ -100,9 +99,6 @@ impl Services {
         let signing =
             signing::SigningKeyRing::load(&store, root_key.as_ref(), clock.now(), &settings)
                 .await?;
-        let decoy_hash = tokio::task::spawn_blocking(casemate_crypto::password::decoy_hash)
-            .await
-            .map_err(Error::internal)??;
         let metrics = Arc::new(crate::monitoring::Metrics::new(store.clone()));
         Ok(Self {
             activity: activity::ActivityLog::start(store.clone(), metrics.clone()),
@@ -125,7 +121,6 @@ impl Services {
                 config.local_max_run_seconds,
             ),
             hashing: Semaphore::new(4),
-            decoy_hash,
         })
     }
 
@@ -159,7 +154,9 @@ impl Services {
         let _permit = self.hashing.acquire().await.map_err(Error::internal)?;
         let password = password.clone();
         let known = stored.is_some();
-        let hash = stored.unwrap_or(&self.decoy_hash).to_owned();
+        let hash = stored
+            .unwrap_or(casemate_crypto::password::DECOY_HASH)
+            .to_owned();
         let matched = tokio::task::spawn_blocking(move || {
             casemate_crypto::password::verify_password(password.expose(), &hash)
         })

@@ -16,9 +16,18 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 
 /// The server's own secret files (root key, TLS key, HSM PIN file), known by size and digest,
 /// so that a snapshot carrying a copy of one, under any name, is refused.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct OwnKeyMaterial {
     files: Vec<(u64, [u8; 32])>,
+}
+
+/// The count only: even a digest of key material stays out of logs and panics.
+impl std::fmt::Debug for OwnKeyMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnKeyMaterial")
+            .field("files", &self.files.len())
+            .finish()
+    }
 }
 
 impl OwnKeyMaterial {
@@ -396,6 +405,16 @@ mod tests {
             Path::new("a/link"),
             Path::new("./b/../c")
         ));
+    }
+
+    #[test]
+    fn debug_shows_no_digest_of_key_material() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("root.key");
+        std::fs::write(&key, [9u8; 32]).unwrap();
+        let own = OwnKeyMaterial::of_files(&[key, dir.path().join("absent")]).unwrap();
+        let shown = format!("{own:?}");
+        assert_eq!(shown, "OwnKeyMaterial { files: 1 }");
     }
 
     proptest! {

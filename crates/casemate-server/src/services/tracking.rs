@@ -381,6 +381,34 @@ impl Services {
         Ok(())
     }
 
+    /// The properties of a new experiment `name`, and its MLflow id. A renamed experiment keeps
+    /// the id its old name gives, so a new one under that old name gets an id of its own.
+    pub(super) async fn new_experiment_properties(
+        &self,
+        workspace_id: &str,
+        name: &str,
+        tags: BTreeMap<String, String>,
+    ) -> Result<(String, String)> {
+        let derived = experiment_id(&experiment_resource_id(workspace_id, name), name);
+        let taken = self
+            .experiment_entries(workspace_id)
+            .await?
+            .iter()
+            .any(|entry| entry.id == derived);
+        let mlflow_id = taken.then(|| {
+            let unique = format!("{workspace_id}/{}", uuid::Uuid::new_v4());
+            hex::encode(&casemate_crypto::sha256(unique.as_bytes())[..10])
+        });
+        let meta = ExperimentMeta {
+            lifecycle: Some(ACTIVE.to_owned()),
+            tags,
+            updated_at: Some(unix_millis(self.now())),
+            mlflow_id: mlflow_id.clone(),
+        };
+        let properties = serde_json::to_string(&meta).map_err(Error::internal)?;
+        Ok((properties, mlflow_id.unwrap_or(derived)))
+    }
+
     /// The MLflow id of the workspace's experiment `name`: the one it was made with, also
     /// after a rename.
     pub async fn mlflow_experiment_id_of(&self, workspace_id: &str, name: &str) -> Result<String> {
@@ -478,32 +506,12 @@ impl Services {
         }
         let tags = validated_tags("tags", &request.tags)?.into_iter().collect();
         let storage = self.workspace_storage(rg, ws).await?;
-        // A renamed experiment keeps the id its old name gives; a new one under that old name
-        // gets an id of its own.
-        let derived = experiment_id(&experiment_resource_id(&storage.id, name), name);
-        let taken = self
-            .experiment_entries(&storage.id)
-            .await?
-            .iter()
-            .any(|entry| entry.id == derived);
-        let mlflow_id = taken.then(|| {
-            let unique = format!("{}/{}", storage.id, uuid::Uuid::new_v4());
-            hex::encode(&casemate_crypto::sha256(unique.as_bytes())[..10])
-        });
-        let meta = ExperimentMeta {
-            lifecycle: Some(ACTIVE.to_owned()),
-            tags,
-            updated_at: Some(unix_millis(self.now())),
-            mlflow_id: mlflow_id.clone(),
-        };
-        let record = self.experiment_record(
-            &storage.id,
-            name,
-            serde_json::to_string(&meta).map_err(Error::internal)?,
-            &caller.name,
-        );
+        let (properties, id) = self
+            .new_experiment_properties(&storage.id, name, tags)
+            .await?;
+        let record = self.experiment_record(&storage.id, name, properties, &caller.name);
         match self.store.insert_resource(&record).await {
-            Ok(()) => Ok(mlflow_id.unwrap_or(derived)),
+            Ok(()) => Ok(id),
             Err(casemate_store::StoreError::Conflict(_)) => Err(Error::Conflict(format!(
                 "experiment '{name}' already exists"
             ))),
