@@ -426,4 +426,22 @@ impl Store {
             .await?;
         Ok(())
     }
+
+    /// Replaces a logged model's tags and params (JSON objects).
+    pub async fn set_logged_model_items(
+        &self,
+        id: &str,
+        tags: &str,
+        params: &str,
+        updated_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE logged_models SET tags = ?, params = ?, updated_at = ? WHERE id = ?")
+            .bind(tags)
+            .bind(params)
+            .bind(updated_at)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }

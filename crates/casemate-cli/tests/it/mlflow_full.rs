@@ -391,5 +391,67 @@ async fn new_mlflow_fields_are_refused_by_name_and_leave_nothing_behind() {
     let path = format!("runs/get?run_id={run_id}");
     let (_, moved) = call(&server, &token, "GET", &path, json!({})).await;
     assert_eq!(moved["run"]["info"]["experiment_id"], experiment.as_str());
+
+    // A logged model's params are write-once; its tags can be deleted one by one.
+    let create = json!({"experiment_id": experiment, "name": "lm"});
+    let (_, model) = call(&server, &token, "POST", "logged-models", create).await;
+    let id = model["model"]["info"]["model_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let params = format!("logged-models/{id}/params");
+    let alpha = json!({"params": [{"key": "alpha", "value": "0.1"}]});
+    let (status, _) = call(&server, &token, "POST", &params, alpha.clone()).await;
+    assert_eq!(status, 200);
+    let (status, _) = call(&server, &token, "POST", &params, alpha).await;
+    assert_eq!(status, 200, "the same value again is no change");
+    let changed =
+        json!({"params": [{"key": "beta", "value": "1"}, {"key": "alpha", "value": "0.2"}]});
+    let (status, body) = call(&server, &token, "POST", &params, changed).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("params:") && message.contains("write-once"),
+        "{message}"
+    );
+    let tags = format!("logged-models/{id}/tags");
+    let tag = json!({"tags": [{"key": "stage", "value": "dev"}]});
+    assert_eq!(call(&server, &token, "PATCH", &tags, tag).await.0, 200);
+    let stage = format!("logged-models/{id}/tags/stage");
+    assert_eq!(
+        call(&server, &token, "DELETE", &stage, json!({})).await.0,
+        200
+    );
+    assert_eq!(
+        call(&server, &token, "DELETE", &stage, json!({})).await.0,
+        404
+    );
+    let (_, got) = call(
+        &server,
+        &token,
+        "GET",
+        &format!("logged-models/{id}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        got["model"]["data"]["params"],
+        json!([{"key": "alpha", "value": "0.1"}]),
+        "{got}"
+    );
+    assert_eq!(got["model"]["info"]["tags"], json!([]), "{got}");
+    let (status, body) = call(
+        &server,
+        &token,
+        "DELETE",
+        &format!("logged-models/{id}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (501, Some("NOT_IMPLEMENTED")),
+        "{body}"
+    );
     server.stop().await;
 }

@@ -177,7 +177,8 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(mlflow::create_logged_model))
         .routes(routes!(
             mlflow::get_logged_model,
-            mlflow::finalize_logged_model
+            mlflow::finalize_logged_model,
+            mlflow::changes::delete_logged_model
         ))
         .routes(routes!(mlflow::set_logged_model_tags))
         .routes(routes!(mlflow::search_logged_models))
@@ -194,6 +195,8 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(mlflow::changes::delete_model_version))
         .routes(routes!(mlflow::changes::set_model_version_tag))
         .routes(routes!(mlflow::changes::delete_model_version_tag))
+        .routes(routes!(mlflow::changes::delete_logged_model_tag))
+        .routes(routes!(mlflow::changes::log_logged_model_params))
         .routes(routes!(mlflow::changes::server_info))
         .routes(routes!(
             mlflow::changes::unsupported_get,

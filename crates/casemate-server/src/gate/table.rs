@@ -713,6 +713,24 @@ pub const ROUTES: &[RouteRule] = &[
         WS,
     ),
     action(
+        "DELETE",
+        "/mlflow/resourceGroups/{rg}/workspaces/{ws}/api/2.0/mlflow/logged-models/{model_id}/tags/{tag_key}",
+        "workspaces/experiments/runs/write",
+        WS,
+    ),
+    action(
+        "POST",
+        "/mlflow/resourceGroups/{rg}/workspaces/{ws}/api/2.0/mlflow/logged-models/{model_id}/params",
+        "workspaces/experiments/runs/write",
+        WS,
+    ),
+    action(
+        "DELETE",
+        "/mlflow/resourceGroups/{rg}/workspaces/{ws}/api/2.0/mlflow/logged-models/{model_id}",
+        "workspaces/experiments/runs/write",
+        WS,
+    ),
+    action(
         "GET",
         "/mlflow/resourceGroups/{rg}/workspaces/{ws}/api/3.0/mlflow/server-info",
         "workspaces/experiments/runs/read",

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use casemate_store::LoggedModelRecord;
 use casemate_types::clock::unix_millis;
 use casemate_types::wire::mlflow::{
-    CreateLoggedModel, LoggedModel, LoggedModelData, LoggedModelInfo, SearchLoggedModels,
+    CreateLoggedModel, KeyValue, LoggedModel, LoggedModelData, LoggedModelInfo, SearchLoggedModels,
     SearchLoggedModelsResponse, UpdateLoggedModel,
 };
 use std::collections::BTreeMap;
@@ -226,5 +226,65 @@ impl Services {
             models,
             next_page_token,
         })
+    }
+}
+
+impl Services {
+    /// Deletes one tag of a logged model; 404 when it has none by that key.
+    pub async fn delete_logged_model_tag(
+        &self,
+        rg: &str,
+        ws: &str,
+        id: &str,
+        key: &str,
+    ) -> Result<()> {
+        let storage = self.workspace_storage(rg, ws).await?;
+        let record = self.logged_model_in(&storage.id, id).await?;
+        let mut tags = json_map(&record.tags)?;
+        if tags.remove(key).is_none() {
+            return Err(Error::NotFound(format!(
+                "tag '{key}' of logged model '{id}'"
+            )));
+        }
+        let tags = serde_json::to_string(&tags).map_err(Error::internal)?;
+        self.store
+            .set_logged_model_items(id, &tags, &record.params, unix_millis(self.now()))
+            .await?;
+        Ok(())
+    }
+
+    /// Logs params on a logged model. Params are write-once, as a run's are: logging a key
+    /// again with another value is refused, and nothing of the request is kept.
+    pub async fn log_logged_model_params(
+        &self,
+        rg: &str,
+        ws: &str,
+        id: &str,
+        params: &[KeyValue],
+    ) -> Result<()> {
+        let given = validated_params(params)?;
+        let storage = self.workspace_storage(rg, ws).await?;
+        let record = self.logged_model_in(&storage.id, id).await?;
+        let mut kept = json_map(&record.params)?;
+        for (key, value) in given {
+            match kept.get(&key) {
+                Some(old) if *old != value => {
+                    return Err(Error::invalid(
+                        "params",
+                        format!(
+                            "'{key}' is already logged with another value; params are write-once"
+                        ),
+                    ));
+                }
+                _ => {
+                    kept.insert(key, value);
+                }
+            }
+        }
+        let params = serde_json::to_string(&kept).map_err(Error::internal)?;
+        self.store
+            .set_logged_model_items(id, &record.tags, &params, unix_millis(self.now()))
+            .await?;
+        Ok(())
     }
 }

@@ -84,3 +84,11 @@ pub struct RegistryChange {
     pub key: Option<String>,
     pub value: Option<String>,
 }
+
+/// `logged-models/{id}/params`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoggedModelParams {
+    pub model_id: Option<String>,
+    pub params: Vec<KeyValue>,
+}

@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::Uri;
 use casemate_types::wire::mlflow_io::{
-    LogInputs, LogModel, LogOutputs, RegistryChange, UpdateExperiment,
+    LogInputs, LogModel, LogOutputs, LoggedModelParams, RegistryChange, UpdateExperiment,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -209,6 +209,47 @@ pub async fn delete_model_version_tag(
 ) -> ApiResult<Json<Value>> {
     s.delete_registry_tag(&rg, &ws, &r, true).await?;
     Ok(Json(json!({})))
+}
+
+/// MLflow DeleteLoggedModelTag.
+#[utoipa::path(delete, path = "/mlflow/resourceGroups/{rg}/workspaces/{ws}/api/2.0/mlflow/logged-models/{model_id}/tags/{tag_key}", tag = "mlflow",
+    params(("rg" = String, Path), ("ws" = String, Path), ("model_id" = String, Path), ("tag_key" = String, Path)),
+    responses((status = 200, description = "MLflow's response message as JSON"),
+        (status = 404, description = "RESOURCE_DOES_NOT_EXIST")))]
+pub async fn delete_logged_model_tag(
+    State(s): State<Arc<Services>>,
+    ApiPath((rg, ws, model_id, key)): ApiPath<(String, String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    s.delete_logged_model_tag(&rg, &ws, &model_id, &key).await?;
+    Ok(Json(json!({})))
+}
+
+/// MLflow LogLoggedModelParams: write-once, as a run's params.
+#[utoipa::path(post, path = "/mlflow/resourceGroups/{rg}/workspaces/{ws}/api/2.0/mlflow/logged-models/{model_id}/params", tag = "mlflow",
+    params(("rg" = String, Path), ("ws" = String, Path), ("model_id" = String, Path)),
+    responses((status = 200, description = "MLflow's response message as JSON"),
+        (status = 400, description = "INVALID_PARAMETER_VALUE"),
+        (status = 404, description = "RESOURCE_DOES_NOT_EXIST")))]
+pub async fn log_logged_model_params(
+    State(s): State<Arc<Services>>,
+    ApiPath((rg, ws, model_id)): ApiPath<(String, String, String)>,
+    MlflowRequest(r): MlflowRequest<LoggedModelParams>,
+) -> ApiResult<Json<Value>> {
+    s.log_logged_model_params(&rg, &ws, &model_id, &r.params)
+        .await?;
+    Ok(Json(json!({})))
+}
+
+/// MLflow DeleteLoggedModel: refused by name. A logged model's files are sealed workspace
+/// artifacts that versions may still point at; removing them safely is not built yet.
+#[utoipa::path(delete, path = "/mlflow/resourceGroups/{rg}/workspaces/{ws}/api/2.0/mlflow/logged-models/{model_id}", tag = "mlflow",
+    params(("rg" = String, Path), ("ws" = String, Path), ("model_id" = String, Path)),
+    responses((status = 501, description = "NOT_IMPLEMENTED")))]
+pub async fn delete_logged_model() -> ApiResult<Json<Value>> {
+    Err(Error::NotSupported(
+        "casemate does not support deleting logged models; the model and its artifacts are kept"
+            .into(),
+    ))
 }
 
 /// MLflow 3's capability probe: what this server offers the client (no multipart uploads, no
