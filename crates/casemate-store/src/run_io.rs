@@ -45,4 +45,32 @@ impl Store {
         .fetch_all(&self.pool)
         .await?)
     }
+
+    /// The items of every run of the workspace, by run, each run's in the order first logged.
+    pub async fn run_io_in(&self, workspace_id: &str) -> StoreResult<Vec<(Uuid, RunIoRecord)>> {
+        use sqlx::Row;
+        let rows = sqlx::query(
+            "SELECT io.run_id, io.direction, io.kind, io.item_key, io.body FROM run_io io \
+             JOIN runs r ON r.id = io.run_id WHERE r.workspace_id = ? ORDER BY io.run_id, io.seq",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let run: String = row.try_get("run_id")?;
+                let run = Uuid::try_parse(&run)
+                    .map_err(|e| crate::StoreError::Corrupt(format!("run_io.run_id: {e}")))?;
+                Ok((
+                    run,
+                    RunIoRecord {
+                        direction: row.try_get("direction")?,
+                        kind: row.try_get("kind")?,
+                        item_key: row.try_get("item_key")?,
+                        body: row.try_get("body")?,
+                    },
+                ))
+            })
+            .collect()
+    }
 }

@@ -101,6 +101,8 @@ assert "iris-renamed" in names and "iris-exp" not in names, names
 found = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
 assert [r.info.run_name for r in found] == ["manual", "autologged"], [r.info.run_name for r in found]
 assert found[0].data.metrics["loss"] == 0.01, found[0].data.metrics
+assert [d.dataset.name for d in found[0].inputs.dataset_inputs] == ["iris"], found[0].inputs
+assert [o.model_id for o in found[0].outputs.model_outputs] == [info.model_id], found[0].outputs
 models = client.search_logged_models(experiment_ids=[experiment.experiment_id])
 assert {m.model_id for m in models} == {info.model_id, auto_models[0].model_id}, models
 

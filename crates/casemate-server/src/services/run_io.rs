@@ -216,31 +216,36 @@ impl Services {
         &self,
         run: Uuid,
     ) -> Result<(Map<String, Value>, Map<String, Value>)> {
-        let mut datasets = Vec::new();
-        let mut model_inputs = Vec::new();
-        let mut model_outputs = Vec::new();
-        for item in self.store.run_io(run).await? {
-            let body: Value = serde_json::from_str(&item.body).map_err(Error::internal)?;
-            match (item.direction.as_str(), item.kind.as_str()) {
-                (INPUT, DATASET) => datasets.push(body),
-                (INPUT, MODEL) => model_inputs.push(body),
-                (OUTPUT, MODEL) => model_outputs.push(body),
-                _ => {}
-            }
-        }
-        let mut inputs = Map::new();
-        if !datasets.is_empty() {
-            inputs.insert("dataset_inputs".into(), json!(datasets));
-        }
-        if !model_inputs.is_empty() {
-            inputs.insert("model_inputs".into(), json!(model_inputs));
-        }
-        let mut outputs = Map::new();
-        if !model_outputs.is_empty() {
-            outputs.insert("model_outputs".into(), json!(model_outputs));
-        }
-        Ok((inputs, outputs))
+        io_maps(&self.store.run_io(run).await?)
     }
+}
+
+/// `inputs` and `outputs` of MLflow's Run message, from a run's items in the order logged.
+pub(super) fn io_maps(items: &[RunIoRecord]) -> Result<(Map<String, Value>, Map<String, Value>)> {
+    let mut datasets = Vec::new();
+    let mut model_inputs = Vec::new();
+    let mut model_outputs = Vec::new();
+    for item in items {
+        let body: Value = serde_json::from_str(&item.body).map_err(Error::internal)?;
+        match (item.direction.as_str(), item.kind.as_str()) {
+            (INPUT, DATASET) => datasets.push(body),
+            (INPUT, MODEL) => model_inputs.push(body),
+            (OUTPUT, MODEL) => model_outputs.push(body),
+            _ => {}
+        }
+    }
+    let mut inputs = Map::new();
+    if !datasets.is_empty() {
+        inputs.insert("dataset_inputs".into(), json!(datasets));
+    }
+    if !model_inputs.is_empty() {
+        inputs.insert("model_inputs".into(), json!(model_inputs));
+    }
+    let mut outputs = Map::new();
+    if !model_outputs.is_empty() {
+        outputs.insert("model_outputs".into(), json!(model_outputs));
+    }
+    Ok((inputs, outputs))
 }
 
 #[cfg(test)]

@@ -893,6 +893,10 @@ impl Services {
         for (run, name, value) in self.store.run_tags_in(&storage.id).await? {
             parts.entry(run).or_default().tags.push((name, value));
         }
+        let mut io: HashMap<Uuid, Vec<casemate_store::RunIoRecord>> = HashMap::new();
+        for (run, item) in self.store.run_io_in(&storage.id).await? {
+            io.entry(run).or_default().push(item);
+        }
         let mut runs = Vec::new();
         for record in self.store.runs_of(&storage.id).await? {
             if !names.contains(&record.experiment.to_ascii_lowercase())
@@ -917,7 +921,13 @@ impl Services {
                     },
                     |entry| entry.id.clone(),
                 );
-            runs.push(self.mlflow_run_view(&record, experiment, own));
+            let (inputs, outputs) =
+                super::run_io::io_maps(io.get(&record.id).map_or(&[], Vec::as_slice))?;
+            runs.push(Run {
+                inputs,
+                outputs,
+                ..self.mlflow_run_view(&record, experiment, own)
+            });
         }
         order.push(SortKey::attribute("start_time", false));
         order.push(SortKey::attribute("run_id", true));
