@@ -114,5 +114,17 @@ except MlflowException as error:
     assert error.error_code == "NOT_IMPLEMENTED", (error.error_code, error.message)
     assert "tracing" in error.message, error.message
 
+# Traced code still runs; its spans are refused by the server with that message (a warning).
+@mlflow.trace
+def traced(value):
+    return value + 1
+
+
+with mlflow.start_run(run_name="traced"):
+    assert traced(1) == 2
+    with mlflow.start_span("step") as span:
+        span.set_inputs({"a": 1})
+client.delete_run(client.search_runs([experiment.experiment_id], "attributes.run_name = 'traced'")[0].info.run_id)
+
 print(json.dumps({"experiment_id": experiment.experiment_id, "run_id": run.info.run_id,
                   "auto_run_id": auto.info.run_id, "model_id": info.model_id}))
