@@ -392,6 +392,28 @@ async fn new_mlflow_fields_are_refused_by_name_and_leave_nothing_behind() {
     let (_, moved) = call(&server, &token, "GET", &path, json!({})).await;
     assert_eq!(moved["run"]["info"]["experiment_id"], experiment.as_str());
 
+    // log-model keeps each record in the run's history tag, oldest first.
+    for artifact_path in ["first", "second"] {
+        let record = json!({"artifact_path": artifact_path, "flavors": {}}).to_string();
+        let body = json!({"run_id": run_id, "model_json": record});
+        assert_eq!(
+            call(&server, &token, "POST", "runs/log-model", body)
+                .await
+                .0,
+            200
+        );
+    }
+    let (_, logged) = call(&server, &token, "GET", &path, json!({})).await;
+    let tags = logged["run"]["data"]["tags"].as_array().unwrap();
+    let history = tags
+        .iter()
+        .find(|t| t["key"] == "mlflow.log-model.history")
+        .unwrap_or_else(|| panic!("{logged}"));
+    let history: serde_json::Value =
+        serde_json::from_str(history["value"].as_str().unwrap()).unwrap();
+    assert_eq!(history[0]["artifact_path"], "first");
+    assert_eq!(history[1]["artifact_path"], "second");
+
     // A logged model's params are write-once; its tags can be deleted one by one.
     let create = json!({"experiment_id": experiment, "name": "lm"});
     let (_, model) = call(&server, &token, "POST", "logged-models", create).await;

@@ -2,7 +2,7 @@
 //! logged models as outputs, and the older `log-model` record kept in a run tag.
 
 use super::Services;
-use super::tracking::{parse_run_id, required, validated_tags};
+use super::tracking::{MAX_TAG_VALUE_CHARS, parse_run_id, required, validated_tags};
 use crate::error::{Error, Result};
 use casemate_store::RunIoRecord;
 use casemate_types::wire::mlflow::KeyValue;
@@ -20,9 +20,8 @@ const MAX_INPUT_TAG_KEY: usize = 255;
 const MAX_INPUT_TAG_VALUE: usize = 500;
 /// At most this many datasets and models in one request.
 const MAX_ITEMS: usize = 1_000;
-/// The tag MLflow keeps `log-model` records in, and the longest value a tag may hold.
+/// The tag MLflow keeps `log-model` records in.
 pub const LOG_MODEL_HISTORY_TAG: &str = "mlflow.log-model.history";
-const MAX_TAG_VALUE_CHARS: usize = 8_000;
 const INPUT: &str = "input";
 const OUTPUT: &str = "output";
 const DATASET: &str = "dataset";

@@ -37,7 +37,7 @@ const MAX_BATCH_METRICS: usize = 1000;
 const MAX_BATCH_PARAMS_AND_TAGS: usize = 100;
 const MAX_KEY_CHARS: usize = 250;
 const MAX_PARAM_VALUE_CHARS: usize = 6000;
-const MAX_TAG_VALUE_CHARS: usize = 8000;
+pub(super) const MAX_TAG_VALUE_CHARS: usize = 8000;
 const MAX_SEARCH_RESULTS: i64 = 50_000;
 const DEFAULT_SEARCH_RESULTS: i64 = 1000;
 
