@@ -962,10 +962,17 @@ pub const ROUTES: &[RouteRule] = &[
     ),
 ];
 
+/// The row for a method and route template, found by hash: the gate asks on every request.
 pub fn lookup(method: &str, path: &str) -> Option<&'static RouteRule> {
-    ROUTES
-        .iter()
-        .find(|rule| rule.method == method && rule.path == path)
+    static INDEX: std::sync::LazyLock<
+        std::collections::HashMap<(&'static str, &'static str), &'static RouteRule>,
+    > = std::sync::LazyLock::new(|| {
+        ROUTES
+            .iter()
+            .map(|rule| ((rule.method, rule.path), rule))
+            .collect()
+    });
+    INDEX.get(&(method, path)).copied()
 }
 
 /// Fills a scope template's `{param}`s with the request's path parameters.
