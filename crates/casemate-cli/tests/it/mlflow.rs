@@ -108,6 +108,36 @@ pub async fn mlflow_script(
     stdout
 }
 
+/// Runs `tests/mlflow/NAME` against vision with the administrator's bearer token.
+pub async fn admin_script(python: &Path, server: &TestServer, name: &str) -> String {
+    let token = token_of(server, "admin", casemate_testkit::ADMIN_PASSWORD).await;
+    let script = scripts().join(name);
+    mlflow_script(
+        python,
+        server,
+        VISION,
+        &[("MLFLOW_TRACKING_TOKEN", &token)],
+        &[script.to_str().unwrap()],
+    )
+    .await
+}
+
+/// A personal access token of `rita`, made a Reader of vision: what an MLflow user puts in
+/// MLFLOW_TRACKING_PASSWORD.
+pub async fn reader_pat(server: &TestServer) -> String {
+    let reader = server
+        .user_with_role("rita", "Reader", "/resourceGroups/team/workspaces/vision")
+        .await;
+    let created = reader
+        .create_pat(&CreatePatRequest {
+            name: "mlflow".into(),
+            expires_in_days: None,
+        })
+        .await
+        .unwrap();
+    created.token.expose().to_owned()
+}
+
 pub async fn workspaces(server: &TestServer) -> Client {
     let admin = server.admin().await;
     admin.create_resource_group("team").await.unwrap();
@@ -127,19 +157,10 @@ async fn the_mlflow_client_tracks_registers_and_is_refused_through_the_gate() {
         .unwrap();
     let server = TestServer::start().await;
     let admin = workspaces(&server).await;
-    let admin_token = token_of(&server, "admin", casemate_testkit::ADMIN_PASSWORD).await;
-    let train = scripts().join("train.py");
     let denied = scripts().join("denied.py");
 
     // The training script, with a bearer token.
-    let out = mlflow_script(
-        &python,
-        &server,
-        VISION,
-        &[("MLFLOW_TRACKING_TOKEN", &admin_token)],
-        &[train.to_str().unwrap()],
-    )
-    .await;
+    let out = admin_script(&python, &server, "train.py").await;
     let run_id: uuid::Uuid = out.lines().last().unwrap().trim().parse().unwrap();
 
     // One store: the native API sees the client's run, metrics and artifacts.
@@ -158,23 +179,14 @@ async fn the_mlflow_client_tracks_registers_and_is_refused_through_the_gate() {
     );
 
     // Basic authentication with a personal access token, as MLFLOW_TRACKING_USERNAME/PASSWORD.
-    let reader = server
-        .user_with_role("rita", "Reader", "/resourceGroups/team/workspaces/vision")
-        .await;
-    let pat = reader
-        .create_pat(&CreatePatRequest {
-            name: "mlflow".into(),
-            expires_in_days: None,
-        })
-        .await
-        .unwrap();
+    let pat = reader_pat(&server).await;
     mlflow_script(
         &python,
         &server,
         VISION,
         &[
             ("MLFLOW_TRACKING_USERNAME", "rita"),
-            ("MLFLOW_TRACKING_PASSWORD", pat.token.expose()),
+            ("MLFLOW_TRACKING_PASSWORD", &pat),
         ],
         &[denied.to_str().unwrap(), "reader"],
     )

@@ -2,9 +2,12 @@
 //! autolog, renames, registry updates, loading by alias) against the real server, as an owner
 //! and as a Reader; and what casemate keeps of it, seen through its own API.
 
-use crate::mlflow::{VISION, mlflow_script, python_with_mlflow, scripts, token_of, workspaces};
+use crate::mlflow::{
+    VISION, admin_script, mlflow_script, python_with_mlflow, reader_pat, scripts, token_of,
+    workspaces,
+};
 use casemate_testkit::TestServer;
-use casemate_types::wire::{CreatePatRequest, RunStatus};
+use casemate_types::wire::RunStatus;
 use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -14,16 +17,7 @@ async fn the_full_mlflow_client_logs_registers_loads_and_is_refused_as_a_reader(
         .unwrap();
     let server = TestServer::start().await;
     let admin = workspaces(&server).await;
-    let token = token_of(&server, "admin", casemate_testkit::ADMIN_PASSWORD).await;
-    let script = scripts().join("full_client.py");
-    let out = mlflow_script(
-        &python,
-        &server,
-        VISION,
-        &[("MLFLOW_TRACKING_TOKEN", &token)],
-        &[script.to_str().unwrap()],
-    )
-    .await;
+    let out = admin_script(&python, &server, "full_client.py").await;
     let ids: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
     let run: Uuid = ids["run_id"].as_str().unwrap().parse().unwrap();
     let model_id = ids["model_id"].as_str().unwrap();
@@ -68,16 +62,7 @@ async fn the_full_mlflow_client_logs_registers_loads_and_is_refused_as_a_reader(
     assert_eq!(page.entries.len(), 1, "{:?}", page.entries);
 
     // A Reader reads everything the script wrote and is refused every write.
-    let reader = server
-        .user_with_role("rita", "Reader", "/resourceGroups/team/workspaces/vision")
-        .await;
-    let pat = reader
-        .create_pat(&CreatePatRequest {
-            name: "mlflow".into(),
-            expires_in_days: None,
-        })
-        .await
-        .unwrap();
+    let pat = reader_pat(&server).await;
     let reader_script = scripts().join("full_client_reader.py");
     mlflow_script(
         &python,
@@ -85,7 +70,7 @@ async fn the_full_mlflow_client_logs_registers_loads_and_is_refused_as_a_reader(
         VISION,
         &[
             ("MLFLOW_TRACKING_USERNAME", "rita"),
-            ("MLFLOW_TRACKING_PASSWORD", pat.token.expose()),
+            ("MLFLOW_TRACKING_PASSWORD", &pat),
         ],
         &[
             reader_script.to_str().unwrap(),

@@ -25,14 +25,14 @@ const DEFAULT_RESULTS: i64 = 100;
 // The client asks for up to 200,000 model versions by default.
 const MAX_RESULTS: i64 = 200_000;
 
-pub(super) fn validate_model_name(name: &str) -> Result<()> {
+pub(super) fn validate_model_name(field: &'static str, name: &str) -> Result<()> {
     if name.is_empty()
         || name.chars().count() > MAX_NAME_CHARS
         || name.contains(['/', '\\', ':', '%'])
         || name.chars().any(char::is_control)
     {
         return Err(Error::invalid(
-            "name",
+            field,
             format!(
                 "must be 1-{MAX_NAME_CHARS} characters without '/', '\\', ':', '%' or control characters"
             ),
@@ -240,7 +240,7 @@ impl Services {
         request: &CreateRegisteredModel,
     ) -> Result<RegisteredModel> {
         let name = required("name", request.name.as_deref())?;
-        validate_model_name(name)?;
+        validate_model_name("name", name)?;
         let storage = self.workspace_storage(rg, ws).await?;
         let now = unix_millis(self.now());
         let record = RegisteredModelRecord {

@@ -43,7 +43,35 @@ fn item_of(name: &str, version: Option<i64>) -> RegistryItem<'_> {
 }
 
 impl Services {
-    /// The workspace's id and the model (and version) a request names, which must exist.
+    /// The workspace's id and the registered model a request names, which must exist.
+    async fn model_target(
+        &self,
+        rg: &str,
+        ws: &str,
+        request: &RegistryChange,
+    ) -> Result<(String, String)> {
+        let name = required("name", request.name.as_deref())?.to_owned();
+        let workspace = self.workspace_storage(rg, ws).await?.id;
+        self.registered_model_record(&workspace, &name).await?;
+        Ok((workspace, name))
+    }
+
+    /// The workspace's id and the model version a request names, which must exist.
+    async fn version_target(
+        &self,
+        rg: &str,
+        ws: &str,
+        request: &RegistryChange,
+    ) -> Result<(String, String, i64)> {
+        let name = required("name", request.name.as_deref())?.to_owned();
+        let version = parse_version(request.version.as_deref())?;
+        let workspace = self.workspace_storage(rg, ws).await?.id;
+        self.model_version_record(&workspace, &name, version)
+            .await?;
+        Ok((workspace, name, version))
+    }
+
+    /// A model, or with `with_version` one of its versions, as the generic changes take it.
     async fn registry_target(
         &self,
         rg: &str,
@@ -51,16 +79,12 @@ impl Services {
         request: &RegistryChange,
         with_version: bool,
     ) -> Result<(String, String, Option<i64>)> {
-        let name = required("name", request.name.as_deref())?.to_owned();
-        let storage = self.workspace_storage(rg, ws).await?;
         if with_version {
-            let version = parse_version(request.version.as_deref())?;
-            self.model_version_record(&storage.id, &name, version)
-                .await?;
-            Ok((storage.id, name, Some(version)))
+            let (workspace, name, version) = self.version_target(rg, ws, request).await?;
+            Ok((workspace, name, Some(version)))
         } else {
-            self.registered_model_record(&storage.id, &name).await?;
-            Ok((storage.id, name, None))
+            let (workspace, name) = self.model_target(rg, ws, request).await?;
+            Ok((workspace, name, None))
         }
     }
 
@@ -71,7 +95,7 @@ impl Services {
         request: &RegistryChange,
     ) -> Result<RegisteredModel> {
         let description = description(request)?;
-        let (workspace, name, _) = self.registry_target(rg, ws, request, false).await?;
+        let (workspace, name) = self.model_target(rg, ws, request).await?;
         let now = unix_millis(self.now());
         self.store
             .set_registry_description(&workspace, RegistryItem::Model(&name), description, now)
@@ -87,16 +111,15 @@ impl Services {
         request: &RegistryChange,
     ) -> Result<ModelVersion> {
         let description = description(request)?;
-        let name = required("name", request.name.as_deref())?;
-        let version = parse_version(request.version.as_deref())?;
-        let workspace = self.workspace_storage(rg, ws).await?.id;
-        self.model_version_record(&workspace, name, version).await?;
-        let item = RegistryItem::Version(name, version);
+        let (workspace, name, version) = self.version_target(rg, ws, request).await?;
+        let item = RegistryItem::Version(&name, version);
         let now = unix_millis(self.now());
         self.store
             .set_registry_description(&workspace, item, description, now)
             .await?;
-        let record = self.model_version_record(&workspace, name, version).await?;
+        let record = self
+            .model_version_record(&workspace, &name, version)
+            .await?;
         self.version_view(&record).await
     }
 
@@ -107,13 +130,8 @@ impl Services {
         request: &RegistryChange,
     ) -> Result<RegisteredModel> {
         let to = required("new_name", request.new_name.as_deref())?;
-        validate_model_name(to).map_err(|_| {
-            Error::invalid(
-                "new_name",
-                "must be 1-256 characters without '/', '\\', ':', '%' or control characters",
-            )
-        })?;
-        let (workspace, from, _) = self.registry_target(rg, ws, request, false).await?;
+        validate_model_name("new_name", to)?;
+        let (workspace, from) = self.model_target(rg, ws, request).await?;
         let now = unix_millis(self.now());
         match self
             .store
