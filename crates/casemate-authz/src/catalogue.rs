@@ -49,6 +49,7 @@ pub const CATALOGUE: &[ActionDef] = &[
     control("workspaces/services/write"),
     control("workspaces/services/delete"),
     control("workspaces/services/score/action"),
+    control("workspaces/services/listkeys/action"),
     control("workspaces/environments/read"),
     control("workspaces/environments/write"),
     control("workspaces/connections/read"),

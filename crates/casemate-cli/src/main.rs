@@ -10,6 +10,7 @@ mod resources_cmd;
 mod run_cmd;
 mod secret_cmd;
 mod server_cmd;
+mod service_cmd;
 
 use clap::{Parser, Subcommand};
 use output::OutputFormat;
@@ -107,6 +108,11 @@ enum Command {
         #[command(subcommand)]
         command: run_cmd::ComputeCommand,
     },
+    /// Web services: deploy registered models as scoring endpoints with key or token auth.
+    Service {
+        #[command(subcommand)]
+        command: service_cmd::ServiceCommand,
+    },
     /// Inspect the stored access token.
     Token {
         #[command(subcommand)]
@@ -140,6 +146,7 @@ fn main() -> std::process::ExitCode {
             Command::Run { command } => run_cmd::run(command, cli.output).await,
             Command::Experiment { command } => run_cmd::experiment(command, cli.output).await,
             Command::Compute { command } => run_cmd::compute(command, cli.output).await,
+            Command::Service { command } => service_cmd::service(command, cli.output).await,
             Command::Group { command } => resources_cmd::group(command, cli.output).await,
             Command::Workspace { command } => resources_cmd::workspace(command, cli.output).await,
             Command::Role { command } => resources_cmd::role(command, cli.output).await,

@@ -17,9 +17,9 @@ use uuid::Uuid;
 #[derive(Args, Clone)]
 pub struct WorkspaceArgs {
     #[arg(short = 'g', long = "resource-group")]
-    resource_group: String,
+    pub resource_group: String,
     #[arg(short = 'w', long = "workspace")]
-    workspace: String,
+    pub workspace: String,
 }
 
 #[derive(Subcommand)]
@@ -164,7 +164,7 @@ fn parse_environment(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String
 }
 
 /// Uploads the directory's archive with a progress bar on a terminal.
-async fn upload(
+pub async fn upload(
     client: &Client,
     at: &WorkspaceArgs,
     source: &std::path::Path,

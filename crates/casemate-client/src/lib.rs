@@ -4,6 +4,7 @@
 mod monitoring;
 mod pinning;
 mod runs;
+mod webservices;
 
 pub use pinning::{normalize_fingerprint, probe_fingerprint};
 pub use runs::archive_directory;

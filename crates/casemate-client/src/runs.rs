@@ -71,7 +71,7 @@ pub fn archive_directory(directory: &Path) -> std::io::Result<(std::fs::File, u6
     Ok((file, size))
 }
 
-fn ws_path<'a>(rg: &'a str, ws: &'a str, tail: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn ws_path<'a>(rg: &'a str, ws: &'a str, tail: &[&'a str]) -> Vec<&'a str> {
     ["resourceGroups", rg, "workspaces", ws]
         .into_iter()
         .chain(tail.iter().copied())

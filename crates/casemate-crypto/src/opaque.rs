@@ -11,6 +11,8 @@ use uuid::Uuid;
 pub const REFRESH_TOKEN_PREFIX: &str = "cmr";
 pub const PERSONAL_ACCESS_TOKEN_PREFIX: &str = "cmp";
 pub const CLIENT_SECRET_PREFIX: &str = "cms";
+/// A web service's short-lived scoring token (token-auth services only).
+pub const SERVICE_TOKEN_PREFIX: &str = "cmt";
 
 pub struct OpaqueCredential {
     pub id: Uuid,

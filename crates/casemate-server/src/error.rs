@@ -38,6 +38,9 @@ pub enum Error {
     Throttled { retry_after_seconds: u64 },
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// A web service's scoring process failed to answer, or its model raised (502).
+    #[error("{0}")]
+    BadGateway(String),
     /// A feature casemate does not have (501), named so the caller knows what is missing.
     #[error("{0}")]
     NotSupported(String),

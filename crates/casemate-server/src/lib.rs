@@ -8,6 +8,7 @@ mod listener;
 pub mod monitoring;
 pub mod services;
 pub mod tls;
+pub mod webservices;
 
 use casemate_crypto::keyprovider::read_private_file;
 use casemate_crypto::pkcs11::AuthPin;
@@ -73,6 +74,7 @@ impl RunningServer {
             tracing::error!(%error, "server task failed");
         }
         self.services.stop_all_runs().await;
+        self.services.webservices.stop_all();
         self.services.store.close().await;
     }
 }
@@ -212,6 +214,10 @@ pub async fn start(
             interrupted,
             "runs in flight when the server last stopped were marked Failed"
         );
+    }
+    let services_back = services.recover_web_services().await?;
+    if services_back > 0 {
+        tracing::info!(services = services_back, "web services are starting again");
     }
     let app = api::app(services.clone(), config.max_body_bytes);
     let (shutdown_tx, shutdown_rx) = oneshot::channel();

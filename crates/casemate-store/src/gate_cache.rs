@@ -10,7 +10,7 @@
 
 use crate::{
     CustomRoleRecord, PatRecord, PrincipalRecord, RoleAssignmentRecord, RunTokenRecord,
-    SessionRecord, Store, StoreResult,
+    ServiceTokenRecord, SessionRecord, Store, StoreResult, WebServiceRecord,
 };
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -40,6 +40,9 @@ struct Kept {
     pats: HashMap<Uuid, Option<PatRecord>>,
     run_tokens: HashMap<Uuid, Option<RunTokenRecord>>,
     run_owners: HashMap<Uuid, Option<RunOwner>>,
+    /// Keyed by workspace id and service name, both lower-cased.
+    web_services: HashMap<(String, String), Option<WebServiceRecord>>,
+    service_tokens: HashMap<String, Option<ServiceTokenRecord>>,
 }
 
 #[derive(Default)]
@@ -167,6 +170,32 @@ impl Store {
                 submitted_by: run.submitted_by,
             }))
         })
+        .await
+    }
+
+    pub async fn web_service_for_gate(
+        &self,
+        workspace_id: &str,
+        name: &str,
+    ) -> StoreResult<Option<WebServiceRecord>> {
+        let key = (workspace_id.to_ascii_lowercase(), name.to_ascii_lowercase());
+        self.gate_cached(
+            |k| &mut k.web_services,
+            key,
+            self.web_service(workspace_id, name),
+        )
+        .await
+    }
+
+    pub async fn service_token_for_gate(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<ServiceTokenRecord>> {
+        self.gate_cached(
+            |k| &mut k.service_tokens,
+            id.to_owned(),
+            self.service_token(id),
+        )
         .await
     }
 }

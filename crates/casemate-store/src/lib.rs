@@ -30,6 +30,8 @@ mod sessions;
 pub use sessions::RefreshOutcome;
 mod signing_keys;
 mod vault_items;
+mod webservices;
+pub use webservices::{ScoringRecord, ServiceState, ServiceTokenRecord, WebServiceRecord};
 
 pub use activity::{ActivityFilter, ActivityRecord};
 pub use keys::{VaultKeyRecord, VaultKeyVersionRecord};

@@ -42,6 +42,7 @@ mod runs;
 mod secrets;
 mod server_process;
 mod tokens;
+mod webservices;
 mod workspaces;
 
 use casemate_client::{ClientError, RawResponse};

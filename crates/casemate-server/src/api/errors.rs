@@ -26,6 +26,7 @@ impl Error {
             Error::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "Throttled"),
             Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
             Error::NotSupported(_) => (StatusCode::NOT_IMPLEMENTED, "NotImplemented"),
+            Error::BadGateway(_) => (StatusCode::BAD_GATEWAY, "BadGateway"),
             Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
         }
     }

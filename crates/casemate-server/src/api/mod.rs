@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::gate;
 use crate::monitoring;
 use crate::services::Services;
+use crate::webservices;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use std::sync::Arc;
@@ -91,6 +92,20 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(rbac::verify_activity))
         .routes(routes!(monitoring::api::scrape))
         .routes(routes!(monitoring::api::workspace_metrics))
+        .routes(routes!(webservices::api::list))
+        .routes(routes!(
+            webservices::api::create,
+            webservices::api::show,
+            webservices::api::update,
+            webservices::api::delete
+        ))
+        .routes(routes!(webservices::api::list_keys))
+        .routes(routes!(webservices::api::regenerate_key))
+        .routes(routes!(webservices::api::token))
+        .routes(routes!(webservices::api::logs))
+        .routes(routes!(webservices::api::console))
+        .routes(routes!(webservices::api::score))
+        .routes(routes!(webservices::api::invocations))
         .routes(routes!(vault::update_vault))
         .routes(routes!(vault::list))
         .routes(routes!(

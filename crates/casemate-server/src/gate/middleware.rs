@@ -79,12 +79,14 @@ pub async fn request_context(
     response
 }
 
-enum Presented {
+pub(super) enum Presented {
     Bearer(Sensitive),
     Basic { username: String, secret: Sensitive },
 }
 
-fn presented_credential(headers: &axum::http::HeaderMap) -> Result<Option<Presented>, Error> {
+pub(super) fn presented_credential(
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<Presented>, Error> {
     let Some(value) = headers.get(AUTHORIZATION) else {
         return Ok(None);
     };
@@ -140,19 +142,31 @@ fn query_scope(request: &Request) -> Option<String> {
         .map(|(_, value)| value)
 }
 
+/// The client's user agent, at most 256 characters of it.
+pub(super) fn user_agent_of(request: &Request) -> String {
+    request
+        .headers()
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(256)
+        .collect()
+}
+
 /// The caller name of records of requests without a valid credential; no principal can have it.
 const UNAUTHENTICATED_CALLER: &str = "(unauthenticated)";
 
 /// Who, from where, about what: the parts of an activity record the gate knows before the handler.
 /// `caller` is `None` when no valid credential came with the request.
-struct Audit<'a> {
-    services: &'a Services,
-    caller: Option<&'a Caller>,
-    operation: &'a str,
-    resource_id: String,
-    correlation_id: String,
-    client_address: String,
-    user_agent: String,
+pub(super) struct Audit<'a> {
+    pub(super) services: &'a Services,
+    pub(super) caller: Option<&'a Caller>,
+    pub(super) operation: &'a str,
+    pub(super) resource_id: String,
+    pub(super) correlation_id: String,
+    pub(super) client_address: String,
+    pub(super) user_agent: String,
 }
 
 impl Audit<'_> {
@@ -188,7 +202,7 @@ impl Audit<'_> {
 
     /// Records a refusal (with `note` after the reason, if any), then answers with it; if even
     /// that cannot be recorded, 503.
-    async fn deny(&self, error: Error, note: &str) -> Response {
+    pub(super) async fn deny(&self, error: Error, note: &str) -> Response {
         let (status, _) = error.status_and_code();
         let detail = if note.is_empty() {
             error.to_string()
@@ -204,7 +218,11 @@ impl Audit<'_> {
 
 /// A request without a valid credential is recorded as refused, until its address has spent its
 /// budget for the window; from then on it is refused with 429 and not recorded.
-async fn refuse_unauthenticated(audit: &Audit<'_>, address: IpAddr, error: Error) -> Response {
+pub(super) async fn refuse_unauthenticated(
+    audit: &Audit<'_>,
+    address: IpAddr,
+    error: Error,
+) -> Response {
     match audit.services.spend_unauthenticated(address) {
         Ok(0) => {
             let note = "this address has no unauthenticated requests left in this window: \
@@ -239,7 +257,7 @@ pub async fn gate(
         route: rule.path,
         action: match rule.access {
             Access::Action { action, .. } => Some(action),
-            Access::Public | Access::SignedIn { .. } => None,
+            Access::Public | Access::SignedIn { .. } | Access::Scoring => None,
         },
     });
     response
@@ -256,6 +274,7 @@ async fn admit(
     let method = request.method().clone();
     let (operation, scope_template, enrollment_ok) = match rule.access {
         Access::Public => return next.run(request).await,
+        Access::Scoring => return super::scoring::admit(services, params, request, next).await,
         Access::SignedIn {
             operation,
             enrollment,
@@ -282,14 +301,7 @@ async fn admit(
             }
         }
     };
-    let user_agent: String = request
-        .headers()
-        .get("user-agent")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .chars()
-        .take(256)
-        .collect();
+    let user_agent = user_agent_of(&request);
     let client_address = request
         .extensions()
         .get::<ClientAddress>()

@@ -3,6 +3,7 @@
 
 pub mod extract;
 mod middleware;
+mod scoring;
 pub mod table;
 
 pub use middleware::{RequestContext, gate, request_context};

@@ -19,6 +19,9 @@ pub enum Access {
         action: &'static str,
         scope: &'static str,
     },
+    /// A web service's scoring route: admitted by the service's own key or token (never a
+    /// general access token), recorded in its scoring log; refusals in the activity log too.
+    Scoring,
 }
 
 /// A scope template meaning "the `scope` query parameter".
@@ -81,6 +84,15 @@ const COMPUTE: &str = "/resourceGroups/{rg}/workspaces/{ws}/computes/{name}";
 const VAULT: &str = "/resourceGroups/{rg}/vaults/{vault}";
 const SECRET: &str = "/resourceGroups/{rg}/vaults/{vault}/secrets/{name}";
 const KEY: &str = "/resourceGroups/{rg}/vaults/{vault}/keys/{name}";
+const SERVICE: &str = "/resourceGroups/{rg}/workspaces/{ws}/services/{name}";
+
+const fn scoring(path: &'static str) -> RouteRule {
+    RouteRule {
+        method: "POST",
+        path,
+        access: Access::Scoring,
+    }
+}
 
 pub const ROUTES: &[RouteRule] = &[
     public("GET", "/health"),
@@ -389,6 +401,69 @@ pub const ROUTES: &[RouteRule] = &[
         "workspaces/metrics/read",
         WS,
     ),
+    // Web services: deploying is Owner/Contributor, scoring needs the service's key or token.
+    action(
+        "GET",
+        "/resourceGroups/{rg}/workspaces/{ws}/services",
+        "workspaces/services/read",
+        WS,
+    ),
+    action(
+        "PUT",
+        "/resourceGroups/{rg}/workspaces/{ws}/services/{name}",
+        "workspaces/services/write",
+        SERVICE,
+    ),
+    action(
+        "GET",
+        "/resourceGroups/{rg}/workspaces/{ws}/services/{name}",
+        "workspaces/services/read",
+        SERVICE,
+    ),
+    action(
+        "PATCH",
+        "/resourceGroups/{rg}/workspaces/{ws}/services/{name}",
+        "workspaces/services/write",
+        SERVICE,
+    ),
+    action(
+        "DELETE",
+        "/resourceGroups/{rg}/workspaces/{ws}/services/{name}",
+        "workspaces/services/delete",
+        SERVICE,
+    ),
+    action(
+        "POST",
+        "/resourceGroups/{rg}/workspaces/{ws}/services/{name}/listkeys",
+        "workspaces/services/listkeys/action",
+        SERVICE,
+    ),
+    action(
+        "POST",
+        "/resourceGroups/{rg}/workspaces/{ws}/services/{name}/regenerateKeys",
+        "workspaces/services/write",
+        SERVICE,
+    ),
+    action(
+        "POST",
+        "/resourceGroups/{rg}/workspaces/{ws}/services/{name}/token",
+        "workspaces/services/score/action",
+        SERVICE,
+    ),
+    action(
+        "GET",
+        "/resourceGroups/{rg}/workspaces/{ws}/services/{name}/logs",
+        "workspaces/services/read",
+        SERVICE,
+    ),
+    action(
+        "GET",
+        "/resourceGroups/{rg}/workspaces/{ws}/services/{name}/console",
+        "workspaces/services/read",
+        SERVICE,
+    ),
+    scoring("/resourceGroups/{rg}/workspaces/{ws}/services/{name}/score"),
+    scoring("/resourceGroups/{rg}/workspaces/{ws}/services/{name}/invocations"),
     // Vault secrets, authorized by data actions on the vault or the secret.
     action(
         "GET",

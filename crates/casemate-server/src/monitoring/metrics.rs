@@ -122,6 +122,8 @@ pub struct Metrics {
     activity_failures: Counter,
     runs: Family<RunLabels, Gauge>,
     registrations: Family<OutcomeLabels, Counter>,
+    deployments: Family<OutcomeLabels, Counter>,
+    scoring_requests: Counter,
     vault_operations: Family<VaultLabels, Counter>,
     key_disabled_refusals: Counter,
 }
@@ -172,18 +174,17 @@ impl Metrics {
             "Model versions registered, by outcome",
             registrations.clone(),
         );
-        // Web services are not built yet: these two families are exported (so dashboards and
-        // alerts can be written against them) and stay at zero until deployments exist.
         let deployments = Family::<OutcomeLabels, Counter>::default();
         registry.register(
             "casemate_service_deployments",
             "Web-service deployments, by outcome",
             deployments.clone(),
         );
+        let scoring_requests = Counter::default();
         registry.register(
             "casemate_scoring_requests",
             "Scoring requests to web services",
-            Counter::<u64>::default(),
+            scoring_requests.clone(),
         );
         let vault_operations = Family::<VaultLabels, Counter>::default();
         registry.register(
@@ -212,6 +213,8 @@ impl Metrics {
             activity_failures,
             runs,
             registrations,
+            deployments,
+            scoring_requests,
             vault_operations,
             key_disabled_refusals,
         }
@@ -267,6 +270,16 @@ impl Metrics {
         self.registrations
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
+    }
+
+    pub fn deployment(&self, outcome: MetricOutcome) {
+        self.deployments
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    pub fn scoring_request(&self) {
+        self.scoring_requests.inc();
     }
 
     /// The whole exposition in Prometheus's text format, with the runs gauge set from `runs`.

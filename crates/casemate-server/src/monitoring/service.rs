@@ -174,8 +174,10 @@ impl Services {
         kind: &'static str,
         outcome: MetricOutcome,
     ) {
-        if kind == MODEL_REGISTRATION {
-            self.metrics.model_registration(outcome);
+        match kind {
+            MODEL_REGISTRATION => self.metrics.model_registration(outcome),
+            DEPLOYMENT => self.metrics.deployment(outcome),
+            _ => {}
         }
         let event = WorkspaceEventRecord {
             workspace_id: storage.id.clone(),

@@ -190,7 +190,7 @@ impl Services {
 
     /// Opens the blob at `relative` (None when there is none): checks its data key now, then
     /// streams the plaintext out as it is opened.
-    pub(super) async fn open_blob(
+    pub(crate) async fn open_blob(
         &self,
         host: &str,
         storage: &WorkspaceStorage,
@@ -237,6 +237,70 @@ impl Services {
             size,
             open_streaming(key, associated_data(storage, relative), sealed),
         )))
+    }
+
+    /// Whether there is a blob at `relative`.
+    pub(crate) async fn blob_exists(
+        &self,
+        storage: &WorkspaceStorage,
+        relative: &str,
+    ) -> Result<bool> {
+        match self.blobs.head(&blob_object(storage, relative)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(error) => Err(Error::internal(format!("blob store: {error}"))),
+        }
+    }
+
+    /// Writes every blob under `relative` (a directory of the workspace's blobs) to the same
+    /// path under `destination`, opened; returns how many there were.
+    pub(crate) async fn download_tree(
+        &self,
+        storage: &WorkspaceStorage,
+        relative: &str,
+        destination: &std::path::Path,
+    ) -> Result<usize> {
+        use tokio::io::AsyncWriteExt;
+        let prefix = blob_object(storage, relative);
+        let objects: Vec<_> = self
+            .blobs
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(|e| Error::internal(format!("blob store: {e}")))?;
+        for meta in &objects {
+            let Some(parts) = meta.location.prefix_match(&prefix) else {
+                continue;
+            };
+            let inner: Vec<String> = parts.map(|p| p.as_ref().to_owned()).collect();
+            let inner = inner.join("/");
+            let Some((_, plaintext)) = self
+                .open_blob("", storage, &format!("{relative}/{inner}"))
+                .await?
+            else {
+                continue;
+            };
+            let mut plaintext = Box::pin(plaintext);
+            let target = destination.join(&inner);
+            if let Some(parent) = target.parent() {
+                tokio::fs::create_dir_all(parent)
+                    .await
+                    .map_err(|e| Error::internal(format!("creating {}: {e}", parent.display())))?;
+            }
+            let mut file = tokio::fs::File::create(&target)
+                .await
+                .map_err(|e| Error::internal(format!("creating {}: {e}", target.display())))?;
+            while let Some(chunk) = plaintext.next().await {
+                let chunk = chunk.map_err(|e| Error::internal(format!("blob {inner}: {e}")))?;
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|e| Error::internal(format!("writing {}: {e}", target.display())))?;
+            }
+            file.flush()
+                .await
+                .map_err(|e| Error::internal(format!("writing {}: {e}", target.display())))?;
+        }
+        Ok(objects.len())
     }
 
     /// Removes every blob under `relative` (best effort: a leftover is sealed and unreachable).

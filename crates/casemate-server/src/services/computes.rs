@@ -173,7 +173,7 @@ impl Services {
         Ok(())
     }
 
-    pub(super) async fn compute_target(
+    pub(crate) async fn compute_target(
         &self,
         rg: &str,
         ws: &str,

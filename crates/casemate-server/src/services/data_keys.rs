@@ -110,6 +110,39 @@ impl Services {
         Ok((record.id, key))
     }
 
+    /// Seals a small value (a run's environment, a service key) under the workspace's newest
+    /// data key, bound to `context`. The data key's id travels in the clear before the sealed
+    /// bytes, as in every blob.
+    pub(crate) async fn seal_small(
+        &self,
+        storage: &super::resources::WorkspaceStorage,
+        plaintext: &[u8],
+        context: &[u8],
+    ) -> Result<Vec<u8>> {
+        let (data_key, key) = self.current_data_key("", &storage.id, &storage.kek).await?;
+        let sealed = casemate_crypto::aead::seal(&key, plaintext, context)?;
+        let mut out = data_key.into_bytes();
+        out.push(b'\n');
+        out.extend(sealed);
+        Ok(out)
+    }
+
+    /// Opens what [`Self::seal_small`] sealed under the same `context`.
+    pub(crate) async fn open_small(
+        &self,
+        sealed: &[u8],
+        context: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let split = sealed
+            .iter()
+            .position(|b| *b == b'\n')
+            .ok_or_else(|| Error::internal("a sealed value is malformed"))?;
+        let data_key = std::str::from_utf8(&sealed[..split]).map_err(Error::internal)?;
+        let key = self.data_key_by_id("", data_key).await?;
+        casemate_crypto::aead::open(&key, &sealed[split + 1..], context)
+            .map_err(|e| Error::internal(format!("a sealed value does not open: {e}")))
+    }
+
     /// A data key named by a ciphertext. A key whose owner was deleted is gone for good.
     pub(super) async fn data_key_by_id(&self, host: &str, id: &str) -> Result<DataKey> {
         let record = self.store.data_key(id).await?.ok_or_else(|| {

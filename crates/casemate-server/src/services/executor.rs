@@ -10,9 +10,10 @@ use std::process::Stdio;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot};
 
-/// Everything an executor needs to start one run.
+/// Everything an executor needs to start one run or one web service's scoring process.
 pub struct Launch {
-    pub run_id: uuid::Uuid,
+    /// The run's or the service's id, for the engine's own records.
+    pub id: uuid::Uuid,
     /// The directory holding the unpacked snapshot; the command starts here.
     pub working_directory: PathBuf,
     /// A shell command line.
@@ -152,7 +153,7 @@ impl Executor for LocalExecutor {
                 Some(pid) => Box::new(move || kill_process_group(pid)),
                 None => Box::new(|| {}),
             };
-            tracing::info!(run = %launch.run_id, pid, "run process started");
+            tracing::info!(id = %launch.id, pid, "process started");
             Ok(Execution {
                 pid,
                 output,

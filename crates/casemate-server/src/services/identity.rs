@@ -110,7 +110,7 @@ impl Caller {
     }
 }
 
-pub(super) fn caller_from(principal: PrincipalRecord, credential: Credential) -> Result<Caller> {
+pub(crate) fn caller_from(principal: PrincipalRecord, credential: Credential) -> Result<Caller> {
     let kind = PrincipalKind::parse(&principal.kind)
         .ok_or_else(|| Error::internal(format!("principal {} has unknown kind", principal.id)))?;
     Ok(Caller {
@@ -141,7 +141,7 @@ impl Services {
         Ok(self.store.refresh_gate_cache().await?)
     }
 
-    pub(super) async fn enabled_principal(&self, id: Uuid) -> Result<PrincipalRecord> {
+    pub(crate) async fn enabled_principal(&self, id: Uuid) -> Result<PrincipalRecord> {
         match self.store.principal_for_gate(id).await? {
             Some(principal) if principal.enabled => Ok(principal),
             Some(_) => Err(Error::unauthenticated(format!(

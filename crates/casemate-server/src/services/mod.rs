@@ -67,6 +67,11 @@ pub struct Services {
     /// The server's own secret files, which no snapshot may carry a copy of.
     pub(crate) own_key_material: snapshots::OwnKeyMaterial,
     pub runs: runs::RunRegistry,
+    /// The web services this server runs.
+    pub webservices: crate::webservices::Runtime,
+    pub(crate) scoring_log: crate::webservices::scoring_log::ScoringLog,
+    /// The server's request body limit: no service may accept more.
+    pub(crate) webservices_max_body: usize,
     /// Bounds concurrent argon2 work so sign-in floods cannot starve the runtime of memory.
     hashing: Semaphore,
 }
@@ -100,6 +105,7 @@ impl Services {
             signing::SigningKeyRing::load(&store, root_key.as_ref(), clock.now(), &settings)
                 .await?;
         let metrics = Arc::new(crate::monitoring::Metrics::new(store.clone()));
+        let scoring_log = crate::webservices::scoring_log::ScoringLog::start(store.clone());
         Ok(Self {
             activity: activity::ActivityLog::start(store.clone(), metrics.clone()),
             metrics,
@@ -120,6 +126,12 @@ impl Services {
                 config.local_max_concurrent_runs,
                 config.local_max_run_seconds,
             ),
+            webservices: crate::webservices::Runtime::new(
+                config.home.join("services"),
+                config.home.join("python"),
+            ),
+            scoring_log,
+            webservices_max_body: config.max_body_bytes,
             hashing: Semaphore::new(4),
         })
     }

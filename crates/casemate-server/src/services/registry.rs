@@ -217,7 +217,7 @@ impl Services {
             .ok_or_else(|| Error::NotFound(format!("registered model '{name}'")))
     }
 
-    pub(super) async fn model_version_record(
+    pub(crate) async fn model_version_record(
         &self,
         workspace_id: &str,
         name: &str,

@@ -137,7 +137,7 @@ impl Services {
     }
 
     /// The storage of the workspace with this resource id, if it still exists.
-    pub(super) async fn workspace_storage_by_id(
+    pub(crate) async fn workspace_storage_by_id(
         &self,
         id: &str,
     ) -> Result<Option<WorkspaceStorage>> {

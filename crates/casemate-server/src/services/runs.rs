@@ -59,7 +59,7 @@ async fn recorded_end(mut ended: watch::Receiver<bool>) {
 
 /// The runs this process drives, their queues and the engines it has.
 pub struct RunRegistry {
-    pub(super) executors: HashMap<&'static str, Arc<dyn Executor>>,
+    pub(crate) executors: HashMap<&'static str, Arc<dyn Executor>>,
     pub(super) local_max_concurrent_runs: u32,
     pub(super) local_max_run_seconds: u64,
     runs_dir: PathBuf,
@@ -629,17 +629,10 @@ impl Services {
         run: Uuid,
         environment: &BTreeMap<&str, &str>,
     ) -> Result<Vec<u8>> {
-        let (data_key, key) = self.current_data_key("", &storage.id, &storage.kek).await?;
-        let plaintext = zeroize::Zeroizing::new(
-            serde_json::to_vec(&(data_key.as_str(), environment)).map_err(Error::internal)?,
-        );
-        let sealed =
-            casemate_crypto::aead::seal(&key, &plaintext, &environment_context(&storage.id, run))?;
-        // The data key's id travels in the clear before the sealed JSON, as in every blob.
-        let mut out = data_key.into_bytes();
-        out.push(b'\n');
-        out.extend(sealed);
-        Ok(out)
+        let plaintext =
+            zeroize::Zeroizing::new(serde_json::to_vec(environment).map_err(Error::internal)?);
+        self.seal_small(storage, &plaintext, &environment_context(&storage.id, run))
+            .await
     }
 
     async fn open_environment(
@@ -648,21 +641,17 @@ impl Services {
         run: Uuid,
         sealed: &[u8],
     ) -> Result<BTreeMap<String, String>> {
-        let split = sealed
-            .iter()
-            .position(|b| *b == b'\n')
-            .ok_or_else(|| Error::internal("a recorded environment is malformed"))?;
-        let data_key = std::str::from_utf8(&sealed[..split]).map_err(Error::internal)?;
-        let key = self.data_key_by_id("", data_key).await?;
-        let plaintext = casemate_crypto::aead::open(
-            &key,
-            &sealed[split + 1..],
-            &environment_context(&storage.id, run),
-        )
-        .map_err(|e| Error::internal(format!("run {run} environment: {e}")))?;
-        let (_, environment): (String, BTreeMap<String, String>) =
-            serde_json::from_slice(&plaintext).map_err(Error::internal)?;
-        Ok(environment)
+        let plaintext = self
+            .open_small(sealed, &environment_context(&storage.id, run))
+            .await
+            .map_err(|e| Error::internal(format!("run {run} environment: {e}")))?;
+        // Environments sealed by earlier builds hold `[data key id, environment]`.
+        serde_json::from_slice(&plaintext)
+            .or_else(|_| {
+                serde_json::from_slice::<(String, BTreeMap<String, String>)>(&plaintext)
+                    .map(|(_, environment)| environment)
+            })
+            .map_err(Error::internal)
     }
 
     /// The lifecycle of one run, from its queue to its end; every step is persisted.
@@ -732,7 +721,7 @@ impl Services {
             })?;
         let execution = executor
             .launch(Launch {
-                run_id,
+                id: run_id,
                 working_directory: scratch.clone(),
                 command: prepared.run.command.clone(),
                 environment: std::mem::take(&mut prepared.environment),

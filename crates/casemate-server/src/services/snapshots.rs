@@ -346,7 +346,7 @@ impl Services {
         snapshot_view(&record)
     }
 
-    pub(super) async fn snapshot_record(
+    pub(crate) async fn snapshot_record(
         &self,
         storage: &WorkspaceStorage,
         id: &str,
@@ -357,8 +357,44 @@ impl Services {
             .ok_or_else(|| Error::NotFound(format!("snapshot '{id}' in this workspace")))
     }
 
+    /// Whether a snapshot holds a regular file at `path` (relative, `/`-separated).
+    pub(crate) async fn snapshot_contains(
+        &self,
+        storage: &WorkspaceStorage,
+        snapshot: &SnapshotRecord,
+        path: &str,
+    ) -> Result<bool> {
+        let (_, plaintext) = self
+            .open_blob("", storage, &snapshot.blob)
+            .await?
+            .ok_or_else(|| Error::internal(format!("snapshot {} has no blob", snapshot.sha256)))?;
+        let wanted = PathBuf::from(path);
+        tokio::task::spawn_blocking(move || {
+            let mut archive =
+                tar::Archive::new(SyncIoBridge::new(StreamReader::new(Box::pin(plaintext))));
+            let entries = archive
+                .entries()
+                .map_err(|e| Error::internal(format!("reading the snapshot: {e}")))?;
+            for entry in entries {
+                let entry =
+                    entry.map_err(|e| Error::internal(format!("reading the snapshot: {e}")))?;
+                let is_file = entry.header().entry_type().is_file();
+                let name = entry
+                    .path()
+                    .map_err(|e| Error::internal(format!("reading the snapshot: {e}")))?;
+                let name = name.strip_prefix("./").unwrap_or(&name);
+                if is_file && name == wanted {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("reading the snapshot: {e}")))?
+    }
+
     /// Unpacks a snapshot into `destination` (which must exist and be empty).
-    pub(super) async fn unpack_snapshot(
+    pub(crate) async fn unpack_snapshot(
         &self,
         storage: &WorkspaceStorage,
         snapshot: &SnapshotRecord,

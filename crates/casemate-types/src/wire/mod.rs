@@ -8,6 +8,7 @@ pub mod principals;
 pub mod resources;
 pub mod runs;
 pub mod vault;
+pub mod webservices;
 
 pub use auth::*;
 pub use monitoring::*;
@@ -15,3 +16,4 @@ pub use principals::*;
 pub use resources::*;
 pub use runs::*;
 pub use vault::*;
+pub use webservices::*;
