@@ -3,7 +3,8 @@
 The shapes follow the cloud platform's SDK, so its snippets work with only the import changed:
 ``Workspace.from_config()``, ``ws.get_default_keyvault().set_secret(...)``,
 ``Experiment(ws, name).submit(ScriptRunConfig(...))`` and, inside a run,
-``Run.get_context().get_secret(...)``.
+``Run.get_context().get_secret(...)``, and ``Model.register`` / ``Model.deploy`` /
+``Webservice(ws, name).run(...)`` for web services.
 """
 
 from ._http import CasemateError
@@ -16,14 +17,19 @@ from .core import (
     ScriptRunConfig,
     Workspace,
 )
+from .webservice import DeploymentConfiguration, InferenceConfig, Model, Webservice
 
 __all__ = [
     "CasemateError",
+    "DeploymentConfiguration",
+    "InferenceConfig",
+    "Model",
     "Experiment",
     "Keyvault",
     "OfflineRun",
     "Run",
     "RunFailed",
     "ScriptRunConfig",
+    "Webservice",
     "Workspace",
 ]

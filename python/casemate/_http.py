@@ -61,13 +61,17 @@ class Connection:
                                     "the server's certificate does not match the pinned fingerprint")
         return connection
 
-    def request(self, method, path, body=None, raw=None, content_type=None, query=None, auth=True):
-        """Sends a request; returns the decoded JSON answer (None for 204)."""
+    def request(self, method, path, body=None, raw=None, content_type=None, query=None, auth=True,
+                bearer=None):
+        """Sends a request; returns the decoded JSON answer (None for 204). ``bearer``, when
+        given, is sent instead of this connection's token (a web service's key or token)."""
         target = self._url.path.rstrip("/") + path
         if query:
             target += "?" + urllib.parse.urlencode(query)
         headers = {"User-Agent": "casemate-python/0.1", "Accept": "application/json"}
-        if auth and self._token:
+        if bearer is not None:
+            headers["Authorization"] = "Bearer " + bearer
+        elif auth and self._token:
             headers["Authorization"] = "Bearer " + self._token
         payload = raw
         if body is not None:

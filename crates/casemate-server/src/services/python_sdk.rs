@@ -7,7 +7,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 /// The package's files, as the repository's `python/casemate/` holds them.
-const FILES: [(&str, &str); 4] = [
+const FILES: [(&str, &str); 5] = [
     (
         "__init__.py",
         include_str!("../../../../python/casemate/__init__.py"),
@@ -19,6 +19,10 @@ const FILES: [(&str, &str); 4] = [
     (
         "core.py",
         include_str!("../../../../python/casemate/core.py"),
+    ),
+    (
+        "webservice.py",
+        include_str!("../../../../python/casemate/webservice.py"),
     ),
     (
         "_scoring_server.py",
