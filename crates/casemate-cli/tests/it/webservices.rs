@@ -2,6 +2,7 @@
 //! sklearn model (registered by the real `mlflow` client) with token auth; who may deploy and
 //! score; the scoring log; restarts after a crash and after a server restart.
 
+use crate::cli::{casemate, casemate_json, login_admin, succeeded};
 use crate::mlflow::{VISION, admin_script, python_with_mlflow, workspaces};
 use crate::runs::snapshot;
 use crate::{api_error, raw_error};
@@ -701,4 +702,113 @@ async fn an_mlflow_model_from_the_real_client_scores_with_service_tokens_only() 
             .all(|e| e.credential == "token:rita" || e.credential == "none")
     );
     assert_eq!(log.entries.len(), 11, "{:?}", log.entries);
+}
+
+/// `args` with the workspace the CLI tests act in.
+fn in_vision<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    args.iter()
+        .copied()
+        .chain(["-g", "team", "-w", "vision"])
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_deploys_scores_regenerates_and_reads_the_scoring_log() {
+    let server = TestServer::start().await;
+    let admin = workspaces(&server).await;
+    admin
+        .put_artifact(
+            "team",
+            "vision",
+            "models/tripler/weights.json",
+            br#"{"factor": 3}"#.to_vec(),
+        )
+        .await
+        .unwrap();
+    register(&admin, "tripler", "models/tripler").await;
+    let config = tempfile::tempdir().unwrap();
+    succeeded(&login_admin(&server, config.path()).await);
+    let source = tempfile::tempdir().unwrap();
+    std::fs::write(source.path().join("score.py"), SCORE_PY).unwrap();
+    let source_dir = source.path().display().to_string();
+    let create = in_vision(&[
+        "service",
+        "create",
+        "tripler-svc",
+        "--model",
+        "tripler:1",
+        "--entry-script",
+        "score.py",
+        "--source-dir",
+        &source_dir,
+    ]);
+    let created = casemate_json(config.path(), &create).await;
+    assert_eq!(created["state"], "Healthy", "{created}");
+    assert_eq!(created["auth_mode"], "key");
+
+    let keys = in_vision(&["service", "keys", "list", "tripler-svc"]);
+    let keys = casemate_json(config.path(), &keys).await;
+    let primary = keys["primary_key"].as_str().unwrap().to_owned();
+    let answer = score(
+        &server.anonymous(),
+        "tripler-svc",
+        Some(&primary),
+        serde_json::json!({"data": [2]}),
+    )
+    .await;
+    assert_eq!(json_of(&answer), serde_json::json!([6]));
+
+    let regenerate = in_vision(&[
+        "service",
+        "keys",
+        "regenerate",
+        "tripler-svc",
+        "--key",
+        "primary",
+    ]);
+    let regenerated = casemate_json(config.path(), &regenerate).await;
+    assert_ne!(regenerated["primary_key"].as_str().unwrap(), primary);
+    raw_error(
+        &score(
+            &server.anonymous(),
+            "tripler-svc",
+            Some(&primary),
+            serde_json::json!({"data": [2]}),
+        )
+        .await,
+        401,
+        "Unauthenticated",
+    );
+
+    let logs = in_vision(&["service", "logs", "tripler-svc", "--since", "1h"]);
+    let log = casemate_json(config.path(), &logs).await;
+    let statuses: Vec<u64> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [200, 401]);
+
+    // A model name without a version is refused before anything is sent.
+    let bad = in_vision(&["service", "create", "other", "--model", "tripler"]);
+    let output = casemate(config.path(), &bad, "", &[]).await;
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("NAME:VERSION"));
+
+    let list = in_vision(&["service", "list"]);
+    let table = succeeded(&casemate(config.path(), &list, "", &[]).await);
+    assert!(
+        table.contains("tripler-svc") && table.contains("Healthy"),
+        "{table}"
+    );
+    let delete = in_vision(&["service", "delete", "tripler-svc"]);
+    succeeded(&casemate(config.path(), &delete, "", &[]).await);
+    assert!(
+        admin
+            .list_services("team", "vision")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -10,6 +10,7 @@ use super::{ClientAddress, RequestId};
 use crate::error::Error;
 use crate::services::Services;
 use crate::webservices::api::ModelTime;
+use crate::webservices::credentials::SCORE_ACTION;
 use axum::extract::{RawPathParams, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -18,8 +19,6 @@ use casemate_types::Sensitive;
 use casemate_types::clock::unix_millis;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
-
-const OPERATION: &str = "workspaces/services/score/action";
 
 fn micros(duration: std::time::Duration) -> i64 {
     i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
@@ -78,7 +77,7 @@ pub(super) async fn admit(
             let audit = Audit {
                 services,
                 caller: None,
-                operation: OPERATION,
+                operation: SCORE_ACTION,
                 resource_id: format!("/resourceGroups/{rg}/workspaces/{ws}/services/{name}"),
                 correlation_id: request_id.clone(),
                 client_address: client_address.to_string(),

@@ -1,7 +1,7 @@
 //! The HTTP face of web services: deploy and manage them, their keys and tokens, their logs,
 //! and scoring (which the gate admits by the service's own key or token).
 
-use super::service::ScoringTarget;
+use super::credentials::ScoringTarget;
 use crate::api::ApiResult;
 use crate::error::Error;
 use crate::gate::extract::{ApiJson, ApiPath, ApiQuery};
