@@ -258,6 +258,15 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes every service of a workspace (workspace deletion).
+    pub async fn delete_workspace_web_services(&self, workspace_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM web_services WHERE workspace_id = ?")
+            .bind(workspace_id)
+            .execute(&self.durable)
+            .await?;
+        Ok(())
+    }
+
     pub async fn insert_service_token(&self, token: &ServiceTokenRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO service_tokens (id, service_id, principal_id, secret_hash, expires_at) \

@@ -464,6 +464,47 @@ async fn an_entry_script_service_scores_with_its_keys_only_and_logs_every_reques
         serde_json::json!([14])
     );
 
+    // A service whose process cannot start is left Failed with the reason, and scoring it is
+    // 503 saying why.
+    let broken = snapshot(
+        &admin,
+        "vision",
+        &[("score.py", "def init():\n    raise RuntimeError('no-weights-here')\n\ndef run(raw):\n    return 1\n")],
+    )
+    .await;
+    let failed = admin
+        .create_service(
+            "team",
+            "vision",
+            "broken",
+            &key_request(&[("doubler", 1)], &broken.id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(failed.state, "Failed");
+    let reason = failed.state_reason.unwrap();
+    assert!(reason.contains("no-weights-here"), "{reason}");
+    let broken_key = admin
+        .list_service_keys("team", "vision", "broken")
+        .await
+        .unwrap()
+        .primary_key;
+    let message = raw_error(
+        &score(
+            &anyone,
+            "broken",
+            Some(broken_key.expose()),
+            serde_json::json!({"data": [1]}),
+        )
+        .await,
+        503,
+        "ServiceUnavailable",
+    );
+    assert!(
+        message.contains("broken") && message.contains("no-weights-here"),
+        "{message}"
+    );
+
     // Deleting it stops it; its name can be used again.
     admin
         .delete_service("team", "vision", "doubler-svc")
@@ -810,5 +851,35 @@ async fn the_cli_deploys_scores_regenerates_and_reads_the_scoring_log() {
             .await
             .unwrap()
             .is_empty()
+    );
+
+    // Deleting the workspace stops its services and deletes them before its keys go.
+    let mut again = in_vision(&[
+        "service",
+        "create",
+        "tripler-two",
+        "--model",
+        "tripler:1",
+        "--entry-script",
+        "score.py",
+    ]);
+    again.extend(["--source-dir", &source_dir]);
+    assert_eq!(
+        casemate_json(config.path(), &again).await["state"],
+        "Healthy"
+    );
+    assert_eq!(server.count_rows("web_services").await, 1);
+    admin.delete_workspace("team", "vision").await.unwrap();
+    assert_eq!(server.count_rows("web_services").await, 0);
+    let services_dir = server.home().join("services");
+    for _ in 0..600 {
+        if std::fs::read_dir(&services_dir).unwrap().next().is_none() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the deleted workspace's scoring files are still under {}",
+        services_dir.display()
     );
 }

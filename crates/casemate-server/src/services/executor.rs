@@ -76,6 +76,28 @@ pub fn kill_process_group(pid: u32) {
     let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
 }
 
+/// Whether process `pid` has `entry` (`NAME=value`) in its environment: how a restarted server
+/// tells a process it started (a run's, a service's) from another that reused the pid.
+pub fn process_has_environment(pid: u32, entry: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .map(|environ| {
+            environ
+                .split(|b| *b == 0)
+                .any(|found| found == entry.as_bytes())
+        })
+        .unwrap_or(false)
+}
+
+/// Creates `path` (and its parents) readable by the server's user only.
+pub fn make_private_dir(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|e| Error::internal(format!("creating {}: {e}", path.display())))
+}
+
 fn pump<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     mut reader: R,
     stream: OutputStream,

@@ -560,6 +560,7 @@ impl Services {
         let (record, properties) = self.workspace_record(rg, ws).await?;
         let storage = storage_of(&record, &properties)?;
         self.stop_workspace_runs(&record.id).await?;
+        self.remove_workspace_services(&record.id).await?;
         let mut ids = vec![record.id.clone()];
         ids.extend(properties.owned.iter().cloned());
         self.store

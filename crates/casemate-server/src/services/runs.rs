@@ -5,7 +5,10 @@
 //! The lifecycle knows executors only through [`Executor`]; it never asks which engine runs it.
 
 use super::computes::ComputeTarget;
-use super::executor::{Execution, Executor, Exit, Launch, OutputStream, kill_process_group};
+use super::executor::{
+    Execution, Executor, Exit, Launch, OutputStream, kill_process_group, make_private_dir,
+    process_has_environment,
+};
 use super::masking::{FetchedSecrets, Masker};
 use super::resources::WorkspaceStorage;
 use super::{Caller, Credential, Services};
@@ -1203,7 +1206,7 @@ impl Services {
         let interrupted = self.store.in_flight_runs().await?;
         for run in &interrupted {
             if let Some(pid) = run.pid.and_then(|p| u32::try_from(p).ok())
-                && process_belongs_to_run(pid, run.id)
+                && process_has_environment(pid, &format!("CASEMATE_RUN_ID={}", run.id))
             {
                 kill_process_group(pid);
             }
@@ -1258,18 +1261,6 @@ impl Services {
     }
 }
 
-/// Whether `pid` is still the process casemate started for `run` (and not a reused pid).
-fn process_belongs_to_run(pid: u32, run: Uuid) -> bool {
-    let marker = format!("CASEMATE_RUN_ID={run}");
-    std::fs::read(format!("/proc/{pid}/environ"))
-        .map(|environ| {
-            environ
-                .split(|b| *b == 0)
-                .any(|entry| entry == marker.as_bytes())
-        })
-        .unwrap_or(false)
-}
-
 /// The regular files under `root` (links are not followed), with their paths relative to it.
 fn regular_files_under(root: &Path) -> Vec<(String, PathBuf)> {
     let mut found = Vec::new();
@@ -1294,13 +1285,4 @@ fn regular_files_under(root: &Path) -> Vec<(String, PathBuf)> {
     }
     found.sort();
     found
-}
-
-fn make_private_dir(path: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(|e| Error::internal(format!("creating {}: {e}", path.display())))
 }

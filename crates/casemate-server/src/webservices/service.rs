@@ -1,11 +1,11 @@
 //! Web services: deploy, update, delete, keys and tokens, the scoring log, and who may score.
 
 use super::credentials::{key_context, mint_key};
-use super::supervisor::{self, process_belongs_to_service};
+use super::supervisor;
 use crate::error::{Error, Result};
 use crate::monitoring::MetricOutcome;
 use crate::monitoring::service::DEPLOYMENT;
-use crate::services::executor::kill_process_group;
+use crate::services::executor::{kill_process_group, process_has_environment};
 use crate::services::resources::{WorkspaceStorage, workspace_id};
 use crate::services::{Caller, Services};
 use casemate_store::WebServiceRecord;
@@ -553,6 +553,18 @@ impl Services {
         self.service_view(rg, ws, &record)
     }
 
+    /// Workspace deletion: its services' processes stop (their files go with them) and their
+    /// records and tokens are deleted, before the workspace's keys are destroyed.
+    pub(crate) async fn remove_workspace_services(&self, workspace_id: &str) -> Result<()> {
+        for record in self.store.web_services(workspace_id).await? {
+            self.webservices.remove(&record.id);
+        }
+        Ok(self
+            .store
+            .delete_workspace_web_services(workspace_id)
+            .await?)
+    }
+
     pub async fn delete_service(&self, rg: &str, ws: &str, name: &str) -> Result<()> {
         let storage = self.workspace_storage(rg, ws).await?;
         let record = self.service_record(&storage, name).await?;
@@ -624,7 +636,7 @@ impl Services {
             .collect();
         for record in &records {
             if let Some(pid) = record.pid.and_then(|p| u32::try_from(p).ok())
-                && process_belongs_to_service(pid, &record.id)
+                && process_has_environment(pid, &format!("CASEMATE_SERVICE_ID={}", record.id))
             {
                 kill_process_group(pid);
             }

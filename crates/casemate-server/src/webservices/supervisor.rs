@@ -6,7 +6,7 @@ use super::proxy::Backend;
 use super::service::{Definition, STATE_HEALTHY, STATE_UNHEALTHY};
 use crate::error::{Error, Result};
 use crate::services::Services;
-use crate::services::executor::{Exit, Launch, kill_process_group};
+use crate::services::executor::{Exit, Launch, kill_process_group, make_private_dir};
 use casemate_store::ServiceState;
 use casemate_types::Sensitive;
 use casemate_types::clock::unix_millis;
@@ -197,27 +197,6 @@ impl Runtime {
     }
 }
 
-/// Whether `pid` is still a scoring process casemate started for `service` (not a reused pid).
-pub fn process_belongs_to_service(pid: u32, service: &str) -> bool {
-    let marker = format!("CASEMATE_SERVICE_ID={service}");
-    std::fs::read(format!("/proc/{pid}/environ"))
-        .map(|environ| {
-            environ
-                .split(|b| *b == 0)
-                .any(|entry| entry == marker.as_bytes())
-        })
-        .unwrap_or(false)
-}
-
-fn private_dir(path: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(|e| Error::internal(format!("creating {}: {e}", path.display())))
-}
-
 /// Resolves once the supervisor is told to stop (or its stopper is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
@@ -370,6 +349,10 @@ impl Supervisor {
             tracing::warn!(directory = %directory.display(), %error, "could not remove a scoring process's files");
         }
         let _ = tokio::fs::remove_file(&socket).await;
+        // The service's own directory goes with its last process (removing a non-empty one fails).
+        if let Some(parent) = directory.parent() {
+            let _ = tokio::fs::remove_dir(parent).await;
+        }
         ended
     }
 
@@ -384,7 +367,7 @@ impl Supervisor {
         let definition = &self.definition;
         let models = directory.join("models");
         let source = directory.join("source");
-        private_dir(&models)?;
+        make_private_dir(&models)?;
         let storage = self
             .services
             .workspace_storage_by_id(&definition.workspace_id)
@@ -392,7 +375,7 @@ impl Supervisor {
             .ok_or_else(|| Error::NotFound(format!("workspace {}", definition.workspace_id)))?;
         for model in &definition.models {
             let target = models.join(&model.name).join(model.version.to_string());
-            private_dir(&target)?;
+            make_private_dir(&target)?;
             let found = self
                 .services
                 .download_tree(&storage, &model.files, &target)
@@ -404,7 +387,7 @@ impl Supervisor {
                 )));
             }
         }
-        private_dir(&source)?;
+        make_private_dir(&source)?;
         if let Some(snapshot) = &definition.snapshot {
             let record = self.services.snapshot_record(&storage, snapshot).await?;
             self.services
