@@ -446,6 +446,41 @@ async fn an_entry_script_service_scores_with_its_keys_only_and_logs_every_reques
         .unwrap();
     assert_eq!(page.entries.len(), 4, "{:?}", page.entries);
 
+    // A rolling update under load: every request is answered while the new process takes over.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let loader = {
+        let (client, key, stop) = (server.anonymous(), secondary.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let body = serde_json::json!({"data": [1]});
+                statuses.push(score(&client, "doubler-svc", Some(&key), body).await.status);
+            }
+            statuses
+        })
+    };
+    let updated = admin
+        .update_service(
+            "team",
+            "vision",
+            "doubler-svc",
+            &UpdateServiceRequest {
+                max_request_bytes: Some(2048),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (updated.state.as_str(), updated.max_request_bytes),
+        ("Healthy", 2048)
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let statuses = loader.await.unwrap();
+    assert!(!statuses.is_empty());
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+
     // A server restart brings the service back, with its keys.
     let server = server.restart(Default::default()).await;
     let admin = server.admin().await;

@@ -203,10 +203,10 @@ async fn forward(s: &Services, target: &ScoringTarget, request: Request) -> Resp
         Ok(body) => body,
         Err(_) => return Error::PayloadTooLarge { limit }.into_response(),
     };
-    let Some(live) = s
+    let Some((live, _in_flight)) = s
         .webservices
         .existing(&service.id)
-        .and_then(|deployment| deployment.current())
+        .and_then(|deployment| deployment.acquire())
     else {
         let why = if service.state_reason.is_empty() {
             format!("it is {}", service.state)

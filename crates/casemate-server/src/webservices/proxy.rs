@@ -6,8 +6,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// More idle connections than this are closed rather than kept.
@@ -38,7 +38,7 @@ pub enum ProxyError {
 pub struct Backend {
     socket: PathBuf,
     idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
-    in_flight: AtomicUsize,
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -49,10 +49,10 @@ impl std::fmt::Debug for Backend {
     }
 }
 
-/// Counts a request as in flight until dropped.
-struct InFlight<'a>(&'a AtomicUsize);
+/// Counts a request as in flight on its backend until dropped.
+pub struct InFlight(Arc<AtomicUsize>);
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
@@ -63,7 +63,7 @@ impl Backend {
         Self {
             socket,
             idle: Mutex::new(Vec::new()),
-            in_flight: AtomicUsize::new(0),
+            in_flight: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -71,9 +71,16 @@ impl Backend {
         &self.socket
     }
 
-    /// Requests sent and not yet answered: an old process is stopped only when this is zero.
+    /// Requests taken for this process and not yet answered: an old process is stopped only
+    /// when this is zero.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Acquire)
+    }
+
+    /// Counts one request as in flight here until the guard is dropped.
+    pub fn enter(&self) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(self.in_flight.clone())
     }
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<SendRequest<Full<Bytes>>>> {
@@ -113,7 +120,8 @@ impl Backend {
         }
     }
 
-    /// Sends one request and reads the whole answer.
+    /// Sends one request and reads the whole answer. Callers that may race a hand-over hold
+    /// an [`InFlight`] from [`Self::enter`] (taken where the backend was chosen) around it.
     pub async fn send(
         &self,
         method: hyper::Method,
@@ -121,8 +129,6 @@ impl Backend {
         content_type: Option<&hyper::header::HeaderValue>,
         body: Bytes,
     ) -> Result<Answer, ProxyError> {
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
-        let _counted = InFlight(&self.in_flight);
         let mut sender = self.sender().await?;
         let mut request = hyper::Request::builder()
             .method(method)

@@ -2,7 +2,7 @@
 //! compute's [`Executor`], waits until it answers, restarts it with back-off when it dies, and
 //! hands over to a new process (a rolling update) only once the new one answers.
 
-use super::proxy::Backend;
+use super::proxy::{Backend, InFlight};
 use super::service::{Definition, STATE_HEALTHY, STATE_UNHEALTHY};
 use crate::error::{Error, Result};
 use crate::services::Services;
@@ -89,11 +89,14 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    pub fn current(&self) -> Option<Arc<Live>> {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    /// The process in charge, with a request counted in flight on it: counted under the same
+    /// lock a hand-over takes, so a process taken out of service drains exactly what it was given.
+    pub fn acquire(&self) -> Option<(Arc<Live>, InFlight)> {
+        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+        current.as_ref().map(|live| {
+            let counted = live.backend.enter();
+            (live.clone(), counted)
+        })
     }
 
     fn install(&self, live: Arc<Live>) -> Option<Arc<Live>> {
