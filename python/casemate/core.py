@@ -303,6 +303,26 @@ class Run:
     def get_secret(self, name):
         return self.workspace.get_default_keyvault().get_secret(name)
 
+    def get_identity_token(self, client_id=None, resource=None):
+        """A short-lived token as an identity of this run's compute (the system-assigned one, or
+        the user-assigned one ``client_id`` names). It carries the identity's rights, not the
+        submitter's."""
+        request = {}
+        if client_id:
+            request["client_id"] = str(client_id)
+        if resource:
+            request["resource"] = resource
+        answer = self.workspace._request("POST", "runs", self.id, "identityToken", body=request)
+        return answer["access_token"]
+
+    def workspace_as_identity(self, resource_group=None, workspace_name=None, client_id=None):
+        """A workspace (this run's, or another) reached as the compute's identity."""
+        connection = self.workspace._connection
+        identity = Connection(connection.endpoint, self.get_identity_token(client_id),
+                              ca_cert=connection._ca_cert, fingerprint=connection._fingerprint)
+        return Workspace(resource_group or self.workspace.resource_group,
+                         workspace_name or self.workspace.name, identity)
+
     def get_secrets(self, secrets):
         return self.workspace.get_default_keyvault().get_secrets(secrets)
 

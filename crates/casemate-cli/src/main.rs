@@ -1,6 +1,7 @@
 //! `casemate`: the server and its command-line client in one binary.
 
 mod commands;
+mod identity_cmd;
 mod input;
 mod key_cmd;
 mod metrics_cmd;
@@ -108,6 +109,11 @@ enum Command {
         #[command(subcommand)]
         command: run_cmd::ComputeCommand,
     },
+    /// Managed identities: user-assigned ones, and a compute's.
+    Identity {
+        #[command(subcommand)]
+        command: identity_cmd::IdentityCommand,
+    },
     /// Web services: deploy registered models as scoring endpoints with key or token auth.
     Service {
         #[command(subcommand)]
@@ -146,6 +152,7 @@ fn main() -> std::process::ExitCode {
             Command::Run { command } => run_cmd::run(command, cli.output).await,
             Command::Experiment { command } => run_cmd::experiment(command, cli.output).await,
             Command::Compute { command } => run_cmd::compute(command, cli.output).await,
+            Command::Identity { command } => identity_cmd::identity(command, cli.output).await,
             Command::Service { command } => service_cmd::service(command, cli.output).await,
             Command::Group { command } => resources_cmd::group(command, cli.output).await,
             Command::Workspace { command } => resources_cmd::workspace(command, cli.output).await,

@@ -108,6 +108,10 @@ pub enum ComputeCommand {
         max_run_seconds: Option<u64>,
         #[arg(long)]
         description: Option<String>,
+        /// `[system]` for a system-assigned identity, or a user-assigned identity's resource id
+        /// (repeatable).
+        #[arg(long = "assign-identity")]
+        assign_identity: Vec<String>,
     },
     List {
         #[command(flatten)]
@@ -390,6 +394,14 @@ pub async fn compute(command: ComputeCommand, format: OutputFormat) -> anyhow::R
                 ("max concurrent runs", c.max_concurrent_runs.to_string()),
                 ("max run seconds", c.max_run_seconds.to_string()),
                 ("built in", c.built_in.to_string()),
+                (
+                    "identities",
+                    c.identities
+                        .iter()
+                        .map(|i| format!("{} {}", i.kind, i.client_id))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
             ])
         })
     };
@@ -401,12 +413,14 @@ pub async fn compute(command: ComputeCommand, format: OutputFormat) -> anyhow::R
             max_concurrent_runs,
             max_run_seconds,
             description,
+            assign_identity,
         } => {
             let request = CreateComputeRequest {
                 kind: Some(kind),
                 max_concurrent_runs,
                 max_run_seconds,
                 description,
+                assign_identity,
             };
             let created = client
                 .create_compute(&at.resource_group, &at.workspace, &name, &request)

@@ -1,6 +1,7 @@
 //! A typed HTTP client for casemate. TLS is verified by pinning the server certificate's
 //! SHA-256 fingerprint (as the CLI records it at login), or not at all for plain-HTTP loopback servers.
 
+mod identities;
 mod monitoring;
 mod pinning;
 mod runs;

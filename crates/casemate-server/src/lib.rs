@@ -4,6 +4,7 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod gate;
+pub mod identities;
 mod listener;
 pub mod monitoring;
 pub mod services;

@@ -30,6 +30,7 @@ mod cli;
 mod gate;
 mod hardening;
 mod hsm;
+mod identities;
 mod keys;
 mod mfa;
 mod mlflow;

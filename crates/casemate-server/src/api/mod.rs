@@ -14,6 +14,7 @@ mod vault;
 
 use crate::error::Error;
 use crate::gate;
+use crate::identities;
 use crate::monitoring;
 use crate::services::Services;
 use crate::webservices;
@@ -92,6 +93,13 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(rbac::verify_activity))
         .routes(routes!(monitoring::api::scrape))
         .routes(routes!(monitoring::api::workspace_metrics))
+        .routes(routes!(identities::api::list))
+        .routes(routes!(
+            identities::api::create,
+            identities::api::show,
+            identities::api::delete
+        ))
+        .routes(routes!(identities::api::run_token))
         .routes(routes!(webservices::api::list))
         .routes(routes!(
             webservices::api::create,

@@ -245,9 +245,7 @@ pub async fn create_compute(
     ApiPath((rg, ws, name)): ApiPath<(String, String, String)>,
     ApiJson(request): ApiJson<CreateComputeRequest>,
 ) -> ApiResult<(StatusCode, Json<Compute>)> {
-    let compute = s
-        .create_compute(&rg, &ws, &name, &request, &caller.name)
-        .await?;
+    let compute = s.create_compute(&rg, &ws, &name, &request, &caller).await?;
     Ok((StatusCode::CREATED, Json(compute)))
 }
 

@@ -84,6 +84,7 @@ const COMPUTE: &str = "/resourceGroups/{rg}/workspaces/{ws}/computes/{name}";
 const VAULT: &str = "/resourceGroups/{rg}/vaults/{vault}";
 const SECRET: &str = "/resourceGroups/{rg}/vaults/{vault}/secrets/{name}";
 const KEY: &str = "/resourceGroups/{rg}/vaults/{vault}/keys/{name}";
+const IDENTITY: &str = "/resourceGroups/{rg}/identities/{name}";
 const SERVICE: &str = "/resourceGroups/{rg}/workspaces/{ws}/services/{name}";
 
 const fn scoring(path: &'static str) -> RouteRule {
@@ -399,6 +400,39 @@ pub const ROUTES: &[RouteRule] = &[
         "GET",
         "/resourceGroups/{rg}/workspaces/{ws}/metrics",
         "workspaces/metrics/read",
+        WS,
+    ),
+    // User-assigned managed identities; a run's token as its compute's identity.
+    action(
+        "GET",
+        "/resourceGroups/{rg}/identities",
+        "identities/read",
+        RG,
+    ),
+    // Creating an identity is decided on the resource group, as a workspace is.
+    action(
+        "PUT",
+        "/resourceGroups/{rg}/identities/{name}",
+        "identities/write",
+        RG,
+    ),
+    action(
+        "GET",
+        "/resourceGroups/{rg}/identities/{name}",
+        "identities/read",
+        IDENTITY,
+    ),
+    action(
+        "DELETE",
+        "/resourceGroups/{rg}/identities/{name}",
+        "identities/delete",
+        IDENTITY,
+    ),
+    // Any run token may ask; the service hands out only its own compute's identities.
+    action(
+        "POST",
+        "/resourceGroups/{rg}/workspaces/{ws}/runs/{run}/identityToken",
+        "workspaces/experiments/runs/read",
         WS,
     ),
     // Web services: deploying is Owner/Contributor, scoring needs the service's key or token.

@@ -7,7 +7,7 @@ use super::resources::workspace_id;
 use crate::error::{Error, Result};
 use casemate_store::ResourceRecord;
 use casemate_types::names::validate_child_name;
-use casemate_types::wire::{Compute, CreateComputeRequest, Experiment};
+use casemate_types::wire::{Compute, ComputeIdentity, CreateComputeRequest, Experiment};
 use serde::{Deserialize, Serialize};
 
 pub const COMPUTES: &str = "computes";
@@ -26,6 +26,8 @@ struct ComputeProperties {
     max_run_seconds: u64,
     #[serde(default)]
     description: Option<String>,
+    #[serde(default)]
+    identities: Vec<ComputeIdentity>,
 }
 
 /// What the run lifecycle needs of a compute target.
@@ -37,6 +39,8 @@ pub struct ComputeTarget {
     pub kind: String,
     pub max_concurrent_runs: u32,
     pub max_run_seconds: u64,
+    /// Whether runs here may get tokens as the compute's identities.
+    pub has_identity: bool,
 }
 
 fn compute_view(record: &ResourceRecord) -> Result<Compute> {
@@ -50,6 +54,7 @@ fn compute_view(record: &ResourceRecord) -> Result<Compute> {
         max_run_seconds: properties.max_run_seconds,
         description: properties.description,
         built_in: false,
+        identities: properties.identities,
         created_at: Some(super::signing::to_time(record.created_at)?),
         created_by: Some(record.created_by.clone()),
     })
@@ -65,6 +70,7 @@ impl Services {
             max_run_seconds: self.runs.local_max_run_seconds,
             description: Some("built in: child processes on the server's machine".into()),
             built_in: true,
+            identities: Vec::new(),
             created_at: None,
             created_by: None,
         }
@@ -76,7 +82,7 @@ impl Services {
         ws: &str,
         name: &str,
         request: &CreateComputeRequest,
-        creator: &str,
+        caller: &super::Caller,
     ) -> Result<Compute> {
         validate_child_name("name", name)?;
         if name.eq_ignore_ascii_case(BUILT_IN_LOCAL) {
@@ -118,22 +124,45 @@ impl Services {
             ));
         }
         let workspace = self.get_workspace(rg, ws).await?;
+        let id = format!("{}/{COMPUTES}/{name}", workspace.id);
+        let (identities, system) = self
+            .compute_identities(
+                caller,
+                &id,
+                &workspace.container_registry,
+                &request.assign_identity,
+            )
+            .await?;
         let properties = ComputeProperties {
             kind: kind.to_owned(),
             max_concurrent_runs,
             max_run_seconds,
             description: request.description.clone(),
+            identities,
         };
         let record = ResourceRecord {
-            id: format!("{}/{COMPUTES}/{name}", workspace.id),
+            id,
             kind: COMPUTES.to_owned(),
             parent: Some(workspace.id.clone()),
             name: name.to_owned(),
             properties: serde_json::to_string(&properties).map_err(Error::internal)?,
             created_at: self.now_unix(),
-            created_by: creator.to_owned(),
+            created_by: caller.name.clone(),
         };
-        self.store.insert_resource(&record).await?;
+        // A system-assigned identity is made with its compute, with the seed's AcrPull on the
+        // workspace's registry, or not at all.
+        match system {
+            Some((principal, grant)) => {
+                self.store
+                    .provision(&casemate_store::Provisioning {
+                        resources: vec![record.clone()],
+                        identity: principal,
+                        assignments: vec![grant],
+                    })
+                    .await?
+            }
+            None => self.store.insert_resource(&record).await?,
+        }
         compute_view(&record)
     }
 
@@ -169,7 +198,19 @@ impl Services {
                 "the built-in 'local' target cannot be deleted",
             ));
         }
-        self.store.delete_resources(&[compute.id], &[]).await?;
+        // Its system-assigned identity goes with it; user-assigned ones stay.
+        let system: Vec<uuid::Uuid> = compute
+            .identities
+            .iter()
+            .filter(|i| i.resource_id.is_none())
+            .map(|i| i.principal_id)
+            .collect();
+        for principal in &system {
+            for assignment in self.store.role_assignments_for(*principal).await? {
+                self.store.delete_role_assignment(assignment.id).await?;
+            }
+        }
+        self.store.delete_resources(&[compute.id], &system).await?;
         Ok(())
     }
 
@@ -196,6 +237,7 @@ impl Services {
             kind: compute.kind,
             max_concurrent_runs: compute.max_concurrent_runs,
             max_run_seconds: compute.max_run_seconds,
+            has_identity: !compute.identities.is_empty(),
         })
     }
 

@@ -79,6 +79,10 @@ fn identity_grants(
         ("Key Vault Administrator", properties.key_vault.clone()),
         ("Contributor", properties.container_registry.clone()),
     ];
+    // The workspace may act as its primary user-assigned identity.
+    if let Some(identity) = &properties.primary_user_assigned_identity {
+        grants.push(("Managed Identity Operator", identity.clone()));
+    }
     if let Some(vault_group) = group_of(&properties.key_vault)
         && !vault_group.eq_ignore_ascii_case(&workspace_group)
     {
@@ -388,14 +392,8 @@ impl Services {
             self.check_cmk(caller, vault, uri).await?;
         }
         if let Some(identity) = &request.primary_user_assigned_identity {
-            let scope = super::rbac::parse_scope("primary_user_assigned_identity", identity)?;
-            if scope.last_kind() != Some("identities") || scope.truncated(2) != Some(scope.clone())
-            {
-                return Err(Error::invalid(
-                    "primary_user_assigned_identity",
-                    "must be a resource id of the form /resourceGroups/RG/identities/NAME",
-                ));
-            }
+            self.assignable_identity(caller, "primary_user_assigned_identity", identity)
+                .await?;
         }
         let id = workspace_id(rg, name);
         let slug = name.replace('_', "-");

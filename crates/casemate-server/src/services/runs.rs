@@ -440,7 +440,7 @@ impl Services {
     }
 
     /// The run, which must belong to the workspace.
-    pub(super) async fn run_in(&self, storage: &WorkspaceStorage, run: Uuid) -> Result<RunRecord> {
+    pub(crate) async fn run_in(&self, storage: &WorkspaceStorage, run: Uuid) -> Result<RunRecord> {
         self.store
             .run(run)
             .await?
@@ -520,6 +520,15 @@ impl Services {
             ("CASEMATE_RESOURCE_GROUP".into(), Sensitive::new(rg)),
             ("CASEMATE_EXPERIMENT".into(), Sensitive::new(experiment)),
         ];
+        if target.has_identity {
+            environment.push((
+                "CASEMATE_IDENTITY_ENDPOINT".into(),
+                Sensitive::new(format!(
+                    "{}/resourceGroups/{rg}/workspaces/{ws}/runs/{run_id}/identityToken",
+                    endpoint.url.trim_end_matches('/')
+                )),
+            ));
+        }
         // The unmodified `mlflow` client logs to this run, in this workspace, with the run token.
         environment.push((
             "MLFLOW_TRACKING_URI".into(),

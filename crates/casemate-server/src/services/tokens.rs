@@ -266,20 +266,30 @@ impl Services {
         session_id: Uuid,
         scope: TokenScope,
     ) -> Result<TokenResponse> {
-        let kind = PrincipalKind::parse(&principal.kind)
-            .ok_or_else(|| Error::internal("principal of unknown kind"))?;
         let lifetime = match scope {
             TokenScope::Full => self.settings.access_token_ttl_seconds,
             TokenScope::MfaEnrollment => {
                 ENROLLMENT_TOKEN_SECONDS.min(self.settings.access_token_ttl_seconds)
             }
         };
+        self.sign_claims(principal, Some(session_id), scope, lifetime)
+    }
+
+    fn sign_claims(
+        &self,
+        principal: &PrincipalRecord,
+        session_id: Option<Uuid>,
+        scope: TokenScope,
+        lifetime: i64,
+    ) -> Result<TokenResponse> {
+        let kind = PrincipalKind::parse(&principal.kind)
+            .ok_or_else(|| Error::internal("principal of unknown kind"))?;
         let now = self.now();
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
             sub: principal.id,
             kind,
-            sid: Some(session_id),
+            sid: session_id,
             scp: scope,
             iat: now,
             nbf: now,
@@ -294,6 +304,17 @@ impl Services {
             refresh_token: None,
             scope,
         })
+    }
+
+    /// An access token for a managed identity, with no session, living at most `lifetime`
+    /// seconds (and no longer than any access token may).
+    pub(crate) fn sign_identity_token(
+        &self,
+        identity: &PrincipalRecord,
+        lifetime: i64,
+    ) -> Result<TokenResponse> {
+        let lifetime = lifetime.clamp(1, self.settings.access_token_ttl_seconds);
+        self.sign_claims(identity, None, TokenScope::Full, lifetime)
     }
 
     /// Ends the caller's sign-in session: its access and refresh tokens stop working at once.

@@ -1,6 +1,7 @@
 //! Request and response bodies of the HTTP API.
 
 pub mod auth;
+pub mod identities;
 pub mod mlflow;
 pub mod mlflow_io;
 pub mod monitoring;
@@ -11,6 +12,7 @@ pub mod vault;
 pub mod webservices;
 
 pub use auth::*;
+pub use identities::*;
 pub use monitoring::*;
 pub use principals::*;
 pub use resources::*;

@@ -85,6 +85,11 @@ pub struct CreateComputeRequest {
     pub max_run_seconds: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Identities for the compute: `[system]` for a system-assigned one (granted AcrPull on the
+    /// workspace's registry), and user-assigned identities' resource ids (the caller needs
+    /// `identities/assign/action` on each).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assign_identity: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -98,6 +103,9 @@ pub struct Compute {
     pub description: Option<String>,
     /// The `local` target every workspace has without creating it.
     pub built_in: bool,
+    /// The compute's managed identities (system-assigned and user-assigned).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identities: Vec<super::ComputeIdentity>,
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub created_at: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
