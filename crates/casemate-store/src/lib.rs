@@ -10,6 +10,8 @@
 //! before its outcome is recorded, so whatever a request changed is durable before its response.
 
 mod activity;
+mod container_registries;
+pub use container_registries::RegistryManifestRecord;
 mod credentials;
 mod gate_cache;
 pub use gate_cache::{GateCacheCounts, RunOwner};

@@ -167,6 +167,9 @@ impl Store {
                 "DELETE FROM registered_models WHERE workspace_id = ?",
                 "DELETE FROM logged_models WHERE workspace_id = ?",
                 "DELETE FROM workspace_events WHERE workspace_id = ?",
+                "DELETE FROM registry_tags WHERE registry_id = ?",
+                "DELETE FROM registry_manifests WHERE registry_id = ?",
+                "DELETE FROM registry_blobs WHERE registry_id = ?",
                 "DELETE FROM resources WHERE parent = ?",
                 "DELETE FROM resources WHERE id = ?",
             ] {

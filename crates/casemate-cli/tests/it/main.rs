@@ -39,6 +39,7 @@ mod monitoring;
 mod principals;
 mod python_sdk;
 mod rbac;
+mod registries;
 mod runs;
 mod secrets;
 mod server_process;

@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::gate;
 use crate::identities;
 use crate::monitoring;
+use crate::registries;
 use crate::services::Services;
 use crate::webservices;
 use axum::Router;
@@ -93,6 +94,14 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(rbac::verify_activity))
         .routes(routes!(monitoring::api::scrape))
         .routes(routes!(monitoring::api::workspace_metrics))
+        .routes(routes!(registries::api::base))
+        .routes(routes!(
+            registries::api::get,
+            registries::api::post,
+            registries::api::put,
+            registries::api::patch,
+            registries::api::delete
+        ))
         .routes(routes!(identities::api::list))
         .routes(routes!(
             identities::api::create,
@@ -254,6 +263,9 @@ pub fn gate_router(
         .method_not_allowed_fallback(auth::method_not_allowed)
         .layer(axum::middleware::from_fn(
             mlflow::errors::mlflow_error_shape,
+        ))
+        .layer(axum::middleware::from_fn(
+            registries::errors::oci_error_shape,
         ))
         .layer(axum::Extension(Arc::new(document)))
         .layer(DefaultBodyLimit::max(max_body_bytes))

@@ -234,6 +234,22 @@ pub(super) async fn refuse_unauthenticated(
     }
 }
 
+/// What a registry request needs, by method: reading is pull, everything else push.
+fn registry_action(method: &Method) -> &'static str {
+    if matches!(*method, Method::GET | Method::HEAD) {
+        "registries/pull/read"
+    } else {
+        "registries/push/write"
+    }
+}
+
+/// The registry a `/v2/{rg}/{registry}/…` path names, as a scope.
+fn registry_scope(request: &Request) -> Result<Scope, Error> {
+    let rest = request.uri().path().strip_prefix("/v2/").unwrap_or("");
+    let route = crate::registries::route::parse(rest)?;
+    Scope::parse(&route.registry_id()).map_err(|e| Error::invalid("name", e.to_string()))
+}
+
 /// The gate proper, on every matched route. No handler runs unless this lets it, and no
 /// authorized request is answered before its activity record is durable.
 pub async fn gate(
@@ -258,6 +274,7 @@ pub async fn gate(
         action: match rule.access {
             Access::Action { action, .. } => Some(action),
             Access::Public | Access::SignedIn { .. } | Access::Scoring => None,
+            Access::Registry => Some(registry_action(&method)),
         },
     });
     response
@@ -280,9 +297,15 @@ async fn admit(
             enrollment,
         } => (operation, None, enrollment),
         Access::Action { action, scope } => (action, Some(scope), false),
+        Access::Registry => (
+            registry_action(&method),
+            Some(table::SCOPE_FROM_REGISTRY_PATH),
+            false,
+        ),
     };
     let scope = match scope_template {
         None => Ok(Scope::root()),
+        Some(table::SCOPE_FROM_REGISTRY_PATH) => registry_scope(&request),
         Some(table::SCOPE_FROM_QUERY) => match query_scope(&request) {
             Some(scope) => Scope::parse(&scope).map_err(|e| Error::invalid("scope", e.rule)),
             None => Err(Error::invalid(

@@ -22,10 +22,15 @@ pub enum Access {
     /// A web service's scoring route: admitted by the service's own key or token (never a
     /// general access token), recorded in its scoring log; refusals in the activity log too.
     Scoring,
+    /// The OCI distribution API: `registries/pull/read` (GET, HEAD) or `registries/push/write`
+    /// at the registry its path names (`/v2/{rg}/{registry}/…`).
+    Registry,
 }
 
 /// A scope template meaning "the `scope` query parameter".
 pub const SCOPE_FROM_QUERY: &str = "?scope";
+/// A scope template meaning "the registry a `/v2/` path names".
+pub const SCOPE_FROM_REGISTRY_PATH: &str = "?registry";
 
 #[derive(Debug, Clone, Copy)]
 pub struct RouteRule {
@@ -86,6 +91,14 @@ const SECRET: &str = "/resourceGroups/{rg}/vaults/{vault}/secrets/{name}";
 const KEY: &str = "/resourceGroups/{rg}/vaults/{vault}/keys/{name}";
 const IDENTITY: &str = "/resourceGroups/{rg}/identities/{name}";
 const SERVICE: &str = "/resourceGroups/{rg}/workspaces/{ws}/services/{name}";
+
+const fn registry(method: &'static str, path: &'static str) -> RouteRule {
+    RouteRule {
+        method,
+        path,
+        access: Access::Registry,
+    }
+}
 
 const fn scoring(path: &'static str) -> RouteRule {
     RouteRule {
@@ -402,6 +415,14 @@ pub const ROUTES: &[RouteRule] = &[
         "workspaces/metrics/read",
         WS,
     ),
+    // Container registries (OCI distribution): the root needs a signed-in caller, the rest
+    // the registry's pull or push action, by method.
+    signed_in("GET", "/v2/", "registries/v2/read"),
+    registry("GET", "/v2/{*rest}"),
+    registry("POST", "/v2/{*rest}"),
+    registry("PUT", "/v2/{*rest}"),
+    registry("PATCH", "/v2/{*rest}"),
+    registry("DELETE", "/v2/{*rest}"),
     // User-assigned managed identities; a run's token as its compute's identity.
     action(
         "GET",
@@ -1081,6 +1102,8 @@ pub fn lookup(method: &str, path: &str) -> Option<&'static RouteRule> {
             .map(|rule| ((rule.method, rule.path), rule))
             .collect()
     });
+    // HEAD is answered by the GET route, so it needs what GET needs.
+    let method = if method == "HEAD" { "GET" } else { method };
     INDEX.get(&(method, path)).copied()
 }
 

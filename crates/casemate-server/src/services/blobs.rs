@@ -118,7 +118,7 @@ impl Services {
 
     /// Seals `body` into the blob at `relative` as it streams in, refusing more than `limit`
     /// bytes; on any failure nothing is left at `relative`. Returns the plaintext size.
-    pub(super) async fn put_blob<S>(
+    pub(crate) async fn put_blob<S>(
         &self,
         host: &str,
         storage: &WorkspaceStorage,
@@ -314,7 +314,7 @@ impl Services {
     }
 
     /// Removes the blob at `relative`, if there is one.
-    pub(super) async fn delete_blob(
+    pub(crate) async fn delete_blob(
         &self,
         storage: &WorkspaceStorage,
         relative: &str,

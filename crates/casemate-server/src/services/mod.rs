@@ -70,6 +70,8 @@ pub struct Services {
     /// The web services this server runs.
     pub webservices: crate::webservices::Runtime,
     pub(crate) scoring_log: crate::webservices::scoring_log::ScoringLog,
+    /// Where container-registry uploads wait (0700) until their digest is verified.
+    pub(crate) registry_uploads: std::path::PathBuf,
     /// The server's request body limit: no service may accept more.
     pub(crate) webservices_max_body: usize,
     /// Bounds concurrent argon2 work so sign-in floods cannot starve the runtime of memory.
@@ -132,6 +134,7 @@ impl Services {
             ),
             scoring_log,
             webservices_max_body: config.max_body_bytes,
+            registry_uploads: config.home.join("registry-uploads"),
             hashing: Semaphore::new(4),
         })
     }

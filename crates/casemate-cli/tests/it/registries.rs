@@ -1,0 +1,339 @@
+//! The container registry through the real server with a real OCI client (Debian's skopeo):
+//! push with AcrPush, pull with AcrPull, refused without; digests verified; a tampered blob is
+//! refused; the spec's error shape.
+
+use crate::mlflow::workspaces;
+use casemate_testkit::TestServer;
+use casemate_types::wire::CreatePatRequest;
+use std::path::Path;
+
+const REGISTRY: &str = "/resourceGroups/team/registries/vision-registry";
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    digest.as_ref().iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// An OCI image layout with one layer, as a build tool leaves it.
+fn image_layout(dir: &Path, layer: &[u8]) {
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| {
+        let hex = sha256_hex(bytes);
+        std::fs::write(blobs.join(&hex), bytes).unwrap();
+        (format!("sha256:{hex}"), bytes.len())
+    };
+    let (layer_digest, layer_size) = put(layer);
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+        "config": {}
+    })
+    .to_string();
+    let (config_digest, config_size) = put(config.as_bytes());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer_size}]
+    })
+    .to_string();
+    let (manifest_digest, manifest_size) = put(manifest.as_bytes());
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": manifest_digest, "size": manifest_size,
+            "annotations": {"org.opencontainers.image.ref.name": "v1"}
+        }]
+    });
+    std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
+}
+
+async fn skopeo(args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new("skopeo")
+        .args(args)
+        .output()
+        .await
+        .expect("skopeo is not installed: `apt-get install skopeo` (.ci/run does this)")
+}
+
+async fn pat_of(server: &TestServer, name: &str, role: &str) -> String {
+    let client = server.user_with_role(name, role, REGISTRY).await;
+    client
+        .create_pat(&CreatePatRequest {
+            name: "registry".into(),
+            expires_in_days: None,
+        })
+        .await
+        .unwrap()
+        .token
+        .expose()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn skopeo_pushes_with_acr_push_and_pulls_with_acr_pull_only() {
+    let server = TestServer::start().await;
+    let admin = workspaces(&server).await;
+    let certs = tempfile::tempdir().unwrap();
+    std::fs::copy(server.cert_path(), certs.path().join("casemate.crt")).unwrap();
+    let cert_dir = certs.path().to_str().unwrap().to_owned();
+    let host = server.url.trim_start_matches("https://").to_owned();
+    let image = format!("docker://{host}/team/vision-registry/tools/app:v1");
+
+    let source = tempfile::tempdir().unwrap();
+    let layer = b"pretend this is a tar of the image's files".repeat(1000);
+    image_layout(source.path(), &layer);
+    let layout = format!("oci:{}:v1", source.path().display());
+
+    let pusher = pat_of(&server, "pusher", "AcrPush").await;
+    let puller = pat_of(&server, "puller", "AcrPull").await;
+    let outsider = {
+        let client = server.new_user("outsider").await;
+        client
+            .create_pat(&CreatePatRequest {
+                name: "registry".into(),
+                expires_in_days: None,
+            })
+            .await
+            .unwrap()
+            .token
+            .expose()
+            .to_owned()
+    };
+
+    // A puller may not push.
+    let refused = skopeo(&[
+        "copy",
+        "--dest-cert-dir",
+        &cert_dir,
+        "--dest-creds",
+        &format!("puller:{puller}"),
+        &layout,
+        &image,
+    ])
+    .await;
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("denied") || stderr.contains("403"),
+        "{stderr}"
+    );
+
+    let pushed = skopeo(&[
+        "copy",
+        "--dest-cert-dir",
+        &cert_dir,
+        "--dest-creds",
+        &format!("pusher:{pusher}"),
+        &layout,
+        &image,
+    ])
+    .await;
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+
+    // The puller pulls what was pushed, byte for byte.
+    let out = tempfile::tempdir().unwrap();
+    let target = format!("oci:{}:v1", out.path().display());
+    let pulled = skopeo(&[
+        "copy",
+        "--src-cert-dir",
+        &cert_dir,
+        "--src-creds",
+        &format!("puller:{puller}"),
+        &image,
+        &target,
+    ])
+    .await;
+    assert!(
+        pulled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pulled.stderr)
+    );
+    // skopeo compresses an uncompressed layer on push: the pulled layer, unzipped, is ours.
+    let unzipped = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import gzip, pathlib, sys\nfor p in pathlib.Path(sys.argv[1]).glob('blobs/sha256/*'):\n    b = p.read_bytes()\n    if b[:2] == bytes([0x1f, 0x8b]): sys.stdout.buffer.write(gzip.decompress(b))",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        unzipped.stdout,
+        layer,
+        "{}",
+        String::from_utf8_lossy(&unzipped.stderr)
+    );
+    let listed = skopeo(&[
+        "list-tags",
+        "--cert-dir",
+        &cert_dir,
+        "--creds",
+        &format!("puller:{puller}"),
+        &format!("docker://{host}/team/vision-registry/tools/app"),
+    ])
+    .await;
+    let tags: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap_or_default();
+    assert_eq!(
+        tags["Tags"],
+        serde_json::json!(["v1"]),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+
+    // Someone with no grant on the registry is refused, in the spec's error shape.
+    let anonymous_pull = skopeo(&[
+        "inspect",
+        "--cert-dir",
+        &cert_dir,
+        "--creds",
+        &format!("outsider:{outsider}"),
+        &image,
+    ])
+    .await;
+    assert!(!anonymous_pull.status.success());
+    let anonymous = server.anonymous();
+    let answer = anonymous
+        .raw(
+            "GET",
+            "/v2/team/vision-registry/tools/app/manifests/v1",
+            &[],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 401);
+    assert!(
+        answer.headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic ")
+    );
+    let errors: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(errors["errors"][0]["code"], "UNAUTHORIZED");
+    let outsider_client =
+        anonymous.with_basic("outsider", casemate_types::Sensitive::new(outsider.clone()));
+    let answer = outsider_client
+        .raw(
+            "GET",
+            "/v2/team/vision-registry/tools/app/manifests/v1",
+            &[],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 403);
+    let errors: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(errors["errors"][0]["code"], "DENIED");
+
+    // An upload whose content does not match its digest is refused and leaves nothing.
+    let pusher_client =
+        anonymous.with_basic("pusher", casemate_types::Sensitive::new(pusher.clone()));
+    let wrong = format!("sha256:{}", sha256_hex(b"something else"));
+    let answer = pusher_client
+        .raw(
+            "POST",
+            &format!("/v2/team/vision-registry/tools/app/blobs/uploads/?digest={wrong}"),
+            &[],
+            b"the real bytes".to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 400);
+    let errors: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(errors["errors"][0]["code"], "DIGEST_INVALID");
+    let answer = pusher_client
+        .raw(
+            "HEAD",
+            &format!("/v2/team/vision-registry/tools/app/blobs/{wrong}"),
+            &[],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 404);
+
+    // A blob altered at rest is refused, not served.
+    let puller_client =
+        anonymous.with_basic("puller", casemate_types::Sensitive::new(puller.clone()));
+    let manifest = puller_client
+        .raw(
+            "GET",
+            "/v2/team/vision-registry/tools/app/manifests/v1",
+            &[],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(manifest.status, 200);
+    assert_eq!(
+        manifest.headers["docker-content-digest"].to_str().unwrap(),
+        format!("sha256:{}", sha256_hex(&manifest.body))
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.body).unwrap();
+    let layer_digest = manifest["layers"][0]["digest"].as_str().unwrap().to_owned();
+    let blobs = server.home().join("blobs");
+    let stored = walk(&blobs)
+        .into_iter()
+        .find(|p| {
+            p.to_string_lossy()
+                .ends_with(layer_digest.trim_start_matches("sha256:"))
+        })
+        .expect("the layer is stored under its digest");
+    let mut sealed = std::fs::read(&stored).unwrap();
+    let middle = sealed.len() / 2;
+    sealed[middle] ^= 0x01;
+    std::fs::write(&stored, sealed).unwrap();
+    let again = tempfile::tempdir().unwrap();
+    let target = format!("oci:{}:v1", again.path().display());
+    let tampered = skopeo(&[
+        "copy",
+        "--src-cert-dir",
+        &cert_dir,
+        "--src-creds",
+        &format!("puller:{puller}"),
+        &image,
+        &target,
+    ])
+    .await;
+    assert!(!tampered.status.success(), "a tampered layer was served");
+
+    // Pushes and pulls are in the activity log under the registry's actions.
+    let page = admin
+        .list_activity(&[
+            ("scope", REGISTRY),
+            ("operation", "registries/push/write"),
+            ("outcome", "Succeeded"),
+        ])
+        .await
+        .unwrap();
+    assert!(!page.entries.is_empty());
+    assert!(page.entries.iter().all(|e| e.caller_name == "pusher"));
+}
+
+fn walk(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
