@@ -214,12 +214,50 @@ async fn skopeo_pushes_with_acr_push_and_pulls_with_acr_pull_only() {
         .await
         .unwrap();
     assert_eq!(answer.status, 401);
-    assert!(
-        answer.headers["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .starts_with("Basic ")
+    let challenge = answer.headers["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let realm = format!("{}/oauth2/registry-token", server.url);
+    assert_eq!(
+        challenge,
+        format!(
+            "Bearer realm=\"{realm}\",service=\"casemate\",scope=\"repository:team/vision-registry/tools/app:pull\""
+        )
     );
+    // The realm trades a personal access token for a registry token, which the API takes.
+    let traded = anonymous
+        .with_basic("puller", casemate_types::Sensitive::new(puller.clone()))
+        .raw("GET", "/oauth2/registry-token?service=casemate&scope=repository:team/vision-registry/tools/app:pull", &[], Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        traded.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&traded.body)
+    );
+    let traded: serde_json::Value = serde_json::from_slice(&traded.body).unwrap();
+    let token = traded["token"].as_str().unwrap().to_owned();
+    let with_token = anonymous
+        .raw(
+            "HEAD",
+            "/v2/team/vision-registry/tools/app/manifests/v1",
+            &[("authorization", &format!("Bearer {token}"))],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(with_token.status, 200);
+    let wrong = anonymous
+        .with_basic(
+            "puller",
+            casemate_types::Sensitive::new(format!("{puller}x")),
+        )
+        .raw("GET", "/oauth2/registry-token", &[], Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(wrong.status, 401);
     let errors: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
     assert_eq!(errors["errors"][0]["code"], "UNAUTHORIZED");
     let outsider_client =

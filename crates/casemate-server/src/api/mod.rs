@@ -95,6 +95,7 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(monitoring::api::scrape))
         .routes(routes!(monitoring::api::workspace_metrics))
         .routes(routes!(registries::api::base))
+        .routes(routes!(registries::token::registry_token))
         .routes(routes!(
             registries::api::get,
             registries::api::post,
@@ -264,7 +265,8 @@ pub fn gate_router(
         .layer(axum::middleware::from_fn(
             mlflow::errors::mlflow_error_shape,
         ))
-        .layer(axum::middleware::from_fn(
+        .layer(axum::middleware::from_fn_with_state(
+            services.clone(),
             registries::errors::oci_error_shape,
         ))
         .layer(axum::Extension(Arc::new(document)))

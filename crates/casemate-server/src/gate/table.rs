@@ -113,6 +113,9 @@ pub const ROUTES: &[RouteRule] = &[
     public("GET", "/openapi.json"),
     public("GET", "/.well-known/casemate-keys"),
     public("POST", "/oauth2/token"),
+    // The registry token flow's realm: it authenticates the Basic credentials it is given, as
+    // `/oauth2/token` does.
+    public("GET", "/oauth2/registry-token"),
     enrolling("GET", "/oauth2/userinfo", "oauth2/userinfo/read"),
     enrolling("POST", "/oauth2/logout", "oauth2/logout/action"),
     enrolling("POST", "/me/mfa/totp", "me/mfa/write"),

@@ -1,14 +1,16 @@
 //! The distribution spec's error shape for everything under `/v2/`, the gate's 401s and 403s
-//! included: `{"errors": [{"code": "...", "message": "...", "detail": null}]}`, and a Basic
-//! challenge on 401 (registry clients then send a personal access token as the password).
+//! included: `{"errors": [{"code": "...", "message": "...", "detail": null}]}`, and on 401 the
+//! Docker token flow's Bearer challenge naming the realm, the service and the scope.
 
+use crate::services::Services;
 use axum::body::to_bytes;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use casemate_types::ErrorBody;
+use std::sync::Arc;
 
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
@@ -33,8 +35,49 @@ fn oci_code(code: &str, message: &str) -> &'static str {
     }
 }
 
-pub async fn oci_error_shape(request: Request, next: Next) -> Response {
+/// The challenge of a 401: where to get a token, and what for.
+fn challenge(services: &Services, request: &Request) -> Option<HeaderValue> {
+    let host = request
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        // HTTP/2 carries the host in the URI's authority, not in a Host header.
+        .or_else(|| request.uri().authority().map(|a| a.as_str()))
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        })?;
+    let plain = services
+        .runs
+        .endpoint()
+        .is_some_and(|endpoint| endpoint.url.starts_with("http://"));
+    let scheme = if plain { "http" } else { "https" };
+    let rest = request.uri().path().strip_prefix("/v2/").unwrap_or("");
+    let scope = super::route::parse(rest).ok().map(|route| {
+        let actions = if matches!(
+            *request.method(),
+            axum::http::Method::GET | axum::http::Method::HEAD
+        ) {
+            "pull"
+        } else {
+            "pull,push"
+        };
+        format!(",scope=\"repository:{}:{actions}\"", route.name())
+    });
+    HeaderValue::from_str(&format!(
+        "Bearer realm=\"{scheme}://{host}/oauth2/registry-token\",service=\"casemate\"{}",
+        scope.unwrap_or_default()
+    ))
+    .ok()
+}
+
+pub async fn oci_error_shape(
+    State(services): State<Arc<Services>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let registry = request.uri().path().starts_with("/v2/") || request.uri().path() == "/v2";
+    let challenge = registry.then(|| challenge(&services, &request)).flatten();
     let response = next.run(request).await;
     if !registry || !(response.status().is_client_error() || response.status().is_server_error()) {
         return response;
@@ -52,11 +95,10 @@ pub async fn oci_error_shape(request: Request, next: Next) -> Response {
                 .to_owned(),
         ),
     };
-    if parts.status == StatusCode::UNAUTHORIZED {
-        parts.headers.insert(
-            WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"casemate registry\""),
-        );
+    if parts.status == StatusCode::UNAUTHORIZED
+        && let Some(challenge) = challenge
+    {
+        parts.headers.insert(WWW_AUTHENTICATE, challenge);
     }
     parts.headers.remove(CONTENT_LENGTH);
     parts

@@ -100,6 +100,11 @@ impl RunRegistry {
         }
     }
 
+    /// Where this server answers, once its listener is bound.
+    pub fn endpoint(&self) -> Option<&RunEndpoint> {
+        self.endpoint.get()
+    }
+
     pub fn set_endpoint(&self, endpoint: RunEndpoint) {
         let _ = self.endpoint.set(endpoint);
     }

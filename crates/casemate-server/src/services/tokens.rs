@@ -140,7 +140,7 @@ impl Services {
         self.start_session(&principal, scope, true).await
     }
 
-    async fn client_credentials_grant(
+    pub(crate) async fn client_credentials_grant(
         &self,
         client_id: &str,
         presented: &Sensitive,
