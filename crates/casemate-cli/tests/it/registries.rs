@@ -9,6 +9,22 @@ use std::path::Path;
 
 const REGISTRY: &str = "/resourceGroups/team/registries/vision-registry";
 
+/// Inside a run: HEAD the image's manifest in two registries with the compute identity's token.
+const PULL_AS_IDENTITY: &str = r#"
+import os, ssl, urllib.error, urllib.request
+from casemate import Run
+
+token = Run.get_context().get_identity_token(resource="registries")
+context = ssl.create_default_context(cafile=os.environ["CASEMATE_CA_CERT"])
+for registry in ["vision-registry", "audio-registry"]:
+    url = os.environ["CASEMATE_ENDPOINT"] + f"/v2/team/{registry}/tools/app/manifests/v1"
+    request = urllib.request.Request(url, method="HEAD", headers={"Authorization": "Bearer " + token})
+    try:
+        print(registry, urllib.request.urlopen(request, context=context).status)
+    except urllib.error.HTTPError as error:
+        print(registry, error.code)
+"#;
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
@@ -301,6 +317,46 @@ async fn skopeo_pushes_with_acr_push_and_pulls_with_acr_pull_only() {
         .await
         .unwrap();
     assert_eq!(answer.status, 404);
+
+    // A run on a compute with a system-assigned identity pulls as that identity, which holds
+    // AcrPull on its workspace's registry only.
+    admin
+        .create_compute(
+            "team",
+            "vision",
+            "builder",
+            &casemate_types::wire::CreateComputeRequest {
+                assign_identity: vec!["[system]".into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let code = crate::runs::snapshot(&admin, "vision", &[("pull.py", PULL_AS_IDENTITY)]).await;
+    let run = admin
+        .submit_run(
+            "team",
+            "vision",
+            "pull",
+            &casemate_types::wire::SubmitRunRequest {
+                snapshot_id: code.id.clone(),
+                command: "python3 pull.py".into(),
+                compute: Some("builder".into()),
+                time_limit_seconds: None,
+                environment: Default::default(),
+            },
+        )
+        .await
+        .unwrap();
+    let ended = crate::runs::wait_final(&admin, &run).await;
+    let log = crate::runs::log_text(&admin, &run).await;
+    assert_eq!(
+        ended.status,
+        casemate_types::wire::RunStatus::Completed,
+        "{log}"
+    );
+    assert!(log.contains("vision-registry 200"), "{log}");
+    assert!(log.contains("audio-registry 403"), "{log}");
 
     // A blob altered at rest is refused, not served.
     let puller_client =
