@@ -749,6 +749,30 @@ async fn the_registry_passes_the_specs_push_pull_discovery_and_management_checks
     .await;
     assert_eq!((still.status, still.body.len()), (200, layer.len()));
 
+    // The catalog lists the repositories of the registries the caller may pull from.
+    let catalog = send("GET", "/v2/_catalog".into(), vec![], vec![]).await;
+    assert_eq!(
+        tags(&catalog),
+        serde_json::json!({"repositories": ["team/vision-registry/conformance", "team/vision-registry/mounted"]})
+    );
+    let page = send(
+        "GET",
+        "/v2/_catalog?n=1&last=team/vision-registry/conformance".into(),
+        vec![],
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        tags(&page)["repositories"],
+        serde_json::json!(["team/vision-registry/mounted"])
+    );
+    let outsider = server.new_user("outsider").await;
+    let theirs = outsider
+        .raw("GET", "/v2/_catalog", &[], Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(tags(&theirs), serde_json::json!({"repositories": []}));
+
     // A name that breaks the spec's rule is NAME_INVALID.
     let invalid = send(
         "GET",

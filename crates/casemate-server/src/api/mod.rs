@@ -95,6 +95,7 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(monitoring::api::scrape))
         .routes(routes!(monitoring::api::workspace_metrics))
         .routes(routes!(registries::api::base))
+        .routes(routes!(registries::api::catalog))
         .routes(routes!(registries::token::registry_token))
         .routes(routes!(
             registries::api::get,

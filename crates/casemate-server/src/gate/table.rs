@@ -421,6 +421,8 @@ pub const ROUTES: &[RouteRule] = &[
     // Container registries (OCI distribution): the root needs a signed-in caller, the rest
     // the registry's pull or push action, by method.
     signed_in("GET", "/v2/", "registries/v2/read"),
+    // One list across registries, each filtered to those the caller may pull from.
+    signed_in("GET", "/v2/_catalog", "registries/catalog/read"),
     registry("GET", "/v2/{*rest}"),
     registry("POST", "/v2/{*rest}"),
     registry("PUT", "/v2/{*rest}"),

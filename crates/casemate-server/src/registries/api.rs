@@ -56,6 +56,32 @@ pub async fn base() -> Response {
     with_headers(StatusCode::OK, &[], Body::from("{}"))
 }
 
+/// Every repository the caller may pull from, as `{rg}/{registry}/{repository}`.
+#[utoipa::path(get, path = "/v2/_catalog", tag = "registries",
+    params(("n" = Option<i64>, Query), ("last" = Option<String>, Query)),
+    responses((status = 200, description = "{\"repositories\": [...]}"), (status = 401, body = ErrorBody)))]
+pub async fn catalog(
+    State(s): State<Arc<Services>>,
+    axum::extract::Extension(caller): axum::extract::Extension<crate::services::Caller>,
+    ApiQuery(query): ApiQuery<BTreeMap<String, String>>,
+) -> ApiResult<Response> {
+    let n = match query.get("n") {
+        Some(n) => Some(
+            n.parse::<i64>()
+                .map_err(|_| Error::invalid("n", "must be a whole number"))?,
+        ),
+        None => None,
+    };
+    let repositories = s
+        .registry_catalog(&caller, n, query.get("last").map(String::as_str))
+        .await?;
+    Ok(with_headers(
+        StatusCode::OK,
+        &[("content-type", "application/json".to_owned())],
+        Body::from(serde_json::json!({ "repositories": repositories }).to_string()),
+    ))
+}
+
 /// Manifests by tag or digest, blobs, tag lists and upload status (GET and HEAD).
 #[utoipa::path(get, path = "/v2/{*rest}", tag = "registries",
     params(("rest" = String, Path, description = "RG/REGISTRY/REPOSITORY/(manifests/REF|blobs/DIGEST|tags/list|blobs/uploads/ID)")),

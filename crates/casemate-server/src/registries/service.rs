@@ -429,6 +429,44 @@ impl Services {
         Ok(())
     }
 
+    /// The repositories, `{rg}/{registry}/{repository}`, of every registry the caller may pull
+    /// from, in order, after `last`, at most `n`. Registries the caller may not read are left
+    /// out rather than refused: the catalog is one list across registries.
+    pub async fn registry_catalog(
+        &self,
+        caller: &crate::services::Caller,
+        n: Option<i64>,
+        last: Option<&str>,
+    ) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for registry in self.store.resources(REGISTRIES, None).await? {
+            let Ok(scope) = casemate_authz::Scope::parse(&registry.id) else {
+                continue;
+            };
+            if self
+                .authorize(caller, "registries/pull/read", &scope)
+                .await
+                .is_err()
+            {
+                continue;
+            }
+            let group = scope
+                .truncated(1)
+                .and_then(|g| g.to_string().rsplit('/').next().map(str::to_owned))
+                .unwrap_or_default();
+            for repository in self.store.registry_repositories(&registry.id).await? {
+                names.push(format!("{group}/{}/{repository}", registry.name));
+            }
+        }
+        names.sort();
+        let limit = usize::try_from(n.unwrap_or(MAX_TAGS).clamp(0, MAX_TAGS)).unwrap_or(0);
+        Ok(names
+            .into_iter()
+            .filter(|name| last.is_none_or(|last| name.as_str() > last))
+            .take(limit)
+            .collect())
+    }
+
     /// Tags after `last`, at most `n` (the spec's pagination).
     pub async fn registry_tags(
         &self,
