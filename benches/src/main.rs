@@ -4,6 +4,7 @@
 mod authz;
 mod load;
 mod mlflow;
+mod registry;
 mod runs;
 mod scoring;
 mod secret_get;
@@ -25,6 +26,7 @@ fn main() -> anyhow::Result<()> {
         "mlflow" => runtime.block_on(mlflow::run()),
         "startup" => runtime.block_on(startup::run()),
         "scoring" => runtime.block_on(scoring::run()),
+        "registry" => runtime.block_on(registry::run()),
         "all" => {
             runtime.block_on(authz::run())?;
             stream::run()?;
@@ -32,11 +34,12 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(runs::run())?;
             runtime.block_on(mlflow::run())?;
             runtime.block_on(startup::run())?;
-            runtime.block_on(scoring::run())
+            runtime.block_on(scoring::run())?;
+            runtime.block_on(registry::run())
         }
         _ => {
             eprintln!(
-                "usage: casemate-bench <authz|stream|secret-get|runs|mlflow|startup|scoring|all>"
+                "usage: casemate-bench <authz|stream|secret-get|runs|mlflow|startup|scoring|registry|all>"
             );
             std::process::exit(2);
         }

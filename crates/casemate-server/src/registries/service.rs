@@ -93,7 +93,7 @@ impl Services {
         S: Stream<Item = std::io::Result<Bytes>> + Send + Unpin,
     {
         crate::services::executor::make_private_dir(&self.registry_uploads)?;
-        let mut file = tokio::fs::OpenOptions::new()
+        let file = tokio::fs::OpenOptions::new()
             .create(true)
             .append(append)
             .write(true)
@@ -102,6 +102,9 @@ impl Services {
             .await
             .map_err(|e| Error::internal(format!("upload: {e}")))?;
         let mut size = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+        // Each write of a tokio file is a hop to a blocking thread: gather the body's small
+        // frames into large writes.
+        let mut file = tokio::io::BufWriter::with_capacity(1024 * 1024, file);
         let mut body = body;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| Error::invalid("body", e.to_string()))?;
