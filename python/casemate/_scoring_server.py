@@ -22,6 +22,7 @@ import json
 import os
 import socketserver
 import sys
+import threading
 import time
 import traceback
 
@@ -170,7 +171,21 @@ def _handler(score):
     return Handler
 
 
+def _exit_with_parent():
+    """Ends this process when casemate, its parent, is gone (killed, say): a scoring process
+    must never outlive the server that guards it."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main():
+    _exit_with_parent()
     kind = os.environ.get("CASEMATE_MODEL_KIND", "")
     model_dir = os.environ.get("CASEMATE_MODEL_DIR", "")
     socket_path = os.environ.get("CASEMATE_SCORING_SOCKET", "")

@@ -254,7 +254,11 @@ async fn plain_http_on_loopback_when_asked() {
 
 /// The processes on this machine started for `run` (casemate gives each its run id).
 fn run_processes(run: uuid::Uuid) -> Vec<String> {
-    let marker = format!("CASEMATE_RUN_ID={run}");
+    processes_with(&format!("CASEMATE_RUN_ID={run}"))
+}
+
+/// The live processes with `marker` (`NAME=value`) in their environment.
+fn processes_with(marker: &str) -> Vec<String> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -331,4 +335,86 @@ async fn a_server_killed_mid_run_fails_the_run_at_its_next_start_and_stops_what_
         run.id
     );
     terminate(restarted).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scoring_process_does_not_outlive_a_killed_server() {
+    use casemate_types::wire::{CreateServiceRequest, ServiceModel, TokenRequest};
+    let home = tempfile::tempdir().unwrap();
+    let env = [("CASEMATE_ADMIN_PASSWORD", casemate_testkit::ADMIN_PASSWORD)];
+    let mut server = start_server(home.path(), &[], &env).await;
+    let fingerprint = casemate_client::probe_fingerprint(&server.url)
+        .await
+        .unwrap();
+    let anonymous = casemate_client::Client::new(&server.url, Some(&fingerprint)).unwrap();
+    let token = anonymous
+        .token(&TokenRequest::password(
+            "admin",
+            casemate_types::Sensitive::new(casemate_testkit::ADMIN_PASSWORD),
+            None,
+        ))
+        .await
+        .unwrap();
+    let admin = anonymous.with_bearer(token.access_token);
+    admin.create_resource_group("team").await.unwrap();
+    admin
+        .create_workspace("team", "vision", &Default::default())
+        .await
+        .unwrap();
+    admin
+        .put_artifact(
+            "team",
+            "vision",
+            "models/m/weights.json",
+            br#"{"factor": 2}"#.to_vec(),
+        )
+        .await
+        .unwrap();
+    crate::webservices::register(&admin, "m", "models/m").await;
+    let code = crate::runs::snapshot(
+        &admin,
+        "vision",
+        &[("score.py", crate::webservices::SCORE_PY)],
+    )
+    .await;
+    let service = admin
+        .create_service(
+            "team",
+            "vision",
+            "doubler",
+            &CreateServiceRequest {
+                models: vec![ServiceModel {
+                    name: "m".into(),
+                    version: 1,
+                }],
+                entry_script: Some("score.py".into()),
+                snapshot_id: Some(code.id),
+                auth_mode: "key".into(),
+                python: None,
+                compute: None,
+                max_request_bytes: None,
+                token_lifetime_seconds: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(service.state, "Healthy", "{:?}", service.state_reason);
+    let marker_processes = || processes_with("CASEMATE_SERVICE_NAME=doubler");
+    assert!(!marker_processes().is_empty(), "the scoring process runs");
+
+    // A crash: casemate gets no chance to stop it; the process notices its parent is gone.
+    server.child.start_kill().unwrap();
+    server.child.wait().await.unwrap();
+    let mut left = marker_processes();
+    for _ in 0..200 {
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        left = marker_processes();
+    }
+    assert!(
+        left.is_empty(),
+        "scoring processes {left:?} outlived the server"
+    );
 }

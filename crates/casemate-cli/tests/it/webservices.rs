@@ -12,7 +12,7 @@ use casemate_types::Sensitive;
 use casemate_types::wire::{CreateServiceRequest, ServiceModel, UpdateServiceRequest, WebService};
 use std::time::Duration;
 
-const SCORE_PY: &str = r#"
+pub const SCORE_PY: &str = r#"
 import json, os
 
 factor = None
@@ -32,7 +32,7 @@ def run(raw_data):
 "#;
 
 /// Registers `name` version 1 with its files at `mlflow-artifacts:/{path}`, through the MLflow API.
-async fn register(admin: &Client, name: &str, path: &str) {
+pub async fn register(admin: &Client, name: &str, path: &str) {
     for (endpoint, body) in [
         (
             "registered-models/create",
