@@ -74,3 +74,28 @@ impl IntoResponse for Error {
         response
     }
 }
+
+/// The largest error body read back for reshaping; casemate's are a few hundred bytes.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Takes an error response apart for a layer that answers in a client's own error shape
+/// (MLflow's, the registry spec's): its parts, and casemate's error code and message (or the
+/// status's reason when the body is not casemate's).
+pub async fn error_parts(response: Response) -> (axum::http::response::Parts, String, String) {
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_ERROR_BODY)
+        .await
+        .unwrap_or_default();
+    let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
+        Ok(body) => (body.error.code, body.error.message),
+        Err(_) => (
+            String::new(),
+            parts
+                .status
+                .canonical_reason()
+                .unwrap_or("request failed")
+                .to_owned(),
+        ),
+    };
+    (parts, code, message)
+}

@@ -2,7 +2,7 @@
 
 mod artifacts;
 mod auth;
-mod errors;
+pub(crate) mod errors;
 mod keys;
 mod me;
 mod mlflow;

@@ -3,16 +3,12 @@
 //! Docker token flow's Bearer challenge naming the realm, the service and the scope.
 
 use crate::services::Services;
-use axum::body::to_bytes;
 use axum::extract::{Request, State};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use casemate_types::ErrorBody;
 use std::sync::Arc;
-
-const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// casemate's error to the spec's code: the field or the thing a message is about decides.
 fn oci_code(code: &str, message: &str) -> &'static str {
@@ -82,19 +78,7 @@ pub async fn oci_error_shape(
     if !registry || !(response.status().is_client_error() || response.status().is_server_error()) {
         return response;
     }
-    let (mut parts, body) = response.into_parts();
-    let bytes = to_bytes(body, MAX_ERROR_BODY).await.unwrap_or_default();
-    let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
-        Ok(body) => (body.error.code, body.error.message),
-        Err(_) => (
-            String::new(),
-            parts
-                .status
-                .canonical_reason()
-                .unwrap_or("request failed")
-                .to_owned(),
-        ),
-    };
+    let (mut parts, code, message) = crate::api::errors::error_parts(response).await;
     if parts.status == StatusCode::UNAUTHORIZED
         && let Some(challenge) = challenge
     {

@@ -3,17 +3,12 @@
 //! codes and statuses. A deterministic refusal is never a 5xx, since the client retries those.
 
 use axum::Json;
-use axum::body::to_bytes;
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use casemate_types::ErrorBody;
 use casemate_types::wire::mlflow::MlflowError;
-
-/// The largest error body read back for reshaping; casemate's are a few hundred bytes.
-const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// casemate's error code to MLflow's code and status.
 fn mlflow_code(code: &str, status: StatusCode) -> (&'static str, StatusCode) {
@@ -46,19 +41,7 @@ pub async fn mlflow_error_shape(request: Request, next: Next) -> Response {
     if !mlflow || !(response.status().is_client_error() || response.status().is_server_error()) {
         return response;
     }
-    let (mut parts, body) = response.into_parts();
-    let bytes = to_bytes(body, MAX_ERROR_BODY).await.unwrap_or_default();
-    let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
-        Ok(body) => (body.error.code, body.error.message),
-        Err(_) => (
-            String::new(),
-            parts
-                .status
-                .canonical_reason()
-                .unwrap_or("request failed")
-                .to_owned(),
-        ),
-    };
+    let (mut parts, code, message) = crate::api::errors::error_parts(response).await;
     // The router's fallback answers an unknown path as the resource "route".
     let (error_code, status) = if code == "NotFound" && message == "route not found" {
         ("ENDPOINT_NOT_FOUND", StatusCode::NOT_FOUND)
