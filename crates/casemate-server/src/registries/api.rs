@@ -145,8 +145,7 @@ pub async fn get(
             ))
         }
         Endpoint::Upload(id) => {
-            let id =
-                uuid::Uuid::try_parse(id).map_err(|_| Error::NotFound(format!("upload '{id}'")))?;
+            let id = *id;
             let size = s.registry_upload_size(&route, id).await?;
             let headers = [
                 ("location", upload_location(&route, id)),
@@ -220,10 +219,9 @@ pub async fn patch(
     body: Body,
 ) -> ApiResult<Response> {
     let route = parse(&rest)?;
-    let Endpoint::Upload(id) = &route.endpoint else {
+    let Endpoint::Upload(id) = route.endpoint else {
         return Err(Error::MethodNotAllowed);
     };
-    let id = uuid::Uuid::try_parse(id).map_err(|_| Error::NotFound(format!("upload '{id}'")))?;
     let size = s
         .append_registry_upload(&route, id, body_stream(body))
         .await?;
@@ -277,8 +275,7 @@ pub async fn put(
             ))
         }
         Endpoint::Upload(id) => {
-            let id =
-                uuid::Uuid::try_parse(id).map_err(|_| Error::NotFound(format!("upload '{id}'")))?;
+            let id = *id;
             let digest = query
                 .digest
                 .ok_or_else(|| Error::invalid("digest", "is required to close an upload"))?;
@@ -311,8 +308,7 @@ pub async fn delete(
         Endpoint::Manifest(reference) => s.delete_registry_manifest(&route, reference).await?,
         Endpoint::Blob(digest) => s.delete_registry_blob(&route, digest).await?,
         Endpoint::Upload(id) => {
-            let id =
-                uuid::Uuid::try_parse(id).map_err(|_| Error::NotFound(format!("upload '{id}'")))?;
+            let id = *id;
             s.cancel_registry_upload(&route, id).await?;
             return Ok(with_headers(StatusCode::NO_CONTENT, &[], Body::empty()));
         }

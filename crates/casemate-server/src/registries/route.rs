@@ -9,7 +9,7 @@ pub enum Endpoint {
     Manifest(String),
     Blob(String),
     StartUpload,
-    Upload(String),
+    Upload(uuid::Uuid),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,10 +101,9 @@ pub fn parse(rest: &str) -> Result<RegistryRoute> {
     {
         (name, Endpoint::StartUpload)
     } else if let Some((name, id)) = rest.rsplit_once("/blobs/uploads/") {
-        if uuid::Uuid::try_parse(id).is_err() {
-            return Err(Error::NotFound(format!("upload '{id}'")));
-        }
-        (name, Endpoint::Upload(id.to_owned()))
+        let id =
+            uuid::Uuid::try_parse(id).map_err(|_| Error::NotFound(format!("upload '{id}'")))?;
+        (name, Endpoint::Upload(id))
     } else if let Some((name, digest)) = rest.rsplit_once("/blobs/") {
         if !valid_digest(digest) {
             return Err(Error::invalid(

@@ -220,6 +220,20 @@ impl Services {
         }
     }
 
+    /// An upload session of this registry that exists.
+    async fn open_upload(
+        &self,
+        route: &RegistryRoute,
+        id: Uuid,
+    ) -> Result<(WorkspaceStorage, PathBuf)> {
+        let storage = self.registry_storage(route).await?;
+        let path = self.upload_file(&storage, id);
+        if !path.exists() {
+            return Err(Error::NotFound(format!("upload '{id}'")));
+        }
+        Ok((storage, path))
+    }
+
     /// `PATCH …/blobs/uploads/{id}`: appends a chunk; returns the bytes received so far.
     pub async fn append_registry_upload<S>(
         &self,
@@ -230,11 +244,7 @@ impl Services {
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send + Unpin,
     {
-        let storage = self.registry_storage(route).await?;
-        let path = self.upload_file(&storage, id);
-        if !path.exists() {
-            return Err(Error::NotFound(format!("upload '{id}'")));
-        }
+        let (_, path) = self.open_upload(route, id).await?;
         self.write_upload(&path, body, true).await
     }
 
@@ -258,11 +268,7 @@ impl Services {
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send + Unpin,
     {
-        let storage = self.registry_storage(route).await?;
-        let path = self.upload_file(&storage, id);
-        if !path.exists() {
-            return Err(Error::NotFound(format!("upload '{id}'")));
-        }
+        let (storage, path) = self.open_upload(route, id).await?;
         self.write_upload(&path, body, true).await?;
         self.store_upload(route, &storage, &path, digest).await
     }
