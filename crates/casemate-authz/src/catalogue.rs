@@ -72,6 +72,8 @@ pub const CATALOGUE: &[ActionDef] = &[
     control("registries/delete"),
     control("registries/pull/read"),
     control("registries/push/write"),
+    control("registries/listCredentials/action"),
+    control("registries/regenerateCredential/action"),
     control("identities/read"),
     control("identities/write"),
     control("identities/delete"),

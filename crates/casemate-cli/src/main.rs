@@ -7,6 +7,7 @@ mod key_cmd;
 mod metrics_cmd;
 mod output;
 mod profile;
+mod registry_cmd;
 mod resources_cmd;
 mod run_cmd;
 mod secret_cmd;
@@ -114,6 +115,11 @@ enum Command {
         #[command(subcommand)]
         command: identity_cmd::IdentityCommand,
     },
+    /// Container registries: standalone ones, and their admin user.
+    Registry {
+        #[command(subcommand)]
+        command: registry_cmd::RegistryCommand,
+    },
     /// Web services: deploy registered models as scoring endpoints with key or token auth.
     Service {
         #[command(subcommand)]
@@ -153,6 +159,7 @@ fn main() -> std::process::ExitCode {
             Command::Experiment { command } => run_cmd::experiment(command, cli.output).await,
             Command::Compute { command } => run_cmd::compute(command, cli.output).await,
             Command::Identity { command } => identity_cmd::identity(command, cli.output).await,
+            Command::Registry { command } => registry_cmd::registry(command, cli.output).await,
             Command::Service { command } => service_cmd::service(command, cli.output).await,
             Command::Group { command } => resources_cmd::group(command, cli.output).await,
             Command::Workspace { command } => resources_cmd::workspace(command, cli.output).await,

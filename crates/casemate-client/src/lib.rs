@@ -4,6 +4,7 @@
 mod identities;
 mod monitoring;
 mod pinning;
+mod registries;
 mod runs;
 mod webservices;
 

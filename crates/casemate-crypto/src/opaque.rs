@@ -13,6 +13,8 @@ pub const PERSONAL_ACCESS_TOKEN_PREFIX: &str = "cmp";
 pub const CLIENT_SECRET_PREFIX: &str = "cms";
 /// A web service's short-lived scoring token (token-auth services only).
 pub const SERVICE_TOKEN_PREFIX: &str = "cmt";
+/// A container registry's admin password.
+pub const REGISTRY_ADMIN_PASSWORD_PREFIX: &str = "cma";
 
 pub struct OpaqueCredential {
     pub id: Uuid,

@@ -144,6 +144,53 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces a resource's properties only if they are still `expected`; returns whether it
+    /// did, so read-modify-write callers never lose a concurrent change.
+    pub async fn replace_resource_properties(
+        &self,
+        id: &str,
+        expected: &str,
+        properties: &str,
+    ) -> StoreResult<bool> {
+        let updated =
+            sqlx::query("UPDATE resources SET properties = ? WHERE id = ? AND properties = ?")
+                .bind(properties)
+                .bind(id)
+                .bind(expected)
+                .execute(&self.pool)
+                .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    /// [`Self::replace_resource_properties`] together with a principal the new properties name
+    /// and its role assignments: all of it, or (returning false, or an error) none of it.
+    pub async fn replace_resource_properties_with_principal(
+        &self,
+        id: &str,
+        expected: &str,
+        properties: &str,
+        principal: &PrincipalRecord,
+        assignments: &[RoleAssignmentRecord],
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let updated =
+            sqlx::query("UPDATE resources SET properties = ? WHERE id = ? AND properties = ?")
+                .bind(properties)
+                .bind(id)
+                .bind(expected)
+                .execute(&mut *tx)
+                .await?;
+        if updated.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_principal_in(&mut tx, principal).await?;
+        for assignment in assignments {
+            insert_role_assignment_in(&mut tx, assignment).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Deletes resources (with a vault's secrets, keys and data keys), the principals named, and
     /// every role assignment at or below the resources, in one transaction.
     pub async fn delete_resources(&self, ids: &[String], principals: &[Uuid]) -> StoreResult<()> {

@@ -222,11 +222,21 @@ async fn upgrades_a_database_made_by_the_previous_release() {
         .await
         .unwrap();
     MIGRATOR.run_to(6, &previous).await.unwrap();
+    let alice = Uuid::new_v4();
     sqlx::query(
         "INSERT INTO principals (id, kind, name, display_name, enabled, created_at) \
          VALUES (?, 'user', 'alice', 'alice', 1, 1)",
     )
+    .bind(alice.to_string())
+    .execute(&previous)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO role_assignments (id, principal_id, role_name, scope, created_at) \
+         VALUES (?, ?, 'Reader', '/', 1)",
+    )
     .bind(Uuid::new_v4().to_string())
+    .bind(alice.to_string())
     .execute(&previous)
     .await
     .unwrap();
@@ -234,6 +244,9 @@ async fn upgrades_a_database_made_by_the_previous_release() {
 
     let store = Store::open(&path).await.unwrap();
     assert!(store.principal_by_name("alice").await.unwrap().is_some());
+    // The rebuilt principals table (0012) kept what referred to it, and its foreign keys
+    // still cascade.
+    assert_eq!(store.role_assignments_for(alice).await.unwrap().len(), 1);
     let generation = || async {
         sqlx::query_scalar::<_, String>(
             "SELECT value FROM installation WHERE key = 'gate_generation'",
@@ -245,6 +258,18 @@ async fn upgrades_a_database_made_by_the_previous_release() {
     assert_eq!(generation().await, "0");
     store.insert_principal(&user("bob")).await.unwrap();
     assert_eq!(generation().await, "1", "a change to a cached table counts");
+    store.delete_principal(alice).await.unwrap();
+    assert!(store.role_assignments_for(alice).await.unwrap().is_empty());
+    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(foreign_keys, 1);
+    let admin = PrincipalRecord {
+        kind: "registry_admin".into(),
+        ..user("registry-admin:/resourceGroups/g/registries/r")
+    };
+    store.insert_principal(&admin).await.unwrap();
 }
 
 #[tokio::test]

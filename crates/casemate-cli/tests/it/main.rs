@@ -40,6 +40,7 @@ mod principals;
 mod python_sdk;
 mod rbac;
 mod registries;
+mod registry_admin;
 mod runs;
 mod secrets;
 mod server_process;

@@ -35,7 +35,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// An OCI image layout with one layer, as a build tool leaves it.
-fn image_layout(dir: &Path, layer: &[u8]) {
+pub(crate) fn image_layout(dir: &Path, layer: &[u8]) {
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
     let put = |bytes: &[u8]| {
@@ -71,7 +71,7 @@ fn image_layout(dir: &Path, layer: &[u8]) {
     std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
 }
 
-async fn skopeo(args: &[&str]) -> std::process::Output {
+pub(crate) async fn skopeo(args: &[&str]) -> std::process::Output {
     tokio::process::Command::new("skopeo")
         .args(args)
         .output()

@@ -104,6 +104,15 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
             registries::api::patch,
             registries::api::delete
         ))
+        .routes(routes!(registries::resource_api::list))
+        .routes(routes!(
+            registries::resource_api::create,
+            registries::resource_api::show,
+            registries::resource_api::update,
+            registries::resource_api::delete
+        ))
+        .routes(routes!(registries::resource_api::list_credentials))
+        .routes(routes!(registries::resource_api::regenerate_credential))
         .routes(routes!(identities::api::list))
         .routes(routes!(
             identities::api::create,

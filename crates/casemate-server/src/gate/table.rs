@@ -90,6 +90,7 @@ const VAULT: &str = "/resourceGroups/{rg}/vaults/{vault}";
 const SECRET: &str = "/resourceGroups/{rg}/vaults/{vault}/secrets/{name}";
 const KEY: &str = "/resourceGroups/{rg}/vaults/{vault}/keys/{name}";
 const IDENTITY: &str = "/resourceGroups/{rg}/identities/{name}";
+const REGISTRY: &str = "/resourceGroups/{rg}/registries/{name}";
 const SERVICE: &str = "/resourceGroups/{rg}/workspaces/{ws}/services/{name}";
 
 const fn registry(method: &'static str, path: &'static str) -> RouteRule {
@@ -428,6 +429,49 @@ pub const ROUTES: &[RouteRule] = &[
     registry("PUT", "/v2/{*rest}"),
     registry("PATCH", "/v2/{*rest}"),
     registry("DELETE", "/v2/{*rest}"),
+    // Container registries as resources; the admin user's passwords are an action, not a read.
+    action(
+        "GET",
+        "/resourceGroups/{rg}/registries",
+        "registries/read",
+        RG,
+    ),
+    action(
+        "PUT",
+        "/resourceGroups/{rg}/registries/{name}",
+        "registries/write",
+        RG,
+    ),
+    action(
+        "GET",
+        "/resourceGroups/{rg}/registries/{name}",
+        "registries/read",
+        REGISTRY,
+    ),
+    action(
+        "PATCH",
+        "/resourceGroups/{rg}/registries/{name}",
+        "registries/write",
+        REGISTRY,
+    ),
+    action(
+        "DELETE",
+        "/resourceGroups/{rg}/registries/{name}",
+        "registries/delete",
+        REGISTRY,
+    ),
+    action(
+        "POST",
+        "/resourceGroups/{rg}/registries/{name}/listCredentials",
+        "registries/listCredentials/action",
+        REGISTRY,
+    ),
+    action(
+        "POST",
+        "/resourceGroups/{rg}/registries/{name}/regenerateCredential",
+        "registries/regenerateCredential/action",
+        REGISTRY,
+    ),
     // User-assigned managed identities; a run's token as its compute's identity.
     action(
         "GET",

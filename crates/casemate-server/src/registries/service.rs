@@ -66,17 +66,16 @@ async fn digest_of_file(path: &std::path::Path) -> Result<String> {
 
 impl Services {
     /// The registry's sealed storage: its own data key, wrapped by the root key.
-    async fn registry_storage(&self, route: &RegistryRoute) -> Result<WorkspaceStorage> {
-        let id = route.registry_id();
+    pub(super) async fn registry_storage(&self, id: &str) -> Result<WorkspaceStorage> {
         self.store
-            .resource(&id)
+            .resource(id)
             .await?
             .filter(|r| r.kind == REGISTRIES)
-            .ok_or_else(|| Error::NotFound(format!("registry '{}'", route.registry)))?;
+            .ok_or_else(|| Error::NotFound(format!("registry '{id}'")))?;
         let prefix =
             hex::encode(&casemate_crypto::sha256(id.to_ascii_lowercase().as_bytes())[..16]);
         Ok(WorkspaceStorage {
-            id,
+            id: id.to_owned(),
             prefix: format!("registry-{prefix}"),
             kek: KeyEncryptionKey::ServiceManaged,
             hbi: false,
@@ -190,7 +189,7 @@ impl Services {
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send + Unpin,
     {
-        let storage = self.registry_storage(route).await?;
+        let storage = self.registry_storage(&route.registry_id()).await?;
         if let Some(mounted) = mount
             && valid_digest(mounted)
             && let Some(size) = self
@@ -226,7 +225,7 @@ impl Services {
         route: &RegistryRoute,
         id: Uuid,
     ) -> Result<(WorkspaceStorage, PathBuf)> {
-        let storage = self.registry_storage(route).await?;
+        let storage = self.registry_storage(&route.registry_id()).await?;
         let path = self.upload_file(&storage, id);
         if !path.exists() {
             return Err(Error::NotFound(format!("upload '{id}'")));
@@ -250,7 +249,7 @@ impl Services {
 
     /// The bytes an upload session holds so far.
     pub async fn registry_upload_size(&self, route: &RegistryRoute, id: Uuid) -> Result<u64> {
-        let storage = self.registry_storage(route).await?;
+        let storage = self.registry_storage(&route.registry_id()).await?;
         tokio::fs::metadata(self.upload_file(&storage, id))
             .await
             .map(|m| m.len())
@@ -275,7 +274,7 @@ impl Services {
 
     /// `DELETE …/blobs/uploads/{id}`.
     pub async fn cancel_registry_upload(&self, route: &RegistryRoute, id: Uuid) -> Result<()> {
-        let storage = self.registry_storage(route).await?;
+        let storage = self.registry_storage(&route.registry_id()).await?;
         tokio::fs::remove_file(self.upload_file(&storage, id))
             .await
             .map_err(|_| Error::NotFound(format!("upload '{id}'")))
@@ -283,7 +282,7 @@ impl Services {
 
     /// A blob's size, when the repository holds it.
     pub async fn registry_blob_size(&self, route: &RegistryRoute, digest: &str) -> Result<u64> {
-        let storage = self.registry_storage(route).await?;
+        let storage = self.registry_storage(&route.registry_id()).await?;
         self.store
             .registry_blob_size(&storage.id, Some(&route.repository), digest)
             .await?
@@ -301,7 +300,7 @@ impl Services {
         impl Stream<Item = std::io::Result<Bytes>> + Send + 'static + use<>,
     )> {
         self.registry_blob_size(route, digest).await?;
-        let storage = self.registry_storage(route).await?;
+        let storage = self.registry_storage(&route.registry_id()).await?;
         self.open_blob("", &storage, &blob_path(digest))
             .await?
             .ok_or_else(|| Error::NotFound(format!("blob '{digest}'")))
@@ -309,7 +308,7 @@ impl Services {
 
     /// Unlinks a blob from the repository; its content goes when no repository holds it.
     pub async fn delete_registry_blob(&self, route: &RegistryRoute, digest: &str) -> Result<()> {
-        let storage = self.registry_storage(route).await?;
+        let storage = self.registry_storage(&route.registry_id()).await?;
         let (removed, still_held) = self
             .store
             .unlink_registry_blob(&storage.id, &route.repository, digest)
@@ -337,7 +336,7 @@ impl Services {
                 limit: MAX_MANIFEST_BYTES,
             });
         }
-        let storage = self.registry_storage(route).await?;
+        let storage = self.registry_storage(&route.registry_id()).await?;
         let digest = digest_of(&content);
         let is_digest = reference.starts_with("sha256:");
         if is_digest && reference != digest {
@@ -412,7 +411,7 @@ impl Services {
         route: &RegistryRoute,
         reference: &str,
     ) -> Result<RegistryManifestRecord> {
-        let storage = self.registry_storage(route).await?;
+        let storage = self.registry_storage(&route.registry_id()).await?;
         self.store
             .registry_manifest(&storage.id, &route.repository, reference)
             .await?
@@ -424,7 +423,7 @@ impl Services {
         route: &RegistryRoute,
         reference: &str,
     ) -> Result<()> {
-        let storage = self.registry_storage(route).await?;
+        let storage = self.registry_storage(&route.registry_id()).await?;
         if !self
             .store
             .delete_registry_manifest(&storage.id, &route.repository, reference)
@@ -483,7 +482,7 @@ impl Services {
         n: Option<i64>,
         last: Option<&str>,
     ) -> Result<Vec<String>> {
-        let storage = self.registry_storage(route).await?;
+        let storage = self.registry_storage(&route.registry_id()).await?;
         let limit = n.unwrap_or(MAX_TAGS).clamp(0, MAX_TAGS);
         Ok(self
             .store

@@ -1,8 +1,9 @@
 //! The Docker registry token flow: a 401 from `/v2/` challenges with
 //! `Bearer realm=".../oauth2/registry-token",service="casemate",scope="repository:NAME:ACTIONS"`,
 //! and the client trades its credentials here for a short-lived access token. Accepted: a
-//! personal access token (any user name), a casemate access token (as the password), or a
-//! service principal's client id and secret. The token carries the principal's own rights; the
+//! personal access token (any user name), a casemate access token (as the password), a
+//! service principal's client id and secret, or a registry's admin user (`RG/NAME` and one of
+//! its passwords) while it is enabled. The token carries the principal's own rights; the
 //! gate decides each registry request by them, so `scope` is informational.
 
 use crate::api::ApiResult;
@@ -19,7 +20,7 @@ use casemate_types::{ErrorBody, Sensitive};
 use serde::Serialize;
 use std::sync::Arc;
 
-/// How long a registry token minted from a personal access token lives.
+/// How long a registry token minted from a personal access token or admin password lives.
 const REGISTRY_TOKEN_SECONDS: i64 = 300;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -68,6 +69,13 @@ impl Services {
             let minted = self
                 .client_credentials_grant(username, secret, client_address)
                 .await?;
+            (minted.access_token, minted.expires_in)
+        } else if secret
+            .expose()
+            .starts_with(opaque::REGISTRY_ADMIN_PASSWORD_PREFIX)
+        {
+            let admin = self.authenticate_registry_admin(username, secret).await?;
+            let minted = self.sign_identity_token(&admin, REGISTRY_TOKEN_SECONDS)?;
             (minted.access_token, minted.expires_in)
         } else {
             let caller = self.authenticate_bearer(secret).await?;

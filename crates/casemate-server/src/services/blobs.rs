@@ -404,7 +404,7 @@ impl Services {
 
     /// Removes a deleted workspace's blobs. Its data keys are already gone, so this only frees
     /// the space: nothing left behind could be opened.
-    pub(super) async fn remove_workspace_blobs(&self, storage: &WorkspaceStorage) {
+    pub(crate) async fn remove_workspace_blobs(&self, storage: &WorkspaceStorage) {
         let prefix = Path::from(format!("workspaces/{}", storage.prefix));
         let objects = self.blobs.list(Some(&prefix)).map_ok(|meta| meta.location);
         let removed: Vec<_> = self.blobs.delete_stream(objects.boxed()).collect().await;

@@ -6,6 +6,7 @@ use super::data_keys::KeyEncryptionKey;
 use super::signing::to_time;
 use super::{Caller, Services};
 use crate::error::{Error, Result};
+use crate::registries::resource::RegistryProperties;
 use casemate_authz::Scope;
 use casemate_store::{PrincipalRecord, Provisioning, ResourceRecord, RoleAssignmentRecord};
 use casemate_types::names::{
@@ -46,11 +47,15 @@ struct WorkspaceProperties {
     key_vault: String,
     storage: String,
     container_registry: String,
-    registry_admin_enabled: bool,
     monitoring: String,
     identity: Uuid,
     /// Associated resources made for this workspace (not attached), deleted with it.
     owned: Vec<String>,
+}
+
+/// The resource id of the container registry a workspace record uses.
+pub(crate) fn registry_of_workspace(workspace: &ResourceRecord) -> Result<String> {
+    Ok(properties_of(workspace)?.container_registry)
 }
 
 fn properties_of(record: &ResourceRecord) -> Result<WorkspaceProperties> {
@@ -264,10 +269,16 @@ impl Services {
         Ok((record, properties))
     }
 
-    fn workspace_view(
+    async fn workspace_view(
+        &self,
         record: ResourceRecord,
         properties: WorkspaceProperties,
     ) -> Result<Workspace> {
+        let registry_admin_enabled =
+            match self.store.resource(&properties.container_registry).await? {
+                Some(registry) => RegistryProperties::parse(&registry)?.admin_user_enabled,
+                None => false,
+            };
         let resource_group = record
             .parent
             .as_deref()
@@ -292,7 +303,7 @@ impl Services {
             key_vault: properties.key_vault,
             storage: properties.storage,
             container_registry: properties.container_registry,
-            registry_admin_enabled: properties.registry_admin_enabled,
+            registry_admin_enabled,
             monitoring: properties.monitoring,
             created_at: to_time(record.created_at)?,
             created_by: record.created_by,
@@ -426,6 +437,12 @@ impl Services {
             ),
         };
         let container_registry = match &request.container_registry {
+            Some(_) if request.registry_admin_enabled => {
+                return Err(Error::invalid(
+                    "registry_admin_enabled",
+                    "applies only to a registry the workspace creates: change an existing registry's admin user with `casemate registry update --admin-enabled`",
+                ));
+            }
             Some(existing) => {
                 self.existing_of_kind("container_registry", existing, REGISTRIES)
                     .await?
@@ -434,10 +451,11 @@ impl Services {
             None => make(
                 REGISTRIES,
                 "registry",
-                format!(
-                    r#"{{"admin_user_enabled":{}}}"#,
-                    request.registry_admin_enabled
-                ),
+                serde_json::to_string(&RegistryProperties::of_workspace(
+                    &id,
+                    request.registry_admin_enabled,
+                ))
+                .map_err(Error::internal)?,
             ),
         };
         let storage = make(STORAGE, "storage", "{}".into());
@@ -462,7 +480,6 @@ impl Services {
             key_vault,
             storage,
             container_registry,
-            registry_admin_enabled: request.registry_admin_enabled,
             monitoring,
             identity: identity.id,
             owned,
@@ -494,7 +511,7 @@ impl Services {
                 assignments,
             })
             .await?;
-        Self::workspace_view(workspace, properties)
+        self.workspace_view(workspace, properties).await
     }
 
     pub async fn list_workspaces(&self, rg: &str) -> Result<Vec<Workspace>> {
@@ -502,14 +519,14 @@ impl Services {
         let mut out = Vec::new();
         for record in self.store.resources(WORKSPACES, Some(&group.id)).await? {
             let properties = properties_of(&record)?;
-            out.push(Self::workspace_view(record, properties)?);
+            out.push(self.workspace_view(record, properties).await?);
         }
         Ok(out)
     }
 
     pub async fn get_workspace(&self, rg: &str, ws: &str) -> Result<Workspace> {
         let (record, properties) = self.workspace_record(rg, ws).await?;
-        Self::workspace_view(record, properties)
+        self.workspace_view(record, properties).await
     }
 
     pub async fn update_workspace(
@@ -550,7 +567,7 @@ impl Services {
         self.store
             .update_resource_properties(&record.id, &serialized)
             .await?;
-        Self::workspace_view(record, properties)
+        self.workspace_view(record, properties).await
     }
 
     /// Deletes the workspace, the resources made for it, its identity and every assignment on them.

@@ -98,6 +98,8 @@ pub enum PrincipalKind {
     ServicePrincipal,
     ManagedIdentity,
     Run,
+    /// A container registry's admin user, when it is enabled.
+    RegistryAdmin,
 }
 
 impl PrincipalKind {
@@ -107,6 +109,7 @@ impl PrincipalKind {
             Self::ServicePrincipal => "service_principal",
             Self::ManagedIdentity => "managed_identity",
             Self::Run => "run",
+            Self::RegistryAdmin => "registry_admin",
         }
     }
 
@@ -116,6 +119,7 @@ impl PrincipalKind {
             "service_principal" => Some(Self::ServicePrincipal),
             "managed_identity" => Some(Self::ManagedIdentity),
             "run" => Some(Self::Run),
+            "registry_admin" => Some(Self::RegistryAdmin),
             _ => None,
         }
     }
