@@ -23,6 +23,7 @@ const GIVE_UP: Duration = Duration::from_secs(600);
 
 fn request(snapshot: &Snapshot, command: &str) -> SubmitRunRequest {
     SubmitRunRequest {
+        image: None,
         snapshot_id: snapshot.id.clone(),
         command: command.to_owned(),
         compute: None,

@@ -9,9 +9,11 @@ The shapes follow the cloud platform's SDK, so its snippets work with only the i
 
 from ._http import CasemateError
 from .core import (
+    Environment,
     Experiment,
     Keyvault,
     OfflineRun,
+    RegistryIdentity,
     Run,
     RunFailed,
     ScriptRunConfig,
@@ -24,9 +26,11 @@ __all__ = [
     "DeploymentConfiguration",
     "InferenceConfig",
     "Model",
+    "Environment",
     "Experiment",
     "Keyvault",
     "OfflineRun",
+    "RegistryIdentity",
     "Run",
     "RunFailed",
     "ScriptRunConfig",

@@ -145,13 +145,56 @@ class Keyvault:
         self._workspace._request("POST", "batchDeleteSecrets", body={"names": list(secrets)})
 
 
+class RegistryIdentity:
+    """The compute identity that pulls a base image, named by its ``client_id``."""
+
+    def __init__(self, resource_id=None, client_id=None):
+        self.resource_id = resource_id
+        self.client_id = client_id
+
+
+class ContainerRegistry:
+    def __init__(self):
+        self.registry_identity = None
+
+
+class DockerSection:
+    def __init__(self):
+        self.base_image = None
+        self.base_image_registry = ContainerRegistry()
+
+
+class Environment:
+    """A run's environment: ``env.docker.base_image = "RG/REGISTRY/REPO:TAG"``, pulled from a
+    casemate registry through the compute's identity before the run starts (optionally the one
+    ``env.docker.base_image_registry.registry_identity = RegistryIdentity(client_id=...)``
+    names). The run records the digest it resolved to."""
+
+    def __init__(self, name):
+        self.name = name
+        self.docker = DockerSection()
+
+    def _image_request(self):
+        if not self.docker.base_image:
+            return None
+        image = {"base_image": self.docker.base_image}
+        identity = self.docker.base_image_registry.registry_identity
+        if identity is not None:
+            if identity.client_id is None:
+                raise ValueError("RegistryIdentity needs client_id: the identity's client id")
+            image["client_id"] = str(identity.client_id)
+        return image
+
+
 class ScriptRunConfig:
     """What to run: ``script`` (run with python3, plus ``arguments``) or a shell ``command``."""
 
     def __init__(self, source_directory, script=None, arguments=None, command=None,
-                 compute_target="local", environment_variables=None, time_limit_seconds=None):
+                 compute_target="local", environment_variables=None, time_limit_seconds=None,
+                 environment=None):
         if (script is None) == (command is None):
             raise ValueError("give exactly one of script= or command=")
+        self.environment = environment
         self.source_directory = source_directory
         self.script = script
         self.arguments = list(arguments or [])
@@ -265,6 +308,9 @@ class Experiment:
             request["environment"] = config.environment_variables
         if config.time_limit_seconds:
             request["time_limit_seconds"] = config.time_limit_seconds
+        image = config.environment._image_request() if config.environment else None
+        if image:
+            request["image"] = image
         details = self.workspace._request("POST", "experiments", self.name, "runs", body=request)
         return Run(self.workspace, details["id"], details)
 

@@ -5,7 +5,16 @@ import tarfile
 
 import pytest
 
-from casemate import CasemateError, Experiment, Run, RunFailed, ScriptRunConfig, Workspace
+from casemate import (
+    CasemateError,
+    Environment,
+    Experiment,
+    RegistryIdentity,
+    Run,
+    RunFailed,
+    ScriptRunConfig,
+    Workspace,
+)
 from casemate._http import Connection
 from casemate.core import archive_directory
 
@@ -52,6 +61,28 @@ def test_the_seeds_code_runs_with_only_the_import_changed(workspace_dir, example
     assert "connecting with ***" in printed
     assert "seed-S3cret-value" not in printed
     assert run.get_metrics() == {"accuracy": 0.91}
+
+
+def test_a_base_image_is_sent_with_the_run_and_refused_by_field(workspace_dir, tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "train.py").write_text("print('never runs')\n")
+    env = Environment("base")
+    env.docker.base_image = "team/private/base/py:v1"
+    ws = Workspace.from_config()
+    config = ScriptRunConfig(source_directory=str(source), script="train.py", environment=env)
+    # The built-in local compute has no identity to pull the image with.
+    with pytest.raises(CasemateError) as error:
+        Experiment(ws, "imaged").submit(config)
+    assert error.value.status == 400
+    assert error.value.message.startswith("image.client_id: ")
+    env.docker.base_image = "docker.io/library/python:3"
+    with pytest.raises(CasemateError) as error:
+        Experiment(ws, "imaged").submit(config)
+    assert error.value.message.startswith("image.base_image: ")
+    env.docker.base_image_registry.registry_identity = RegistryIdentity(resource_id="/resourceGroups/g/identities/i")
+    with pytest.raises(ValueError):
+        Experiment(ws, "imaged").submit(config)
 
 
 def test_a_failed_run_raises_with_its_reason(workspace_dir, tmp_path):

@@ -5,7 +5,7 @@ use crate::commands::signed_in;
 use crate::output::{OutputFormat, emit, record, table};
 use anyhow::Context;
 use casemate_client::{Client, archive_directory};
-use casemate_types::wire::{CreateComputeRequest, Run, RunStatus, SubmitRunRequest};
+use casemate_types::wire::{CreateComputeRequest, Run, RunImage, RunStatus, SubmitRunRequest};
 use clap::{Args, Subcommand};
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
@@ -43,6 +43,13 @@ pub enum RunCommand {
         /// NAME=VALUE for the run's environment (repeatable). Not for secrets: use the vault.
         #[arg(long = "env")]
         environment: Vec<String>,
+        /// A base image in a casemate registry (RG/REGISTRY/REPO:TAG), resolved through the
+        /// compute's identity before the run starts.
+        #[arg(long)]
+        image: Option<String>,
+        /// The client id of the compute identity that pulls --image (default: its system one).
+        #[arg(long, requires = "image")]
+        image_identity: Option<uuid::Uuid>,
         /// Follow the log until the run ends; fail when it does not complete.
         #[arg(long)]
         wait: bool,
@@ -147,6 +154,8 @@ fn print_run(format: OutputFormat, run: &Run) -> anyhow::Result<()> {
             ("compute", r.compute.clone()),
             ("snapshot", r.snapshot_id.clone()),
             ("command", r.command.clone()),
+            ("image", r.image.clone().unwrap_or_default()),
+            ("image digest", r.image_digest.clone().unwrap_or_default()),
             ("submitted by", r.submitted_by.clone()),
             ("submitted at", r.submitted_at.to_string()),
             ("started at", time_or_dash(r.started_at)),
@@ -254,11 +263,17 @@ pub async fn run(command: RunCommand, format: OutputFormat) -> anyhow::Result<()
             compute,
             time_limit_seconds,
             environment,
+            image,
+            image_identity,
             wait,
         } => {
             let environment = parse_environment(&environment)?;
             let snapshot_id = upload(&client, &at, &source_dir).await?;
             let request = SubmitRunRequest {
+                image: image.map(|base_image| RunImage {
+                    base_image,
+                    client_id: image_identity,
+                }),
                 snapshot_id,
                 command,
                 compute: Some(compute),

@@ -42,6 +42,10 @@ pub struct RunRecord {
     pub origin: String,
     /// `active` or `deleted`.
     pub lifecycle: String,
+    /// The image reference the run names, if any.
+    pub image: Option<String>,
+    /// The manifest digest `image` resolved to before the run started.
+    pub image_digest: Option<String>,
 }
 
 pub const ORIGIN_SUBMITTED: &str = "submitted";
@@ -111,6 +115,8 @@ fn run_from_row(row: &SqliteRow) -> StoreResult<RunRecord> {
         environment: row.try_get("environment")?,
         origin: row.try_get("origin")?,
         lifecycle: row.try_get("lifecycle")?,
+        image: row.try_get("image")?,
+        image_digest: row.try_get("image_digest")?,
     })
 }
 
@@ -121,8 +127,8 @@ async fn insert_run_row(
     sqlx::query(
         "INSERT INTO runs (id, workspace_id, experiment, compute, snapshot, command, status, reason, \
          exit_code, submitted_by, submitted_by_name, submitted_at, started_at, ended_at, \
-         time_limit_seconds, pid, scratch, environment, origin, lifecycle) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         time_limit_seconds, pid, scratch, environment, origin, lifecycle, image, image_digest) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(run.id.to_string())
     .bind(&run.workspace_id)
@@ -144,6 +150,8 @@ async fn insert_run_row(
     .bind(&run.environment)
     .bind(&run.origin)
     .bind(&run.lifecycle)
+    .bind(&run.image)
+    .bind(&run.image_digest)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -395,6 +403,15 @@ impl Store {
     pub async fn set_run_scratch(&self, id: Uuid, scratch: Option<&str>) -> StoreResult<()> {
         sqlx::query("UPDATE runs SET scratch = ? WHERE id = ?")
             .bind(scratch)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_run_image_digest(&self, id: Uuid, digest: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE runs SET image_digest = ? WHERE id = ?")
+            .bind(digest)
             .bind(id.to_string())
             .execute(&self.pool)
             .await?;

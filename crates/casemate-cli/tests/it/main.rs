@@ -41,6 +41,7 @@ mod python_sdk;
 mod rbac;
 mod registries;
 mod registry_admin;
+mod run_images;
 mod runs;
 mod secrets;
 mod server_process;

@@ -287,6 +287,7 @@ async fn the_mlflow_client_tracks_registers_and_is_refused_through_the_gate() {
             "vision",
             "digits",
             &SubmitRunRequest {
+                image: None,
                 snapshot_id: snap.id.clone(),
                 command: format!("{} in_run.py", python.display()),
                 compute: None,

@@ -25,7 +25,7 @@ for registry in ["vision-registry", "audio-registry"]:
         print(registry, error.code)
 "#;
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
     digest.as_ref().iter().fold(String::new(), |mut out, b| {
@@ -79,8 +79,9 @@ pub(crate) async fn skopeo(args: &[&str]) -> std::process::Output {
         .expect("skopeo is not installed: `apt-get install skopeo` (.ci/run does this)")
 }
 
-async fn pat_of(server: &TestServer, name: &str, role: &str) -> String {
-    let client = server.user_with_role(name, role, REGISTRY).await;
+/// A personal access token of a new user holding `role` at `scope`.
+pub(crate) async fn pat_at(server: &TestServer, name: &str, role: &str, scope: &str) -> String {
+    let client = server.user_with_role(name, role, scope).await;
     client
         .create_pat(&CreatePatRequest {
             name: "registry".into(),
@@ -108,8 +109,8 @@ async fn skopeo_pushes_with_acr_push_and_pulls_with_acr_pull_only() {
     image_layout(source.path(), &layer);
     let layout = format!("oci:{}:v1", source.path().display());
 
-    let pusher = pat_of(&server, "pusher", "AcrPush").await;
-    let puller = pat_of(&server, "puller", "AcrPull").await;
+    let pusher = pat_at(&server, "pusher", "AcrPush", REGISTRY).await;
+    let puller = pat_at(&server, "puller", "AcrPull", REGISTRY).await;
     let outsider = {
         let client = server.new_user("outsider").await;
         client
@@ -339,6 +340,7 @@ async fn skopeo_pushes_with_acr_push_and_pulls_with_acr_pull_only() {
             "vision",
             "pull",
             &casemate_types::wire::SubmitRunRequest {
+                image: None,
                 snapshot_id: code.id.clone(),
                 command: "python3 pull.py".into(),
                 compute: Some("builder".into()),
@@ -439,7 +441,7 @@ fn walk(root: &Path) -> Vec<std::path::PathBuf> {
 async fn the_registry_passes_the_specs_push_pull_discovery_and_management_checks() {
     let server = TestServer::start().await;
     workspaces(&server).await;
-    let pusher = pat_of(&server, "pusher", "AcrPush").await;
+    let pusher = pat_at(&server, "pusher", "AcrPush", REGISTRY).await;
     let client = server
         .anonymous()
         .with_basic("pusher", casemate_types::Sensitive::new(pusher));

@@ -11,24 +11,24 @@ use casemate_testkit::TestServer;
 use casemate_types::wire::{CreateRegistryRequest, CreateWorkspaceRequest, UpdateRegistryRequest};
 
 /// A skopeo invocation against the test server, trusting its certificate.
-struct Skopeo {
+pub(crate) struct Skopeo {
     cert_dir: tempfile::TempDir,
     host: String,
 }
 
 impl Skopeo {
-    fn new(server: &TestServer) -> Self {
+    pub(crate) fn new(server: &TestServer) -> Self {
         let cert_dir = tempfile::tempdir().unwrap();
         std::fs::copy(server.cert_path(), cert_dir.path().join("casemate.crt")).unwrap();
         let host = server.url.trim_start_matches("https://").to_owned();
         Self { cert_dir, host }
     }
 
-    fn image(&self, path: &str) -> String {
+    pub(crate) fn image(&self, path: &str) -> String {
         format!("docker://{}/{path}", self.host)
     }
 
-    async fn push(&self, layout: &str, path: &str, creds: &str) -> std::process::Output {
+    pub(crate) async fn push(&self, layout: &str, path: &str, creds: &str) -> std::process::Output {
         let cert_dir = self.cert_dir.path().to_str().unwrap();
         let image = self.image(path);
         let args = [
@@ -43,7 +43,7 @@ impl Skopeo {
         skopeo(&args).await
     }
 
-    async fn inspect(&self, path: &str, creds: &str) -> std::process::Output {
+    pub(crate) async fn inspect(&self, path: &str, creds: &str) -> std::process::Output {
         let cert_dir = self.cert_dir.path().to_str().unwrap();
         let image = self.image(path);
         let args = [
@@ -272,7 +272,9 @@ async fn the_admin_user_is_off_by_default_and_pushes_its_registry_only_while_ena
     );
     assert_eq!(
         server
-            .sql_scalar("SELECT CAST(COUNT(*) AS TEXT) FROM principals WHERE kind = 'registry_admin'")
+            .sql_scalar(
+                "SELECT CAST(COUNT(*) AS TEXT) FROM principals WHERE kind = 'registry_admin'"
+            )
             .await,
         "0"
     );

@@ -47,6 +47,7 @@ pub async fn submit(
     env: &[(&str, &str)],
 ) -> Run {
     let request = SubmitRunRequest {
+        image: None,
         snapshot_id: snapshot.id.clone(),
         command: command.into(),
         compute: None,
@@ -367,6 +368,7 @@ async fn failing_commands_and_time_limits_fail_the_run_with_a_reason() {
         Some("the command exited with code 3")
     );
     let request = SubmitRunRequest {
+        image: None,
         snapshot_id: snap.id.clone(),
         command: "sleep 300".into(),
         compute: None,
@@ -443,6 +445,7 @@ async fn hbi_workspaces_wipe_scratch_and_record_no_environment() {
 
     let hbi = snapshot(&admin, "secure", &[("data.txt", "d")]).await;
     let request = SubmitRunRequest {
+        image: None,
         snapshot_id: hbi.id.clone(),
         command: "cp data.txt copy.txt".into(),
         compute: None,
@@ -613,6 +616,7 @@ async fn bad_submissions_and_run_writes_name_the_field() {
     let admin = workspace(&server).await;
     let snap = snapshot(&admin, "vision", &[("x", "")]).await;
     let base = SubmitRunRequest {
+        image: None,
         snapshot_id: snap.id.clone(),
         command: "true".into(),
         compute: None,
@@ -838,6 +842,7 @@ async fn computes_are_workspace_resources_for_compute_operators() {
     // A run on it may not exceed its limit.
     let snap = snapshot(&admin, "vision", &[("x", "")]).await;
     let over = SubmitRunRequest {
+        image: None,
         snapshot_id: snap.id,
         command: "true".into(),
         compute: Some("cpu".into()),

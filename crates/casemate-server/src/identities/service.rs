@@ -9,7 +9,7 @@ use casemate_authz::Scope;
 use casemate_store::{PrincipalRecord, Provisioning, ResourceRecord, RoleAssignmentRecord};
 use casemate_types::names::validate_child_name;
 use casemate_types::wire::{
-    ComputeIdentity, CreateIdentityRequest, Identity, IdentityTokenRequest, PrincipalKind,
+    Compute, ComputeIdentity, CreateIdentityRequest, Identity, IdentityTokenRequest, PrincipalKind,
     TokenResponse,
 };
 use serde::{Deserialize, Serialize};
@@ -65,6 +65,33 @@ fn managed_identity(
         password_hash: None,
         client_id: Some(client_id),
     }
+}
+
+/// The identity of `compute` a run acts as: the one `client_id` names, or else its
+/// system-assigned identity, or else its only one. Refusals name `field`.
+pub(crate) fn chosen_identity<'a>(
+    compute: &'a Compute,
+    client_id: Option<Uuid>,
+    field: &str,
+) -> Result<&'a ComputeIdentity> {
+    match client_id {
+        Some(client_id) => compute.identities.iter().find(|i| i.client_id == client_id),
+        None => compute
+            .identities
+            .iter()
+            .find(|i| i.kind == "SystemAssigned")
+            .or_else(|| (compute.identities.len() == 1).then(|| &compute.identities[0])),
+    }
+    .ok_or_else(|| {
+        Error::invalid(
+            field,
+            format!(
+                "compute '{}' has no such identity: name one of its identities' client ids ({} held; create the compute with --assign-identity)",
+                compute.name,
+                compute.identities.len()
+            ),
+        )
+    })
 }
 
 impl Services {
@@ -282,24 +309,7 @@ impl Services {
         let storage = self.workspace_storage(rg, ws).await?;
         let record = self.run_in(&storage, run).await?;
         let compute = self.get_compute(rg, ws, &record.compute).await?;
-        let chosen = match request.client_id {
-            Some(client_id) => compute.identities.iter().find(|i| i.client_id == client_id),
-            None => compute
-                .identities
-                .iter()
-                .find(|i| i.kind == "SystemAssigned")
-                .or_else(|| (compute.identities.len() == 1).then(|| &compute.identities[0])),
-        }
-        .ok_or_else(|| {
-            Error::invalid(
-                "client_id",
-                format!(
-                    "compute '{}' has no such identity: name one of its identities' client ids ({} held)",
-                    compute.name,
-                    compute.identities.len()
-                ),
-            )
-        })?;
+        let chosen = chosen_identity(&compute, request.client_id, "client_id")?;
         if let Some(resource) = &request.resource
             && (resource.len() > 1024 || resource.chars().any(char::is_control))
         {

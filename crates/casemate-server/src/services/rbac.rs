@@ -143,8 +143,6 @@ impl Services {
 
     /// The decision the gate asks for. Denied names the action and the scope.
     pub async fn authorize(&self, caller: &Caller, action: &str, scope: &Scope) -> Result<()> {
-        let definition = action_def(action)
-            .map_err(|_| Error::internal(format!("route action {action} is not catalogued")))?;
         if let Credential::RunToken { workspace, .. } = &caller.credential {
             let confined = Scope::parse(workspace).map_err(|e| Error::internal(e.to_string()))?;
             if !confined.contains(scope) {
@@ -153,7 +151,21 @@ impl Services {
                 )));
             }
         }
-        let resolved = self.resolved_assignments(caller.principal_id).await?;
+        self.authorize_principal(caller.principal_id, action, scope)
+            .await
+    }
+
+    /// Whether a principal's role assignments grant `action` at `scope`, for a principal that
+    /// is not the caller (a compute's identity pulling a run's image).
+    pub async fn authorize_principal(
+        &self,
+        principal: Uuid,
+        action: &str,
+        scope: &Scope,
+    ) -> Result<()> {
+        let definition = action_def(action)
+            .map_err(|_| Error::internal(format!("route action {action} is not catalogued")))?;
+        let resolved = self.resolved_assignments(principal).await?;
         // Only the assignments at or above the scope can matter; decide over those alone.
         let applicable: Vec<&ResolvedAssignment> = resolved
             .iter()

@@ -13,6 +13,7 @@ use super::masking::{FetchedSecrets, Masker};
 use super::resources::WorkspaceStorage;
 use super::{Caller, Credential, Services};
 use crate::error::{Error, Result};
+use crate::registries::image::RunImagePull;
 use casemate_crypto::opaque;
 use casemate_store::{LogChunkRecord, MetricRecord, RunRecord, RunTokenRecord, SnapshotRecord};
 use casemate_types::Sensitive;
@@ -397,6 +398,7 @@ struct Prepared {
     snapshot: SnapshotRecord,
     target: ComputeTarget,
     environment: Vec<(String, Sensitive)>,
+    image: Option<RunImagePull>,
     secrets: Arc<FetchedSecrets>,
     stop: watch::Receiver<Option<StopRequest>>,
     ended: watch::Sender<bool>,
@@ -441,6 +443,8 @@ impl Services {
                 .map_err(Error::internal)?,
             tags,
             environment,
+            image: record.image.clone(),
+            image_digest: record.image_digest.clone(),
         })
     }
 
@@ -489,6 +493,13 @@ impl Services {
             .get()
             .cloned()
             .ok_or_else(|| Error::Unavailable("the server is still starting".into()))?;
+        let image = match &request.image {
+            Some(image) => Some(
+                self.run_image(rg, ws, &target.name, &endpoint.url, image)
+                    .await?,
+            ),
+            None => None,
+        };
         self.ensure_experiment(&storage.id, experiment, &caller.name)
             .await?;
 
@@ -599,6 +610,8 @@ impl Services {
             environment: recorded,
             origin: casemate_store::ORIGIN_SUBMITTED.to_owned(),
             lifecycle: "active".to_owned(),
+            image: image.as_ref().map(|i| i.reference.to_string()),
+            image_digest: None,
         };
         let token = RunTokenRecord {
             id: credential.id,
@@ -631,6 +644,7 @@ impl Services {
             snapshot,
             target,
             environment,
+            image,
             secrets,
             stop,
             ended,
@@ -721,6 +735,26 @@ impl Services {
         self.store
             .set_run_scratch(run_id, Some(&scratch.display().to_string()))
             .await?;
+        if let Some(image) = &prepared.image {
+            let resolved = tokio::select! {
+                resolved = self.resolve_image(&image.reference, image.principal, &image.identity) => resolved,
+                request = expect_stop(&mut prepared.stop) => return Ok(Ending::stopped(&request, "Preparing")),
+                () = tokio::time::sleep_until(deadline) => return Ok(limit_reached()),
+            };
+            match resolved {
+                Ok(digest) => {
+                    self.store.set_run_image_digest(run_id, &digest).await?;
+                    prepared.environment.extend([
+                        (
+                            "CASEMATE_IMAGE".into(),
+                            Sensitive::new(image.reference.to_string()),
+                        ),
+                        ("CASEMATE_IMAGE_DIGEST".into(), Sensitive::new(digest)),
+                    ]);
+                }
+                Err(reason) => return Ok(Ending::failed(reason)),
+            }
+        }
         tokio::select! {
             unpacked = self.unpack_snapshot(&prepared.storage, &prepared.snapshot, scratch.clone()) => unpacked?,
             request = expect_stop(&mut prepared.stop) => return Ok(Ending::stopped(&request, "Preparing")),

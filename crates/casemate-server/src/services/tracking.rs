@@ -711,6 +711,8 @@ impl Services {
             environment: None,
             origin: ORIGIN_TRACKED.to_owned(),
             lifecycle: ACTIVE.to_owned(),
+            image: None,
+            image_digest: None,
         };
         self.store.insert_tracked_run(&record, &tags).await?;
         self.mlflow_run_full(&storage.id, &record).await

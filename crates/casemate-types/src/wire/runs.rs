@@ -129,6 +129,22 @@ pub struct SubmitRunRequest {
     /// Extra environment variables for the run (names may not start with `CASEMATE_`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub environment: BTreeMap<String, String>,
+    /// The image the run's environment is based on, pulled through the compute's identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<RunImage>,
+}
+
+/// A run's base image in a casemate registry, as `Environment.docker.base_image` names it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunImage {
+    /// `RG/REGISTRY/REPOSITORY:TAG` or `RG/REGISTRY/REPOSITORY@sha256:DIGEST`, optionally with
+    /// this server's host in front.
+    pub base_image: String,
+    /// Which of the compute's identities pulls it (`RegistryIdentity`); by default its
+    /// system-assigned identity, or its only one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -158,6 +174,12 @@ pub struct Run {
     /// The environment the run was given, without its token; absent in hbi workspaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<BTreeMap<String, String>>,
+    /// The base image the run named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The manifest digest the image resolved to before the run started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
 }
 
 /// One metric value as a run logs it.
