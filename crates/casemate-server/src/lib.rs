@@ -217,6 +217,13 @@ pub async fn start(
             "runs in flight when the server last stopped were marked Failed"
         );
     }
+    let uploads = services.discard_interrupted_uploads().await?;
+    if uploads > 0 {
+        tracing::warn!(
+            uploads,
+            "registry uploads unfinished when the server last stopped were discarded"
+        );
+    }
     let services_back = services.recover_web_services().await?;
     if services_back > 0 {
         tracing::info!(services = services_back, "web services are starting again");

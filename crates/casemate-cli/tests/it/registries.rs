@@ -788,3 +788,46 @@ async fn the_registry_passes_the_specs_push_pull_discovery_and_management_checks
         (400, "NAME_INVALID".to_owned())
     );
 }
+
+/// A crash (here, a restart) in the middle of a chunked upload leaves nothing on disk: the
+/// session is unknown to the next process and the client starts again.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_left_unfinished_by_a_stopped_server_is_discarded_when_it_starts() {
+    let server = TestServer::start().await;
+    workspaces(&server).await;
+    let pusher = pat_at(&server, "pusher", "AcrPush", REGISTRY).await;
+    let repo = "/v2/team/vision-registry/restarted";
+    let client = server
+        .anonymous()
+        .with_basic("pusher", casemate_types::Sensitive::new(pusher.clone()));
+    let opened = client
+        .raw("POST", &format!("{repo}/blobs/uploads/"), &[], Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(opened.status, 202);
+    let location = opened.headers["location"].to_str().unwrap().to_owned();
+    let sent = client
+        .raw(
+            "PATCH",
+            &location,
+            &[("content-range", "0-9999")],
+            vec![7u8; 10_000],
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.status, 202);
+    let uploads = server.home().join("registry-uploads");
+    assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 1);
+
+    let server = server
+        .restart(casemate_server::config::ConfigLayer::default())
+        .await;
+    assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 0);
+    let client = server
+        .anonymous()
+        .with_basic("pusher", casemate_types::Sensitive::new(pusher));
+    let status = client.raw("GET", &location, &[], Vec::new()).await.unwrap();
+    assert_eq!(status.status, 404);
+    let body: serde_json::Value = serde_json::from_slice(&status.body).unwrap();
+    assert_eq!(body["errors"][0]["code"], "BLOB_UPLOAD_UNKNOWN");
+}

@@ -82,6 +82,29 @@ impl Services {
         })
     }
 
+    /// Start-up: uploads a previous process left unfinished are discarded (their sessions
+    /// answer BLOB_UPLOAD_UNKNOWN, and clients start again), so a crash leaves no partial
+    /// upload on disk for longer than the next start. Returns how many were discarded.
+    pub async fn discard_interrupted_uploads(&self) -> Result<usize> {
+        let mut entries = match tokio::fs::read_dir(&self.registry_uploads).await {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(error) => return Err(Error::internal(format!("registry uploads: {error}"))),
+        };
+        let mut discarded = 0;
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .map_err(|e| Error::internal(format!("registry uploads: {e}")))?
+        {
+            tokio::fs::remove_file(entry.path())
+                .await
+                .map_err(|e| Error::internal(format!("registry uploads: {e}")))?;
+            discarded += 1;
+        }
+        Ok(discarded)
+    }
+
     fn upload_file(&self, storage: &WorkspaceStorage, id: Uuid) -> PathBuf {
         self.registry_uploads
             .join(format!("{}-{}", storage.prefix, id.simple()))
