@@ -5,7 +5,9 @@ use crate::commands::signed_in;
 use crate::output::{OutputFormat, emit, record, table};
 use anyhow::Context;
 use casemate_client::{Client, archive_directory};
-use casemate_types::wire::{CreateComputeRequest, Run, RunImage, RunStatus, SubmitRunRequest};
+use casemate_types::wire::{
+    CreateComputeRequest, RayCompute, Run, RunImage, RunStatus, SubmitRunRequest,
+};
 use clap::{Args, Subcommand};
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
@@ -107,8 +109,21 @@ pub enum ComputeCommand {
         name: String,
         #[command(flatten)]
         at: WorkspaceArgs,
-        #[arg(long, default_value = "local")]
+        /// `local`, or `ray` (with --address).
+        #[arg(long, visible_alias = "type", default_value = "local")]
         kind: String,
+        /// A ray compute's Ray dashboard address, http://HOST:8265.
+        #[arg(long)]
+        address: Option<String>,
+        /// CPUs Ray reserves for each run's entrypoint (ray only).
+        #[arg(long, requires = "address")]
+        entrypoint_num_cpus: Option<f64>,
+        /// GPUs Ray reserves for each run's entrypoint (ray only).
+        #[arg(long, requires = "address")]
+        entrypoint_num_gpus: Option<f64>,
+        /// Bytes of memory Ray reserves for each run's entrypoint (ray only).
+        #[arg(long, requires = "address")]
+        entrypoint_memory: Option<u64>,
         #[arg(long)]
         max_concurrent_runs: Option<u32>,
         #[arg(long)]
@@ -429,6 +444,10 @@ pub async fn compute(command: ComputeCommand, format: OutputFormat) -> anyhow::R
             max_run_seconds,
             description,
             assign_identity,
+            address,
+            entrypoint_num_cpus,
+            entrypoint_num_gpus,
+            entrypoint_memory,
         } => {
             let request = CreateComputeRequest {
                 kind: Some(kind),
@@ -436,6 +455,12 @@ pub async fn compute(command: ComputeCommand, format: OutputFormat) -> anyhow::R
                 max_run_seconds,
                 description,
                 assign_identity,
+                ray: address.map(|address| RayCompute {
+                    address,
+                    entrypoint_num_cpus,
+                    entrypoint_num_gpus,
+                    entrypoint_memory,
+                }),
             };
             let created = client
                 .create_compute(&at.resource_group, &at.workspace, &name, &request)

@@ -7,6 +7,7 @@ pub mod gate;
 pub mod identities;
 mod listener;
 pub mod monitoring;
+pub mod ray;
 pub mod registries;
 pub mod services;
 pub mod tls;

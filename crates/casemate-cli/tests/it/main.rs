@@ -38,6 +38,7 @@ mod mlflow_full;
 mod monitoring;
 mod principals;
 mod python_sdk;
+mod ray;
 mod rbac;
 mod registries;
 mod registry_admin;

@@ -828,9 +828,9 @@ async fn computes_are_workspace_resources_for_compute_operators() {
             .create_compute(
                 "team",
                 "vision",
-                "ray",
+                "slurm",
                 &CreateComputeRequest {
-                    kind: Some("ray".into()),
+                    kind: Some("slurm".into()),
                     ..Default::default()
                 },
             )

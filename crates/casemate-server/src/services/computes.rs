@@ -7,7 +7,9 @@ use super::resources::workspace_id;
 use crate::error::{Error, Result};
 use casemate_store::ResourceRecord;
 use casemate_types::names::validate_child_name;
-use casemate_types::wire::{Compute, ComputeIdentity, CreateComputeRequest, Experiment};
+use casemate_types::wire::{
+    Compute, ComputeIdentity, CreateComputeRequest, Experiment, RayCompute,
+};
 use serde::{Deserialize, Serialize};
 
 pub const COMPUTES: &str = "computes";
@@ -18,6 +20,8 @@ pub fn experiment_resource_id(workspace_id: &str, name: &str) -> String {
     format!("{workspace_id}/{EXPERIMENTS}/{name}")
 }
 pub const BUILT_IN_LOCAL: &str = "local";
+/// The kind of a compute backed by a Ray cluster.
+pub const RAY: &str = "ray";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct ComputeProperties {
@@ -28,6 +32,8 @@ struct ComputeProperties {
     description: Option<String>,
     #[serde(default)]
     identities: Vec<ComputeIdentity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ray: Option<RayCompute>,
 }
 
 /// What the run lifecycle needs of a compute target.
@@ -41,6 +47,8 @@ pub struct ComputeTarget {
     pub max_run_seconds: u64,
     /// Whether runs here may get tokens as the compute's identities.
     pub has_identity: bool,
+    /// A Ray compute's cluster.
+    pub ray: Option<RayCompute>,
 }
 
 fn compute_view(record: &ResourceRecord) -> Result<Compute> {
@@ -55,9 +63,59 @@ fn compute_view(record: &ResourceRecord) -> Result<Compute> {
         description: properties.description,
         built_in: false,
         identities: properties.identities,
+        ray: properties.ray,
         created_at: Some(super::signing::to_time(record.created_at)?),
         created_by: Some(record.created_by.clone()),
     })
+}
+
+/// A compute's engine settings: a Ray compute names its cluster (and sane reservations); a
+/// local one has none.
+fn validate_engine(kind: &str, ray: Option<&RayCompute>) -> Result<Option<RayCompute>> {
+    match (kind, ray) {
+        (RAY, Some(ray)) => {
+            let url = url::Url::parse(&ray.address).ok().filter(|u| {
+                u.scheme() == "http"
+                    && u.host_str().is_some()
+                    && u.path() == "/"
+                    && u.query().is_none()
+                    && u.username().is_empty()
+                    && u.password().is_none()
+            });
+            if url.is_none() {
+                return Err(Error::invalid(
+                    "ray.address",
+                    "must be the Ray dashboard's address, http://HOST:PORT, without a path or credentials (Ray's dashboard speaks plain HTTP: keep it on a private network)",
+                ));
+            }
+            for (field, value) in [
+                ("ray.entrypoint_num_cpus", ray.entrypoint_num_cpus),
+                ("ray.entrypoint_num_gpus", ray.entrypoint_num_gpus),
+            ] {
+                if let Some(value) = value
+                    && !(value.is_finite() && (0.0..=1024.0).contains(&value))
+                {
+                    return Err(Error::invalid(field, "must be a number from 0 to 1024"));
+                }
+            }
+            if ray.entrypoint_memory == Some(0) {
+                return Err(Error::invalid(
+                    "ray.entrypoint_memory",
+                    "must be a positive number of bytes",
+                ));
+            }
+            Ok(Some(ray.clone()))
+        }
+        (RAY, None) => Err(Error::invalid(
+            "ray",
+            "a ray compute needs ray.address, the Ray dashboard's address",
+        )),
+        (_, Some(_)) => Err(Error::invalid(
+            "ray",
+            "applies only to computes of kind ray",
+        )),
+        (_, None) => Ok(None),
+    }
 }
 
 impl Services {
@@ -71,6 +129,7 @@ impl Services {
             description: Some("built in: child processes on the server's machine".into()),
             built_in: true,
             identities: Vec::new(),
+            ray: None,
             created_at: None,
             created_by: None,
         }
@@ -99,6 +158,7 @@ impl Services {
                 format!("must be one of: {}", known.join(", ")),
             ));
         }
+        let ray = validate_engine(kind, request.ray.as_ref())?;
         let max_concurrent_runs = request.max_concurrent_runs.unwrap_or(1);
         if !(1..=1024).contains(&max_concurrent_runs) {
             return Err(Error::invalid(
@@ -139,6 +199,7 @@ impl Services {
             max_run_seconds,
             description: request.description.clone(),
             identities,
+            ray,
         };
         let record = ResourceRecord {
             id,
@@ -238,6 +299,7 @@ impl Services {
             max_concurrent_runs: compute.max_concurrent_runs,
             max_run_seconds: compute.max_run_seconds,
             has_identity: !compute.identities.is_empty(),
+            ray: compute.ray,
         })
     }
 

@@ -1,5 +1,5 @@
 //! Executors run a prepared run somewhere. The run lifecycle talks only to [`Executor`], so an
-//! engine other than the built-in local one (Ray's job submission API is next) plugs in here.
+//! engine other than the built-in local one (Ray's, in `crate::ray`) plugs in here.
 
 use crate::error::{Error, Result};
 use bytes::Bytes;
@@ -20,6 +20,8 @@ pub struct Launch {
     pub command: String,
     /// The whole environment of the run: nothing else is inherited.
     pub environment: Vec<(String, Sensitive)>,
+    /// A Ray compute's cluster, for the Ray executor.
+    pub ray: Option<casemate_types::wire::RayCompute>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

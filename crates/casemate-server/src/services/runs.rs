@@ -89,8 +89,9 @@ impl RunRegistry {
         local_max_run_seconds: u64,
     ) -> Self {
         let local: Arc<dyn Executor> = Arc::new(super::executor::LocalExecutor);
+        let ray: Arc<dyn Executor> = Arc::new(crate::ray::RayExecutor::new(python_sdk_dir.clone()));
         Self {
-            executors: HashMap::from([(local.kind(), local)]),
+            executors: HashMap::from([(local.kind(), local), (ray.kind(), ray)]),
             local_max_concurrent_runs,
             local_max_run_seconds,
             runs_dir,
@@ -776,6 +777,7 @@ impl Services {
                 working_directory: scratch.clone(),
                 command: prepared.run.command.clone(),
                 environment: std::mem::take(&mut prepared.environment),
+                ray: prepared.target.ray.clone(),
             })
             .await?;
         let Execution {

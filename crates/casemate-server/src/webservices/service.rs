@@ -388,6 +388,15 @@ impl Services {
                     .unwrap_or(crate::services::computes::BUILT_IN_LOCAL),
             )
             .await?;
+        if target.ray.is_some() {
+            return Err(Error::invalid(
+                "compute",
+                format!(
+                    "'{}' is a ray compute, which takes runs; web services run on local computes",
+                    target.name
+                ),
+            ));
+        }
         let (kind, snapshot, entry_script) = match &request.entry_script {
             Some(script) => {
                 let snapshot = self

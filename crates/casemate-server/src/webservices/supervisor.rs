@@ -455,6 +455,7 @@ impl Supervisor {
             working_directory: source,
             command: format!("exec '{}' -m casemate._scoring_server", definition.python),
             environment,
+            ray: None,
         })
     }
 

@@ -90,6 +90,24 @@ pub struct CreateComputeRequest {
     /// `identities/assign/action` on each).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub assign_identity: Vec<String>,
+    /// For `kind: ray`: the Ray cluster runs are submitted to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ray: Option<RayCompute>,
+}
+
+/// A compute backed by an existing Ray cluster, reached through the Ray Jobs API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RayCompute {
+    /// The Ray dashboard's address, `http://HOST:PORT` (Ray's dashboard speaks plain HTTP).
+    pub address: String,
+    /// CPUs, GPUs and bytes of memory Ray reserves for each run's entrypoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint_num_cpus: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint_num_gpus: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint_memory: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -106,6 +124,9 @@ pub struct Compute {
     /// The compute's managed identities (system-assigned and user-assigned).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub identities: Vec<super::ComputeIdentity>,
+    /// A Ray compute's cluster and reservations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ray: Option<RayCompute>,
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub created_at: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

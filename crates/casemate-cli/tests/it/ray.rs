@@ -1,0 +1,316 @@
+//! Runs on a real Ray cluster: a single-node head started on loopback from Ray installed from
+//! PyPI (in a venv made once under cargo's target directory), reached through the Ray Jobs API.
+//! A run there fetches a secret with its token (masked in the stored log) and logs a metric; a
+//! non-zero exit is Failed with its code; cancel stops the Ray job; an unreachable cluster fails
+//! the run cleanly; and the compute's fields are refused by name.
+
+use crate::api_error;
+use crate::mlflow::workspaces;
+use crate::runs::{log_text, snapshot, wait_final};
+use casemate_client::{Client, SecretScope};
+use casemate_testkit::TestServer;
+use casemate_types::Sensitive;
+use casemate_types::wire::{
+    CreateComputeRequest, RayCompute, Run, RunStatus, SetSecretRequest, SubmitRunRequest,
+};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const TRAIN: &str = r#"
+from casemate import Run
+
+run = Run.get_context()
+value = run.get_secret("db-password")
+print("secret:", value)
+run.log("loss", 0.25)
+print("trained on ray")
+"#;
+
+/// The venv's `ray`, installed once (test processes that ask together wait on a lock).
+fn ray_bin() -> PathBuf {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ray-venv");
+    let ready = venv.join("installed");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(venv.with_extension("lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    if !ready.exists() {
+        let _ = std::fs::remove_dir_all(&venv);
+        for command in [
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+            Command::new(venv.join("bin/python")).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "ray[default]>=2.40,<3",
+            ]),
+        ] {
+            let output = command.output().unwrap();
+            assert!(
+                output.status.success(),
+                "{command:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::fs::write(&ready, "").unwrap();
+    }
+    venv.join("bin/ray")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A single-node Ray head on loopback, stopped when dropped.
+struct RayHead {
+    ray: PathBuf,
+    address: String,
+    _temp: tempfile::TempDir,
+}
+
+impl RayHead {
+    async fn start() -> Self {
+        // This process's plain-HTTP calls to the dashboard go through reqwest's rustls backend.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let ray = tokio::task::spawn_blocking(ray_bin).await.unwrap();
+        // Ray's unix sockets live under its temp dir, whose path must stay short.
+        let temp = tempfile::Builder::new()
+            .prefix("cmray")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let dashboard = free_port();
+        let output = Command::new(&ray)
+            .args(["start", "--head", "--disable-usage-stats", "--num-cpus=2"])
+            .arg(format!("--port={}", free_port()))
+            .args(["--dashboard-host=127.0.0.1", "--include-dashboard=true"])
+            .arg(format!("--dashboard-port={dashboard}"))
+            .arg(format!("--temp-dir={}", temp.path().display()))
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    ray.parent().unwrap().display(),
+                    std::env::var("PATH").unwrap()
+                ),
+            )
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "ray start: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let address = format!("http://127.0.0.1:{dashboard}");
+        let http = reqwest::Client::new();
+        for _ in 0..600 {
+            if let Ok(response) = http.get(format!("{address}/api/version")).send().await
+                && response.status().is_success()
+            {
+                return Self {
+                    ray,
+                    address,
+                    _temp: temp,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the Ray dashboard at {address} never answered");
+    }
+
+    async fn job_status(&self, run: &Run) -> String {
+        let url = format!("{}/api/jobs/casemate-{}", self.address, run.id.simple());
+        let info: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+        info["status"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+impl Drop for RayHead {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.ray).args(["stop", "--force"]).output();
+    }
+}
+
+fn ray_compute(address: &str) -> CreateComputeRequest {
+    CreateComputeRequest {
+        kind: Some("ray".into()),
+        max_concurrent_runs: Some(2),
+        ray: Some(RayCompute {
+            address: address.to_owned(),
+            entrypoint_num_cpus: Some(0.5),
+            entrypoint_num_gpus: None,
+            entrypoint_memory: None,
+        }),
+        ..Default::default()
+    }
+}
+
+async fn submit(client: &Client, snapshot_id: &str, compute: &str, command: &str) -> Run {
+    client
+        .submit_run(
+            "team",
+            "vision",
+            "ray",
+            &SubmitRunRequest {
+                snapshot_id: snapshot_id.to_owned(),
+                command: command.to_owned(),
+                compute: Some(compute.to_owned()),
+                time_limit_seconds: None,
+                environment: Default::default(),
+                image: None,
+            },
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_on_a_ray_cluster_fetch_secrets_log_metrics_fail_and_cancel_as_local_runs_do() {
+    let head = RayHead::start().await;
+    let server = TestServer::start().await;
+    let admin = workspaces(&server).await;
+    let vision = SecretScope::Workspace {
+        resource_group: "team",
+        workspace: "vision",
+    };
+    let secret = "s3cr3t-ray-value-9431";
+    admin
+        .set_secret(
+            vision,
+            "db-password",
+            &SetSecretRequest::value(Sensitive::new(secret)),
+        )
+        .await
+        .unwrap();
+    let compute = admin
+        .create_compute("team", "vision", "cluster", &ray_compute(&head.address))
+        .await
+        .unwrap();
+    assert_eq!(compute.kind, "ray");
+    assert_eq!(compute.ray.as_ref().unwrap().address, head.address);
+    let code = snapshot(&admin, "vision", &[("train.py", TRAIN)]).await;
+
+    let run = submit(&admin, &code.id, "cluster", "python3 train.py").await;
+    let ended = wait_final(&admin, &run).await;
+    let log = log_text(&admin, &run).await;
+    assert_eq!(
+        ended.status,
+        RunStatus::Completed,
+        "{:?}\n{log}",
+        ended.reason
+    );
+    assert!(
+        log.contains("secret: ***") && log.contains("trained on ray"),
+        "{log}"
+    );
+    assert!(!log.contains(secret), "{log}");
+    assert_eq!(head.job_status(&run).await, "SUCCEEDED");
+    let metrics = admin.run_metrics("team", "vision", run.id).await.unwrap();
+    assert!(
+        metrics.iter().any(|m| m.name == "loss" && m.value == 0.25),
+        "{metrics:?}"
+    );
+
+    let run = submit(&admin, &code.id, "cluster", "echo failing; exit 3").await;
+    let ended = wait_final(&admin, &run).await;
+    assert_eq!(ended.status, RunStatus::Failed);
+    assert_eq!(ended.exit_code, Some(3));
+    assert!(ended.reason.unwrap().contains("code 3"));
+
+    // Cancel stops the Ray job.
+    let run = submit(&admin, &code.id, "cluster", "echo started; sleep 300").await;
+    let mut started = false;
+    for _ in 0..1200 {
+        if log_text(&admin, &run).await.contains("started") {
+            started = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(started, "the Ray job never started");
+    admin.cancel_run("team", "vision", run.id).await.unwrap();
+    assert_eq!(wait_final(&admin, &run).await.status, RunStatus::Canceled);
+    let mut status = String::new();
+    for _ in 0..600 {
+        status = head.job_status(&run).await;
+        if status == "STOPPED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "STOPPED");
+
+    // A cluster that does not answer fails the run, saying so.
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    admin
+        .create_compute("team", "vision", "gone", &ray_compute(&closed))
+        .await
+        .unwrap();
+    let run = submit(&admin, &code.id, "gone", "true").await;
+    let ended = wait_final(&admin, &run).await;
+    assert_eq!(ended.status, RunStatus::Failed);
+    let reason = ended.reason.unwrap();
+    assert!(
+        reason.contains(&closed) && reason.contains("did not answer"),
+        "{reason}"
+    );
+
+    // Fields refused by name, nothing made.
+    let cases = [
+        (
+            CreateComputeRequest {
+                kind: Some("ray".into()),
+                ..Default::default()
+            },
+            "ray: ",
+        ),
+        (ray_compute("ftp://127.0.0.1:8265"), "ray.address: "),
+        (
+            ray_compute("http://user:pw@127.0.0.1:8265"),
+            "ray.address: ",
+        ),
+        (
+            CreateComputeRequest {
+                ray: Some(RayCompute {
+                    entrypoint_num_cpus: Some(-1.0),
+                    ..ray_compute(&head.address).ray.unwrap()
+                }),
+                ..ray_compute(&head.address)
+            },
+            "ray.entrypoint_num_cpus: ",
+        ),
+        (
+            CreateComputeRequest {
+                kind: None,
+                ..ray_compute(&head.address)
+            },
+            "ray: ",
+        ),
+    ];
+    for (request, field) in cases {
+        let message = api_error(
+            admin
+                .create_compute("team", "vision", "refused", &request)
+                .await,
+            400,
+            "InvalidInput",
+        );
+        assert!(message.starts_with(field), "{field}: {message}");
+    }
+    assert!(
+        admin
+            .list_computes("team", "vision")
+            .await
+            .unwrap()
+            .iter()
+            .all(|c| c.name != "refused")
+    );
+}

@@ -1,0 +1,167 @@
+//! The Ray Jobs API (`/api/packages`, `/api/jobs`), as much of it as a run needs.
+
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use serde_json::json;
+use std::time::Duration;
+
+/// How long one call to the cluster may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Tries of a submission a busy head answered with a server error.
+const SUBMIT_RETRIES: u32 = 30;
+
+#[derive(Clone)]
+pub struct RayCluster {
+    address: String,
+    http: reqwest::Client,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct JobInfo {
+    /// PENDING, RUNNING, STOPPED, SUCCEEDED or FAILED.
+    pub status: String,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub driver_exit_code: Option<i32>,
+}
+
+impl JobInfo {
+    pub fn is_final(&self) -> bool {
+        matches!(self.status.as_str(), "STOPPED" | "SUCCEEDED" | "FAILED")
+    }
+}
+
+#[derive(Deserialize)]
+struct JobLogs {
+    logs: String,
+}
+
+/// What a job is submitted with.
+pub struct JobSubmission<'a> {
+    pub submission_id: &'a str,
+    pub entrypoint: &'a str,
+    pub package: &'a str,
+    pub env_vars: serde_json::Map<String, serde_json::Value>,
+    pub ray: &'a casemate_types::wire::RayCompute,
+}
+
+impl RayCluster {
+    pub fn new(address: &str) -> Result<Self> {
+        // Ray's dashboard speaks plain HTTP (the compute's address is checked to be http://);
+        // the TLS backend trusts nothing, so an https redirect cannot go anywhere.
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(Error::internal)?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+        let http = reqwest::Client::builder()
+            .timeout(CALL_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_backend_preconfigured(tls)
+            .build()
+            .map_err(Error::internal)?;
+        Ok(Self {
+            address: address.trim_end_matches('/').to_owned(),
+            http,
+        })
+    }
+
+    fn unreachable(&self, error: &dyn std::fmt::Display) -> Error {
+        Error::BadGateway(format!(
+            "the Ray cluster at {} did not answer: {error}",
+            self.address
+        ))
+    }
+
+    async fn checked(
+        &self,
+        response: reqwest::Result<reqwest::Response>,
+    ) -> Result<reqwest::Response> {
+        let response = response.map_err(|e| self.unreachable(&e))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        let body: String = body.chars().take(500).collect();
+        Err(Error::BadGateway(format!(
+            "the Ray cluster at {} answered {status}: {body}",
+            self.address
+        )))
+    }
+
+    pub async fn upload_package(&self, name: &str, bytes: Vec<u8>) -> Result<()> {
+        let url = format!("{}/api/packages/gcs/{name}", self.address);
+        self.checked(self.http.put(url).body(bytes).send().await)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn submit(&self, job: &JobSubmission<'_>) -> Result<()> {
+        let mut body = json!({
+            "submission_id": job.submission_id,
+            "entrypoint": job.entrypoint,
+            "runtime_env": {
+                "working_dir": format!("gcs://{}", job.package),
+                "env_vars": job.env_vars,
+            },
+        });
+        for (name, value) in [
+            (
+                "entrypoint_num_cpus",
+                job.ray.entrypoint_num_cpus.map(serde_json::Value::from),
+            ),
+            (
+                "entrypoint_num_gpus",
+                job.ray.entrypoint_num_gpus.map(serde_json::Value::from),
+            ),
+            (
+                "entrypoint_memory",
+                job.ray.entrypoint_memory.map(serde_json::Value::from),
+            ),
+        ] {
+            if let Some(value) = value {
+                body[name] = value;
+            }
+        }
+        let url = format!("{}/api/jobs/", self.address);
+        // A head that has just started answers 500 ("no available agent ... try again later")
+        // until its job agent is up: such answers are retried for a while; others are final.
+        let mut attempts = 0;
+        loop {
+            let sent = self.http.post(&url).json(&body).send().await;
+            let busy = sent
+                .as_ref()
+                .is_ok_and(|response| response.status().is_server_error());
+            match self.checked(sent).await {
+                Err(_) if busy && attempts < SUBMIT_RETRIES => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                outcome => return outcome.map(|_| ()),
+            }
+        }
+    }
+
+    pub async fn job(&self, submission_id: &str) -> Result<JobInfo> {
+        let url = format!("{}/api/jobs/{submission_id}", self.address);
+        let response = self.checked(self.http.get(url).send().await).await?;
+        response.json().await.map_err(|e| self.unreachable(&e))
+    }
+
+    pub async fn logs(&self, submission_id: &str) -> Result<String> {
+        let url = format!("{}/api/jobs/{submission_id}/logs", self.address);
+        let response = self.checked(self.http.get(url).send().await).await?;
+        let logs: JobLogs = response.json().await.map_err(|e| self.unreachable(&e))?;
+        Ok(logs.logs)
+    }
+
+    pub async fn stop(&self, submission_id: &str) -> Result<()> {
+        let url = format!("{}/api/jobs/{submission_id}/stop", self.address);
+        self.checked(self.http.post(url).send().await).await?;
+        Ok(())
+    }
+}
