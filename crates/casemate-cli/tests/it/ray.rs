@@ -24,6 +24,10 @@ run = Run.get_context()
 value = run.get_secret("db-password")
 print("secret:", value)
 run.log("loss", 0.25)
+import os
+os.makedirs("outputs/model", exist_ok=True)
+with open("outputs/model/weights.txt", "w") as f:
+    f.write("w" * 1000)
 print("trained on ray")
 "#;
 
@@ -128,8 +132,30 @@ impl RayHead {
 
     async fn job_status(&self, run: &Run) -> String {
         let url = format!("{}/api/jobs/casemate-{}", self.address, run.id.simple());
-        let info: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+        let response = reqwest::get(url).await.unwrap();
+        if !response.status().is_success() {
+            return "NOT SUBMITTED".into();
+        }
+        let info: serde_json::Value = response.json().await.unwrap();
         info["status"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+impl RayHead {
+    async fn wait_for_status(&self, run: &Run, wanted: &str) {
+        let mut status = String::new();
+        for _ in 0..600 {
+            status = self.job_status(run).await;
+            if status == wanted {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the Ray job of run {} is {status}, not {wanted}", run.id);
+    }
+
+    async fn wait_until_running(&self, run: &Run) {
+        self.wait_for_status(run, "RUNNING").await;
     }
 }
 
@@ -227,26 +253,21 @@ async fn runs_on_a_ray_cluster_fetch_secrets_log_metrics_fail_and_cancel_as_loca
 
     // Cancel stops the Ray job.
     let run = submit(&admin, &code.id, "cluster", "echo started; sleep 300").await;
-    let mut started = false;
-    for _ in 0..1200 {
-        if log_text(&admin, &run).await.contains("started") {
-            started = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(started, "the Ray job never started");
+    head.wait_until_running(&run).await;
     admin.cancel_run("team", "vision", run.id).await.unwrap();
     assert_eq!(wait_final(&admin, &run).await.status, RunStatus::Canceled);
-    let mut status = String::new();
-    for _ in 0..600 {
-        status = head.job_status(&run).await;
-        if status == "STOPPED" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, "STOPPED");
+    head.wait_for_status(&run, "STOPPED").await;
+
+    // A restart of casemate stops the Ray jobs of the runs it marks Failed.
+    let run = submit(&admin, &code.id, "cluster", "echo started; sleep 300").await;
+    head.wait_until_running(&run).await;
+    let server = server
+        .restart(casemate_server::config::ConfigLayer::default())
+        .await;
+    let admin = server.admin().await;
+    let ended = admin.get_run("team", "vision", run.id).await.unwrap();
+    assert_eq!(ended.status, RunStatus::Failed);
+    head.wait_for_status(&run, "STOPPED").await;
 
     // A cluster that does not answer fails the run, saying so.
     let closed = format!("http://127.0.0.1:{}", free_port());

@@ -60,6 +60,39 @@ fn job_environment(
     (env, ca)
 }
 
+/// The Ray job a run is: named by the run, so a restarted server finds it.
+fn submission_id(run: uuid::Uuid) -> String {
+    format!("casemate-{}", run.simple())
+}
+
+/// Stops the Ray job of a run a previous server process left in flight, in the background: a
+/// cluster that does not answer must not hold up the start.
+pub fn stop_orphaned_job(address: &str, run: uuid::Uuid) {
+    let cluster = match RayCluster::new(address) {
+        Ok(cluster) => cluster,
+        Err(error) => {
+            tracing::warn!(%run, %error, "could not stop the Ray job of an interrupted run");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        let job = submission_id(run);
+        match cluster.stop(&job).await {
+            Ok(()) => tracing::info!(%run, %job, "stopped the Ray job of an interrupted run"),
+            Err(error) => {
+                tracing::warn!(%run, %job, %error, "could not stop the Ray job of an interrupted run");
+            }
+        }
+    });
+}
+
+/// The run's command, then the upload of what it left in `outputs/` (the job's directory is on
+/// a Ray node, out of the server's reach), ending with the command's own status.
+fn entrypoint(command: &str) -> String {
+    let quoted = format!("'{}'", command.replace('\'', r"'\''"));
+    format!("/bin/sh -c {quoted}; status=$?; python3 -m casemate._upload_outputs; exit $status")
+}
+
 fn exit_of(info: &JobInfo) -> Exit {
     match (info.status.as_str(), info.driver_exit_code) {
         (_, Some(code)) => Exit::Code(code),
@@ -137,11 +170,12 @@ impl Executor for RayExecutor {
             .await
             .map_err(Error::internal)??;
             cluster.upload_package(&package.name, package.bytes).await?;
-            let submission_id = format!("casemate-{}", launch.id.simple());
+            let submission_id = submission_id(launch.id);
+            let entrypoint = entrypoint(&launch.command);
             cluster
                 .submit(&JobSubmission {
                     submission_id: &submission_id,
-                    entrypoint: &launch.command,
+                    entrypoint: &entrypoint,
                     package: &package.name,
                     env_vars,
                     ray: &ray,
@@ -172,5 +206,22 @@ impl Executor for RayExecutor {
                 stop,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_entrypoint_runs_the_command_as_given_and_ends_with_its_status() {
+        let output = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(entrypoint(r#"echo "it's $((6 * 7))"; exit 7"#))
+            .env("PYTHONPATH", "/nonexistent")
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "it's 42\n");
+        assert_eq!(output.status.code(), Some(7));
     }
 }

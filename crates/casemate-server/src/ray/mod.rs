@@ -6,4 +6,4 @@ mod executor;
 mod jobs;
 mod package;
 
-pub use executor::RayExecutor;
+pub use executor::{RayExecutor, stop_orphaned_job};

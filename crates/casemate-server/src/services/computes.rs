@@ -119,6 +119,20 @@ fn validate_engine(kind: &str, ray: Option<&RayCompute>) -> Result<Option<RayCom
 }
 
 impl Services {
+    /// The Ray cluster of a compute, by its workspace's id and its name (none for local ones,
+    /// or a compute since deleted).
+    pub(crate) async fn ray_of_compute(
+        &self,
+        workspace_id: &str,
+        name: &str,
+    ) -> Result<Option<RayCompute>> {
+        let id = format!("{workspace_id}/{COMPUTES}/{name}");
+        match self.store.resource(&id).await? {
+            Some(record) if record.kind == COMPUTES => Ok(compute_view(&record)?.ray),
+            _ => Ok(None),
+        }
+    }
+
     fn built_in_local(&self, workspace: &str) -> Compute {
         Compute {
             id: format!("{workspace}/{COMPUTES}/{BUILT_IN_LOCAL}"),

@@ -7,7 +7,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 /// The package's files, as the repository's `python/casemate/` holds them.
-const FILES: [(&str, &str); 5] = [
+const FILES: [(&str, &str); 6] = [
     (
         "__init__.py",
         include_str!("../../../../python/casemate/__init__.py"),
@@ -27,6 +27,10 @@ const FILES: [(&str, &str); 5] = [
     (
         "_scoring_server.py",
         include_str!("../../../../python/casemate/_scoring_server.py"),
+    ),
+    (
+        "_upload_outputs.py",
+        include_str!("../../../../python/casemate/_upload_outputs.py"),
     ),
 ];
 

@@ -1250,8 +1250,8 @@ impl Services {
         super::identity::caller_from(principal, credential)
     }
 
-    /// Start-up: runs a previous process left in flight are marked Failed, and any process
-    /// group of theirs still alive on this machine is killed.
+    /// Start-up: runs a previous process left in flight are marked Failed, any process group
+    /// of theirs still alive on this machine is killed, and their Ray jobs are stopped.
     pub async fn recover_interrupted_runs(&self) -> Result<usize> {
         let interrupted = self.store.in_flight_runs().await?;
         for run in &interrupted {
@@ -1259,6 +1259,9 @@ impl Services {
                 && process_has_environment(pid, &format!("CASEMATE_RUN_ID={}", run.id))
             {
                 kill_process_group(pid);
+            }
+            if let Some(ray) = self.ray_of_compute(&run.workspace_id, &run.compute).await? {
+                crate::ray::stop_orphaned_job(&ray.address, run.id);
             }
             let reason = format!(
                 "the server stopped while the run was {}; casemate restarted and marked it Failed",
