@@ -22,7 +22,10 @@ fn main() -> anyhow::Result<()> {
         "authz" => runtime.block_on(authz::run()),
         "stream" => stream::run(),
         "secret-get" => runtime.block_on(secret_get::run()),
-        "runs" => runtime.block_on(runs::run()),
+        "runs" => {
+            let rest: Vec<String> = std::env::args().skip(2).collect();
+            runtime.block_on(runs::run(&rest))
+        }
         "mlflow" => runtime.block_on(mlflow::run()),
         "startup" => runtime.block_on(startup::run()),
         "scoring" => runtime.block_on(scoring::run()),
@@ -31,7 +34,7 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(authz::run())?;
             stream::run()?;
             runtime.block_on(secret_get::run())?;
-            runtime.block_on(runs::run())?;
+            runtime.block_on(runs::run(&[]))?;
             runtime.block_on(mlflow::run())?;
             runtime.block_on(startup::run())?;
             runtime.block_on(scoring::run())?;
@@ -39,7 +42,7 @@ fn main() -> anyhow::Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: casemate-bench <authz|stream|secret-get|runs|mlflow|startup|scoring|registry|all>"
+                "usage: casemate-bench <authz|stream|secret-get|runs [--compute local|ray]|mlflow|startup|scoring|registry|all>"
             );
             std::process::exit(2);
         }

@@ -1,14 +1,18 @@
-//! Training runs on the built-in `local` target of the real `casemate` binary: the time from a
-//! client's submit to the user's process starting (the process prints its own start time, so the
-//! figure is what a user waits for, not what the server records), median of 20 one at a time;
-//! and runs per minute for 200 trivial runs submitted together, which the local target runs
-//! two at a time (its default `local_max_concurrent_runs`).
+//! Training runs through the real `casemate` binary, on the built-in `local` target or (with
+//! `--compute ray` and `CASEMATE_BENCH_RAY_ADDRESS` naming a running Ray head's dashboard) on a
+//! `ray` compute: the time from a client's submit to the user's process starting (the process
+//! prints its own start time, so the figure is what a user waits for, not what the server
+//! records), median of runs one at a time; and runs per minute for trivial runs submitted
+//! together, two at a time (the local target's default `local_max_concurrent_runs`, and the ray
+//! compute's `max_concurrent_runs`).
 
 use crate::server::CasemateServer;
 use crate::stats::summarize;
 use anyhow::{Context, bail};
 use casemate_client::Client;
-use casemate_types::wire::{CreateWorkspaceRequest, Run, Snapshot, SubmitRunRequest};
+use casemate_types::wire::{
+    CreateComputeRequest, CreateWorkspaceRequest, RayCompute, Run, Snapshot, SubmitRunRequest,
+};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -16,17 +20,22 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const RESOURCE_GROUP: &str = "bench";
 const WORKSPACE: &str = "bench-ws";
 const EXPERIMENT: &str = "bench";
-const LATENCY_RUNS: usize = 20;
-const THROUGHPUT_RUNS: usize = 200;
+/// Where the runs go, and how many of each measurement.
+struct Target {
+    compute: Option<String>,
+    label: &'static str,
+    latency_runs: usize,
+    throughput_runs: usize,
+}
 const POLL: Duration = Duration::from_millis(20);
 const GIVE_UP: Duration = Duration::from_secs(600);
 
-fn request(snapshot: &Snapshot, command: &str) -> SubmitRunRequest {
+fn request(target: &Target, snapshot: &Snapshot, command: &str) -> SubmitRunRequest {
     SubmitRunRequest {
         image: None,
         snapshot_id: snapshot.id.clone(),
         command: command.to_owned(),
-        compute: None,
+        compute: target.compute.clone(),
         time_limit_seconds: None,
         environment: BTreeMap::new(),
     }
@@ -53,6 +62,7 @@ fn since_epoch(time: SystemTime) -> anyhow::Result<Duration> {
 /// One run of `date +%s%N`: the client's submit instant to the instant the process printed.
 async fn one_start_latency(
     client: &Client,
+    target: &Target,
     snapshot: &Snapshot,
 ) -> anyhow::Result<(Duration, Duration)> {
     let submitted = since_epoch(SystemTime::now())?;
@@ -61,7 +71,7 @@ async fn one_start_latency(
             RESOURCE_GROUP,
             WORKSPACE,
             EXPERIMENT,
-            &request(snapshot, "date +%s%N"),
+            &request(target, snapshot, "date +%s%N"),
         )
         .await?;
     let ended = wait_final(client, &run).await?;
@@ -71,14 +81,15 @@ async fn one_start_latency(
     let logs = client
         .run_logs(RESOURCE_GROUP, WORKSPACE, run.id, 0)
         .await?;
+    // A Ray job's log also holds Ray's own lines: the start time is the line that is a number.
     let printed: u64 = logs
         .chunks
         .iter()
         .filter(|chunk| chunk.stream == "stdout")
         .map(|chunk| chunk.text.as_str())
         .collect::<String>()
-        .trim()
-        .parse()
+        .lines()
+        .find_map(|line| line.trim().parse().ok())
         .context("the run did not print its start time")?;
     let started = Duration::from_nanos(printed);
     let recorded = ended
@@ -91,7 +102,29 @@ async fn one_start_latency(
     ))
 }
 
-pub async fn run() -> anyhow::Result<()> {
+/// `runs [--compute local|ray]`.
+pub async fn run(args: &[String]) -> anyhow::Result<()> {
+    let target = match args {
+        [] => Target {
+            compute: None,
+            label: "local target",
+            latency_runs: 20,
+            throughput_runs: 200,
+        },
+        [flag, compute] if flag == "--compute" && compute == "local" => Target {
+            compute: None,
+            label: "local target",
+            latency_runs: 20,
+            throughput_runs: 200,
+        },
+        [flag, compute] if flag == "--compute" && compute == "ray" => Target {
+            compute: Some("ray".into()),
+            label: "ray compute",
+            latency_runs: 10,
+            throughput_runs: 40,
+        },
+        _ => bail!("usage: casemate-bench runs [--compute local|ray]"),
+    };
     let home = tempfile::tempdir()?;
     let server = CasemateServer::start(home.path())?;
     let (admin, _) = server.admin().await?;
@@ -103,6 +136,25 @@ pub async fn run() -> anyhow::Result<()> {
             &CreateWorkspaceRequest::default(),
         )
         .await?;
+    if target.compute.is_some() {
+        let address = std::env::var("CASEMATE_BENCH_RAY_ADDRESS").context(
+            "--compute ray needs CASEMATE_BENCH_RAY_ADDRESS=http://HOST:PORT, a Ray head's dashboard",
+        )?;
+        let compute = CreateComputeRequest {
+            kind: Some("ray".into()),
+            max_concurrent_runs: Some(2),
+            ray: Some(RayCompute {
+                address,
+                entrypoint_num_cpus: Some(0.5),
+                entrypoint_num_gpus: None,
+                entrypoint_memory: None,
+            }),
+            ..Default::default()
+        };
+        admin
+            .create_compute(RESOURCE_GROUP, WORKSPACE, "ray", &compute)
+            .await?;
+    }
     let source = tempfile::tempdir()?;
     std::fs::write(source.path().join("train.sh"), "true\n")?;
     let (mut archive, _) = casemate_client::archive_directory(source.path())?;
@@ -112,10 +164,10 @@ pub async fn run() -> anyhow::Result<()> {
         .upload_snapshot(RESOURCE_GROUP, WORKSPACE, reqwest::Body::from(tar))
         .await?;
 
-    let mut user_waits = Vec::with_capacity(LATENCY_RUNS);
-    let mut recorded = Vec::with_capacity(LATENCY_RUNS);
-    for _ in 0..LATENCY_RUNS {
-        let (user_wait, server_recorded) = one_start_latency(&admin, &snapshot).await?;
+    let mut user_waits = Vec::with_capacity(target.latency_runs);
+    let mut recorded = Vec::with_capacity(target.latency_runs);
+    for _ in 0..target.latency_runs {
+        let (user_wait, server_recorded) = one_start_latency(&admin, &target, &snapshot).await?;
         user_waits.push(user_wait);
         recorded.push(server_recorded);
     }
@@ -123,24 +175,26 @@ pub async fn run() -> anyhow::Result<()> {
     let user_waits = summarize(user_waits);
     let recorded = summarize(recorded);
     println!(
-        "submit to process start, local target, {LATENCY_RUNS} runs one at a time: \
+        "submit to process start, {}, {} runs one at a time: \
          median {:.1} ms (slowest {:.1} ms); recorded by the server (submitted_at to started_at): \
-         median {:.1} ms   target: under 200 ms",
+         median {:.1} ms   target: under 200 ms (local)",
+        target.label,
+        target.latency_runs,
         user_waits.median.as_secs_f64() * 1e3,
         slowest.as_secs_f64() * 1e3,
         recorded.median.as_secs_f64() * 1e3,
     );
 
     let began = Instant::now();
-    let mut runs = Vec::with_capacity(THROUGHPUT_RUNS);
-    for _ in 0..THROUGHPUT_RUNS {
+    let mut runs = Vec::with_capacity(target.throughput_runs);
+    for _ in 0..target.throughput_runs {
         runs.push(
             admin
                 .submit_run(
                     RESOURCE_GROUP,
                     WORKSPACE,
                     EXPERIMENT,
-                    &request(&snapshot, "true"),
+                    &request(&target, &snapshot, "true"),
                 )
                 .await?,
         );
@@ -154,9 +208,11 @@ pub async fn run() -> anyhow::Result<()> {
     }
     let elapsed = began.elapsed();
     println!(
-        "{THROUGHPUT_RUNS} trivial runs (`true`) at concurrency 2: {:.0} runs per minute \
-         ({:.1} s in all; submitting took {:.1} s)   target: over 300 runs per minute",
-        THROUGHPUT_RUNS as f64 / elapsed.as_secs_f64() * 60.0,
+        "{} trivial runs (`true`) on the {} at concurrency 2: {:.0} runs per minute \
+         ({:.1} s in all; submitting took {:.1} s)   target: over 300 runs per minute (local)",
+        target.throughput_runs,
+        target.label,
+        target.throughput_runs as f64 / elapsed.as_secs_f64() * 60.0,
         elapsed.as_secs_f64(),
         submitted.as_secs_f64(),
     );

@@ -93,6 +93,20 @@ pub fn validate_workspace_name(field: &'static str, name: &str) -> Result<(), Fi
     Ok(())
 }
 
+/// Free text of a resource (a description, a resource name a token is for): at most 1024
+/// characters, no control characters; absent is fine.
+pub fn validate_note(field: &'static str, value: Option<&str>) -> Result<(), FieldError> {
+    match value {
+        Some(v) if v.chars().count() > 1024 || v.chars().any(char::is_control) => {
+            Err(FieldError::new(
+                field,
+                "must be at most 1024 characters, with no control characters",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Experiment and compute names: 1-127 letters, digits, '-' or '_', starting with a letter or digit.
 pub fn validate_child_name(field: &'static str, name: &str) -> Result<(), FieldError> {
     let starts_well = name

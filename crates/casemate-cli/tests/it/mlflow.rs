@@ -20,12 +20,10 @@ pub fn scripts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mlflow")
 }
 
-/// The venv's python, with the full `mlflow` package and what its models need (scikit-learn,
-/// pandas) installed: the client ML teams install. Made once under cargo's target directory;
-/// test processes that ask at the same time wait on a lock beside it.
-pub fn python_with_mlflow() -> PathBuf {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mlflow-full-venv");
-    let python = venv.join("bin/python");
+/// A venv under cargo's target directory with `packages` installed from PyPI, made once; test
+/// processes that ask at the same time wait on a lock beside it.
+pub fn venv_with(name: &str, packages: &[&str]) -> PathBuf {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let ready = venv.join("installed");
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -38,15 +36,9 @@ pub fn python_with_mlflow() -> PathBuf {
         let _ = std::fs::remove_dir_all(&venv);
         for command in [
             Command::new("python3").args(["-m", "venv"]).arg(&venv),
-            Command::new(&python).args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "mlflow>=3.1,<4",
-                "scikit-learn",
-                "pandas",
-            ]),
+            Command::new(venv.join("bin/python"))
+                .args(["-m", "pip", "install", "--quiet"])
+                .args(packages),
         ] {
             let output = command.output().unwrap();
             assert!(
@@ -57,7 +49,17 @@ pub fn python_with_mlflow() -> PathBuf {
         }
         std::fs::write(&ready, "").unwrap();
     }
-    python
+    venv
+}
+
+/// The venv's python, with the full `mlflow` package and what its models need (scikit-learn,
+/// pandas) installed: the client ML teams install.
+pub fn python_with_mlflow() -> PathBuf {
+    venv_with(
+        "mlflow-full-venv",
+        &["mlflow>=3.1,<4", "scikit-learn", "pandas"],
+    )
+    .join("bin/python")
 }
 
 pub async fn token_of(server: &TestServer, name: &str, password: &str) -> String {

@@ -5,7 +5,7 @@
 //! the run cleanly; and the compute's fields are refused by name.
 
 use crate::api_error;
-use crate::mlflow::workspaces;
+use crate::mlflow::{venv_with, workspaces};
 use crate::runs::{log_text, snapshot, wait_final};
 use casemate_client::{Client, SecretScope};
 use casemate_testkit::TestServer;
@@ -13,7 +13,7 @@ use casemate_types::Sensitive;
 use casemate_types::wire::{
     CreateComputeRequest, RayCompute, Run, RunStatus, SetSecretRequest, SubmitRunRequest,
 };
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -31,39 +31,9 @@ with open("outputs/model/weights.txt", "w") as f:
 print("trained on ray")
 "#;
 
-/// The venv's `ray`, installed once (test processes that ask together wait on a lock).
+/// The `ray` of a venv made once from PyPI.
 fn ray_bin() -> PathBuf {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ray-venv");
-    let ready = venv.join("installed");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(venv.with_extension("lock"))
-        .unwrap();
-    lock.lock().unwrap();
-    if !ready.exists() {
-        let _ = std::fs::remove_dir_all(&venv);
-        for command in [
-            Command::new("python3").args(["-m", "venv"]).arg(&venv),
-            Command::new(venv.join("bin/python")).args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "ray[default]>=2.40,<3",
-            ]),
-        ] {
-            let output = command.output().unwrap();
-            assert!(
-                output.status.success(),
-                "{command:?}: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        std::fs::write(&ready, "").unwrap();
-    }
-    venv.join("bin/ray")
+    venv_with("ray-venv", &["ray[default]>=2.40,<3"]).join("bin/ray")
 }
 
 fn free_port() -> u16 {

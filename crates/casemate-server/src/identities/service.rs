@@ -7,7 +7,7 @@ use crate::services::resources::resource_group_id;
 use crate::services::{Caller, Services};
 use casemate_authz::Scope;
 use casemate_store::{PrincipalRecord, Provisioning, ResourceRecord, RoleAssignmentRecord};
-use casemate_types::names::validate_child_name;
+use casemate_types::names::{validate_child_name, validate_note};
 use casemate_types::wire::{
     Compute, ComputeIdentity, CreateIdentityRequest, Identity, IdentityTokenRequest, PrincipalKind,
     TokenResponse,
@@ -103,14 +103,7 @@ impl Services {
         request: &CreateIdentityRequest,
     ) -> Result<Identity> {
         validate_child_name("name", name)?;
-        if let Some(description) = &request.description
-            && (description.chars().count() > 1024 || description.chars().any(char::is_control))
-        {
-            return Err(Error::invalid(
-                "description",
-                "must be at most 1024 characters, with no control characters",
-            ));
-        }
+        validate_note("description", request.description.as_deref())?;
         let group = self.get_resource_group(rg).await?;
         let id = format!("{}/{IDENTITIES}/{name}", group.id);
         let client_id = Uuid::new_v4();
@@ -310,14 +303,7 @@ impl Services {
         let record = self.run_in(&storage, run).await?;
         let compute = self.get_compute(rg, ws, &record.compute).await?;
         let chosen = chosen_identity(&compute, request.client_id, "client_id")?;
-        if let Some(resource) = &request.resource
-            && (resource.len() > 1024 || resource.chars().any(char::is_control))
-        {
-            return Err(Error::invalid(
-                "resource",
-                "must be at most 1024 characters, with no control characters",
-            ));
-        }
+        validate_note("resource", request.resource.as_deref())?;
         let principal = self.enabled_principal(chosen.principal_id).await?;
         let lifetime =
             (record.time_limit_seconds - (self.now_unix() - record.submitted_at / 1000)).max(60);

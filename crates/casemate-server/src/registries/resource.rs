@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::services::resources::{
-    REGISTRIES, WORKSPACES, registry_of_workspace, resource_group_id,
+    REGISTRIES, WORKSPACES, registry_of_workspace, resource_group_id, resource_group_of,
 };
 use crate::services::{Caller, Services};
 use base64::Engine;
@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use casemate_crypto::opaque;
 use casemate_store::{PrincipalRecord, ResourceRecord, RoleAssignmentRecord};
 use casemate_types::Sensitive;
-use casemate_types::names::validate_child_name;
+use casemate_types::names::{validate_child_name, validate_note};
 use casemate_types::wire::{
     CreateRegistryRequest, PrincipalKind, Registry, RegistryCredentials, RegistryPassword,
     UpdateRegistryRequest,
@@ -91,26 +91,9 @@ fn password_context(registry_id: &str, slot: &str) -> Vec<u8> {
     format!("registry-admin-password/{registry_id}/{slot}").into_bytes()
 }
 
-fn validate_description(description: Option<&String>) -> Result<()> {
-    match description {
-        Some(d) if d.chars().count() > 1024 || d.chars().any(char::is_control) => {
-            Err(Error::invalid(
-                "description",
-                "must be at most 1024 characters, with no control characters",
-            ))
-        }
-        _ => Ok(()),
-    }
-}
-
 fn registry_view(record: &ResourceRecord) -> Result<Registry> {
     let properties = RegistryProperties::parse(record)?;
-    let resource_group = record
-        .parent
-        .as_deref()
-        .and_then(|p| p.strip_prefix("/resourceGroups/"))
-        .unwrap_or_default()
-        .to_owned();
+    let resource_group = resource_group_of(record);
     Ok(Registry {
         id: record.id.clone(),
         name: record.name.clone(),
@@ -133,7 +116,7 @@ impl Services {
         request: &CreateRegistryRequest,
     ) -> Result<Registry> {
         validate_child_name("name", name)?;
-        validate_description(request.description.as_ref())?;
+        validate_note("description", request.description.as_deref())?;
         let group = self.get_resource_group(rg).await?;
         let properties = RegistryProperties {
             description: request.description.clone(),
@@ -192,7 +175,7 @@ impl Services {
         name: &str,
         request: &UpdateRegistryRequest,
     ) -> Result<Registry> {
-        validate_description(request.description.as_ref())?;
+        validate_note("description", request.description.as_deref())?;
         if let Some(description) = &request.description {
             self.change_registry(rg, name, |properties| {
                 properties.description = Some(description.clone());

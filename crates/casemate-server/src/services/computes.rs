@@ -6,7 +6,7 @@ use super::Services;
 use super::resources::workspace_id;
 use crate::error::{Error, Result};
 use casemate_store::ResourceRecord;
-use casemate_types::names::validate_child_name;
+use casemate_types::names::{validate_child_name, validate_note};
 use casemate_types::wire::{
     Compute, ComputeIdentity, CreateComputeRequest, Experiment, RayCompute,
 };
@@ -189,14 +189,7 @@ impl Services {
                 "must be between 1 and 2592000 (30 days)",
             ));
         }
-        if let Some(description) = &request.description
-            && (description.chars().count() > 1024 || description.chars().any(char::is_control))
-        {
-            return Err(Error::invalid(
-                "description",
-                "must be at most 1024 characters, with no control characters",
-            ));
-        }
+        validate_note("description", request.description.as_deref())?;
         let workspace = self.get_workspace(rg, ws).await?;
         let id = format!("{}/{COMPUTES}/{name}", workspace.id);
         let (identities, system) = self

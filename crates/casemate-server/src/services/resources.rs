@@ -53,6 +53,16 @@ struct WorkspaceProperties {
     owned: Vec<String>,
 }
 
+/// The name of the resource group a resource record sits in.
+pub(crate) fn resource_group_of(record: &ResourceRecord) -> String {
+    record
+        .parent
+        .as_deref()
+        .and_then(|p| p.strip_prefix("/resourceGroups/"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// The resource id of the container registry a workspace record uses.
 pub(crate) fn registry_of_workspace(workspace: &ResourceRecord) -> Result<String> {
     Ok(properties_of(workspace)?.container_registry)
@@ -279,12 +289,7 @@ impl Services {
                 Some(registry) => RegistryProperties::parse(&registry)?.admin_user_enabled,
                 None => false,
             };
-        let resource_group = record
-            .parent
-            .as_deref()
-            .and_then(|p| p.strip_prefix("/resourceGroups/"))
-            .unwrap_or_default()
-            .to_owned();
+        let resource_group = resource_group_of(&record);
         Ok(Workspace {
             identity: WorkspaceIdentity {
                 kind: "SystemAssigned".into(),
