@@ -431,6 +431,28 @@ async fn registry_requests_are_refused_by_field_and_credentials_need_their_actio
         .await
         .unwrap();
     assert_eq!(credentials.passwords.len(), 2);
+    // A workspace's registry, admin user and all, goes with the workspace.
+    let own = CreateWorkspaceRequest {
+        registry_admin_enabled: true,
+        ..CreateWorkspaceRequest::default()
+    };
+    admin
+        .create_workspace("team", "speech", &own)
+        .await
+        .unwrap();
+    admin
+        .list_registry_credentials("team", "speech-registry")
+        .await
+        .unwrap();
+    let admins = "SELECT CAST(COUNT(*) AS TEXT) FROM principals WHERE kind = 'registry_admin'";
+    assert_eq!(server.sql_scalar(admins).await, "2");
+    admin.delete_workspace("team", "speech").await.unwrap();
+    assert_eq!(server.sql_scalar(admins).await, "1");
+    api_error(
+        admin.get_registry("team", "speech-registry").await,
+        404,
+        "NotFound",
+    );
     // Debug output never shows a password.
     let debug = format!("{credentials:?}");
     assert!(

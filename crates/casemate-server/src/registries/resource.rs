@@ -70,6 +70,11 @@ impl RegistryProperties {
         }
     }
 
+    /// The admin user's principal, once it has been made.
+    pub(crate) fn admin_principal(&self) -> Option<Uuid> {
+        self.admin.as_ref().map(|a| a.principal_id)
+    }
+
     pub(crate) fn parse(record: &ResourceRecord) -> Result<Self> {
         serde_json::from_str(&record.properties).map_err(Error::internal)
     }
@@ -202,7 +207,7 @@ impl Services {
             }
         }
         let properties = RegistryProperties::parse(&record)?;
-        let principals: Vec<Uuid> = properties.admin.iter().map(|a| a.principal_id).collect();
+        let principals: Vec<Uuid> = properties.admin_principal().into_iter().collect();
         let storage = self.registry_storage(&record.id).await?;
         self.store
             .delete_resources(std::slice::from_ref(&record.id), &principals)
@@ -219,8 +224,15 @@ impl Services {
         rg: &str,
         name: &str,
     ) -> Result<RegistryCredentials> {
-        let record = self.registry_record(rg, name).await?;
-        let properties = RegistryProperties::parse(&record)?;
+        let mut record = self.registry_record(rg, name).await?;
+        let mut properties = RegistryProperties::parse(&record)?;
+        // A workspace made with its registry's admin user on gets the user's principal and
+        // passwords the first time someone asks for them.
+        if properties.admin_user_enabled && properties.admin.is_none() {
+            self.set_registry_admin(rg, name, true).await?;
+            record = self.registry_record(rg, name).await?;
+            properties = RegistryProperties::parse(&record)?;
+        }
         let admin = match (&properties.admin, properties.admin_user_enabled) {
             (Some(admin), true) => admin,
             _ => {

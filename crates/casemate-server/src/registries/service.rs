@@ -66,7 +66,7 @@ async fn digest_of_file(path: &std::path::Path) -> Result<String> {
 
 impl Services {
     /// The registry's sealed storage: its own data key, wrapped by the root key.
-    pub(super) async fn registry_storage(&self, id: &str) -> Result<WorkspaceStorage> {
+    pub(crate) async fn registry_storage(&self, id: &str) -> Result<WorkspaceStorage> {
         self.store
             .resource(id)
             .await?

@@ -583,11 +583,21 @@ impl Services {
         self.remove_workspace_services(&record.id).await?;
         let mut ids = vec![record.id.clone()];
         ids.extend(properties.owned.iter().cloned());
-        self.store
-            .delete_resources(&ids, &[properties.identity])
-            .await?;
+        let mut principals = vec![properties.identity];
+        // The registry the workspace made goes with it: its admin user and its images too.
+        let registry = match self.store.resource(&properties.container_registry).await? {
+            Some(registry) if properties.owned.contains(&registry.id) => {
+                principals.extend(RegistryProperties::parse(&registry)?.admin_principal());
+                Some(self.registry_storage(&registry.id).await?)
+            }
+            _ => None,
+        };
+        self.store.delete_resources(&ids, &principals).await?;
         self.data_keys.forget_owners(&ids);
         self.remove_workspace_blobs(&storage).await;
+        if let Some(registry) = registry {
+            self.remove_workspace_blobs(&registry).await;
+        }
         Ok(())
     }
 
