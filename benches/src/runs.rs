@@ -32,6 +32,7 @@ const GIVE_UP: Duration = Duration::from_secs(600);
 
 fn request(target: &Target, snapshot: &Snapshot, command: &str) -> SubmitRunRequest {
     SubmitRunRequest {
+        resources: None,
         image: None,
         snapshot_id: snapshot.id.clone(),
         command: command.to_owned(),

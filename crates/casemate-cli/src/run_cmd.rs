@@ -6,7 +6,7 @@ use crate::output::{OutputFormat, emit, record, table};
 use anyhow::Context;
 use casemate_client::{Client, archive_directory};
 use casemate_types::wire::{
-    CreateComputeRequest, RayCompute, Run, RunImage, RunStatus, SubmitRunRequest,
+    CreateComputeRequest, RayCompute, Run, RunImage, RunResources, RunStatus, SubmitRunRequest,
 };
 use clap::{Args, Subcommand};
 use futures_util::StreamExt;
@@ -24,6 +24,8 @@ pub struct WorkspaceArgs {
     pub workspace: String,
 }
 
+// Parsed once per process from the command line: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum RunCommand {
     /// Upload a source directory as a snapshot and run a command on a compute target.
@@ -52,6 +54,15 @@ pub enum RunCommand {
         /// The client id of the compute identity that pulls --image (default: its system one).
         #[arg(long, requires = "image")]
         image_identity: Option<uuid::Uuid>,
+        /// On a ray compute: CPUs Ray reserves for this run (instead of the compute's).
+        #[arg(long)]
+        entrypoint_num_cpus: Option<f64>,
+        /// On a ray compute: GPUs Ray reserves for this run.
+        #[arg(long)]
+        entrypoint_num_gpus: Option<f64>,
+        /// On a ray compute: bytes of memory Ray reserves for this run.
+        #[arg(long)]
+        entrypoint_memory: Option<u64>,
         /// Follow the log until the run ends; fail when it does not complete.
         #[arg(long)]
         wait: bool,
@@ -280,11 +291,20 @@ pub async fn run(command: RunCommand, format: OutputFormat) -> anyhow::Result<()
             environment,
             image,
             image_identity,
+            entrypoint_num_cpus,
+            entrypoint_num_gpus,
+            entrypoint_memory,
             wait,
         } => {
+            let resources = RunResources {
+                entrypoint_num_cpus,
+                entrypoint_num_gpus,
+                entrypoint_memory,
+            };
             let environment = parse_environment(&environment)?;
             let snapshot_id = upload(&client, &at, &source_dir).await?;
             let request = SubmitRunRequest {
+                resources: (resources != RunResources::default()).then_some(resources),
                 image: image.map(|base_image| RunImage {
                     base_image,
                     client_id: image_identity,

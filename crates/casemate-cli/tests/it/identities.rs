@@ -291,6 +291,7 @@ async fn a_run_acts_as_its_computes_identity_not_as_its_submitter() {
             "vision",
             "identity",
             &SubmitRunRequest {
+                resources: None,
                 image: None,
                 snapshot_id: code.id.clone(),
                 command: "python3 as_identity.py".into(),

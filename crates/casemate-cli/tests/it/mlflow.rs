@@ -289,6 +289,7 @@ async fn the_mlflow_client_tracks_registers_and_is_refused_through_the_gate() {
             "vision",
             "digits",
             &SubmitRunRequest {
+                resources: None,
                 image: None,
                 snapshot_id: snap.id.clone(),
                 command: format!("{} in_run.py", python.display()),

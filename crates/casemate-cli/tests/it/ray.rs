@@ -11,7 +11,8 @@ use casemate_client::{Client, SecretScope};
 use casemate_testkit::TestServer;
 use casemate_types::Sensitive;
 use casemate_types::wire::{
-    CreateComputeRequest, RayCompute, Run, RunStatus, SetSecretRequest, SubmitRunRequest,
+    CreateComputeRequest, RayCompute, Run, RunResources, RunStatus, SetSecretRequest,
+    SubmitRunRequest,
 };
 use std::path::PathBuf;
 use std::process::Command;
@@ -100,14 +101,33 @@ impl RayHead {
         panic!("the Ray dashboard at {address} never answered");
     }
 
-    async fn job_status(&self, run: &Run) -> String {
+    /// The Ray job of a run, as the Jobs API shows it (null before it is submitted).
+    async fn job(&self, run: &Run) -> serde_json::Value {
         let url = format!("{}/api/jobs/casemate-{}", self.address, run.id.simple());
         let response = reqwest::get(url).await.unwrap();
         if !response.status().is_success() {
-            return "NOT SUBMITTED".into();
+            return serde_json::Value::Null;
         }
-        let info: serde_json::Value = response.json().await.unwrap();
-        info["status"].as_str().unwrap_or_default().to_owned()
+        response.json().await.unwrap()
+    }
+
+    /// What Ray reserved for a run's entrypoint: its job's supervisor actor's resources.
+    async fn supervisor_resources(&self, run: &Run) -> serde_json::Value {
+        let url = format!("{}/api/v0/actors?detail=true&limit=1000", self.address);
+        let listed: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+        let name = format!("_ray_internal_job_actor_casemate-{}", run.id.simple());
+        listed["data"]["result"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|actor| actor["name"] == name.as_str())
+            .map(|actor| actor["required_resources"].clone())
+            .unwrap_or_else(|| panic!("no supervisor actor {name}: {listed}"))
+    }
+
+    async fn job_status(&self, run: &Run) -> String {
+        let job = self.job(run).await;
+        job["status"].as_str().unwrap_or("NOT SUBMITTED").to_owned()
     }
 }
 
@@ -156,6 +176,7 @@ async fn submit(client: &Client, snapshot_id: &str, compute: &str, command: &str
             "vision",
             "ray",
             &SubmitRunRequest {
+                resources: None,
                 snapshot_id: snapshot_id.to_owned(),
                 command: command.to_owned(),
                 compute: Some(compute.to_owned()),
@@ -213,6 +234,51 @@ async fn runs_on_a_ray_cluster_fetch_secrets_log_metrics_fail_and_cancel_as_loca
     assert!(
         metrics.iter().any(|m| m.name == "loss" && m.value == 0.25),
         "{metrics:?}"
+    );
+
+    // A run's own reservation replaces the compute's; on a local compute, or out of range,
+    // it is refused by field.
+    let mut reserved = SubmitRunRequest {
+        snapshot_id: code.id.clone(),
+        command: "echo started; sleep 300".into(),
+        compute: Some("cluster".into()),
+        time_limit_seconds: None,
+        environment: Default::default(),
+        image: None,
+        resources: Some(RunResources {
+            entrypoint_num_cpus: Some(0.25),
+            ..RunResources::default()
+        }),
+    };
+    let run = admin
+        .submit_run("team", "vision", "ray", &reserved)
+        .await
+        .unwrap();
+    head.wait_until_running(&run).await;
+    // Ray runs the entrypoint in a supervisor actor holding the reservation.
+    assert_eq!(head.supervisor_resources(&run).await["CPU"], 0.25);
+    admin.cancel_run("team", "vision", run.id).await.unwrap();
+    assert_eq!(wait_final(&admin, &run).await.status, RunStatus::Canceled);
+    reserved.compute = Some("local".into());
+    let message = api_error(
+        admin.submit_run("team", "vision", "ray", &reserved).await,
+        400,
+        "InvalidInput",
+    );
+    assert!(message.starts_with("resources: "), "{message}");
+    reserved.compute = Some("cluster".into());
+    reserved.resources = Some(RunResources {
+        entrypoint_num_cpus: Some(-1.0),
+        ..RunResources::default()
+    });
+    let message = api_error(
+        admin.submit_run("team", "vision", "ray", &reserved).await,
+        400,
+        "InvalidInput",
+    );
+    assert!(
+        message.starts_with("resources.entrypoint_num_cpus: "),
+        "{message}"
     );
 
     let run = submit(&admin, &code.id, "cluster", "echo failing; exit 3").await;

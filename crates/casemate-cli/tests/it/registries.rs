@@ -340,6 +340,7 @@ async fn skopeo_pushes_with_acr_push_and_pulls_with_acr_pull_only() {
             "vision",
             "pull",
             &casemate_types::wire::SubmitRunRequest {
+                resources: None,
                 image: None,
                 snapshot_id: code.id.clone(),
                 command: "python3 pull.py".into(),

@@ -29,6 +29,7 @@ async fn submit(
             "vision",
             "images",
             &SubmitRunRequest {
+                resources: None,
                 snapshot_id: snapshot_id.to_owned(),
                 command: r#"echo "image=$CASEMATE_IMAGE digest=$CASEMATE_IMAGE_DIGEST""#.into(),
                 compute: Some(compute.to_owned()),
@@ -186,6 +187,7 @@ async fn a_runs_image_is_pulled_as_its_compute_identity_verified_and_its_digest_
             "vision",
             "images",
             &SubmitRunRequest {
+                resources: None,
                 snapshot_id: code.id.clone(),
                 command: "true".into(),
                 compute: Some("gpu".into()),

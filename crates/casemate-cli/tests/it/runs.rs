@@ -47,6 +47,7 @@ pub async fn submit(
     env: &[(&str, &str)],
 ) -> Run {
     let request = SubmitRunRequest {
+        resources: None,
         image: None,
         snapshot_id: snapshot.id.clone(),
         command: command.into(),
@@ -368,6 +369,7 @@ async fn failing_commands_and_time_limits_fail_the_run_with_a_reason() {
         Some("the command exited with code 3")
     );
     let request = SubmitRunRequest {
+        resources: None,
         image: None,
         snapshot_id: snap.id.clone(),
         command: "sleep 300".into(),
@@ -445,6 +447,7 @@ async fn hbi_workspaces_wipe_scratch_and_record_no_environment() {
 
     let hbi = snapshot(&admin, "secure", &[("data.txt", "d")]).await;
     let request = SubmitRunRequest {
+        resources: None,
         image: None,
         snapshot_id: hbi.id.clone(),
         command: "cp data.txt copy.txt".into(),
@@ -616,6 +619,7 @@ async fn bad_submissions_and_run_writes_name_the_field() {
     let admin = workspace(&server).await;
     let snap = snapshot(&admin, "vision", &[("x", "")]).await;
     let base = SubmitRunRequest {
+        resources: None,
         image: None,
         snapshot_id: snap.id.clone(),
         command: "true".into(),
@@ -842,6 +846,7 @@ async fn computes_are_workspace_resources_for_compute_operators() {
     // A run on it may not exceed its limit.
     let snap = snapshot(&admin, "vision", &[("x", "")]).await;
     let over = SubmitRunRequest {
+        resources: None,
         image: None,
         snapshot_id: snap.id,
         command: "true".into(),

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use casemate_store::ResourceRecord;
 use casemate_types::names::{validate_child_name, validate_note};
 use casemate_types::wire::{
-    Compute, ComputeIdentity, CreateComputeRequest, Experiment, RayCompute,
+    Compute, ComputeIdentity, CreateComputeRequest, Experiment, RayCompute, RunResources,
 };
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +69,58 @@ fn compute_view(record: &ResourceRecord) -> Result<Compute> {
     })
 }
 
+/// What Ray reserves for an entrypoint: CPUs and GPUs from 0 to 1024, memory a positive number
+/// of bytes. Refusals name `prefix.FIELD`.
+fn validate_reservations(prefix: &str, resources: &RunResources) -> Result<()> {
+    for (field, value) in [
+        ("entrypoint_num_cpus", resources.entrypoint_num_cpus),
+        ("entrypoint_num_gpus", resources.entrypoint_num_gpus),
+    ] {
+        if let Some(value) = value
+            && !(value.is_finite() && (0.0..=1024.0).contains(&value))
+        {
+            return Err(Error::invalid(
+                format!("{prefix}.{field}"),
+                "must be a number from 0 to 1024",
+            ));
+        }
+    }
+    if resources.entrypoint_memory == Some(0) {
+        return Err(Error::invalid(
+            format!("{prefix}.entrypoint_memory"),
+            "must be a positive number of bytes",
+        ));
+    }
+    Ok(())
+}
+
+/// The compute's Ray settings with a run's own reservations in place of its defaults; a run
+/// on a compute that is not ray may not name any.
+pub(crate) fn ray_for_run(
+    target: &ComputeTarget,
+    resources: Option<&RunResources>,
+) -> Result<Option<RayCompute>> {
+    match (&target.ray, resources) {
+        (ray, None) => Ok(ray.clone()),
+        (None, Some(_)) => Err(Error::invalid(
+            "resources",
+            format!(
+                "applies only to runs on ray computes; '{}' is a {} compute",
+                target.name, target.kind
+            ),
+        )),
+        (Some(ray), Some(resources)) => {
+            validate_reservations("resources", resources)?;
+            Ok(Some(RayCompute {
+                address: ray.address.clone(),
+                entrypoint_num_cpus: resources.entrypoint_num_cpus.or(ray.entrypoint_num_cpus),
+                entrypoint_num_gpus: resources.entrypoint_num_gpus.or(ray.entrypoint_num_gpus),
+                entrypoint_memory: resources.entrypoint_memory.or(ray.entrypoint_memory),
+            }))
+        }
+    }
+}
+
 /// A compute's engine settings: a Ray compute names its cluster (and sane reservations); a
 /// local one has none.
 fn validate_engine(kind: &str, ray: Option<&RayCompute>) -> Result<Option<RayCompute>> {
@@ -88,22 +140,14 @@ fn validate_engine(kind: &str, ray: Option<&RayCompute>) -> Result<Option<RayCom
                     "must be the Ray dashboard's address, http://HOST:PORT, without a path or credentials (Ray's dashboard speaks plain HTTP: keep it on a private network)",
                 ));
             }
-            for (field, value) in [
-                ("ray.entrypoint_num_cpus", ray.entrypoint_num_cpus),
-                ("ray.entrypoint_num_gpus", ray.entrypoint_num_gpus),
-            ] {
-                if let Some(value) = value
-                    && !(value.is_finite() && (0.0..=1024.0).contains(&value))
-                {
-                    return Err(Error::invalid(field, "must be a number from 0 to 1024"));
-                }
-            }
-            if ray.entrypoint_memory == Some(0) {
-                return Err(Error::invalid(
-                    "ray.entrypoint_memory",
-                    "must be a positive number of bytes",
-                ));
-            }
+            validate_reservations(
+                "ray",
+                &RunResources {
+                    entrypoint_num_cpus: ray.entrypoint_num_cpus,
+                    entrypoint_num_gpus: ray.entrypoint_num_gpus,
+                    entrypoint_memory: ray.entrypoint_memory,
+                },
+            )?;
             Ok(Some(ray.clone()))
         }
         (RAY, None) => Err(Error::invalid(

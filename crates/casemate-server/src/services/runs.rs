@@ -400,6 +400,8 @@ struct Prepared {
     target: ComputeTarget,
     environment: Vec<(String, Sensitive)>,
     image: Option<RunImagePull>,
+    /// The Ray cluster and this run's reservations, on a ray compute.
+    ray: Option<casemate_types::wire::RayCompute>,
     secrets: Arc<FetchedSecrets>,
     stop: watch::Receiver<Option<StopRequest>>,
     ended: watch::Sender<bool>,
@@ -477,6 +479,7 @@ impl Services {
             .as_deref()
             .unwrap_or(super::computes::BUILT_IN_LOCAL);
         let target = self.compute_target(rg, ws, compute).await?;
+        let ray = super::computes::ray_for_run(&target, request.resources.as_ref())?;
         let time_limit = request.time_limit_seconds.unwrap_or(target.max_run_seconds);
         if time_limit == 0 || time_limit > target.max_run_seconds {
             return Err(Error::invalid(
@@ -646,6 +649,7 @@ impl Services {
             target,
             environment,
             image,
+            ray,
             secrets,
             stop,
             ended,
@@ -777,7 +781,7 @@ impl Services {
                 working_directory: scratch.clone(),
                 command: prepared.run.command.clone(),
                 environment: std::mem::take(&mut prepared.environment),
-                ray: prepared.target.ray.clone(),
+                ray: prepared.ray.clone(),
             })
             .await?;
         let Execution {

@@ -153,6 +153,22 @@ pub struct SubmitRunRequest {
     /// The image the run's environment is based on, pulled through the compute's identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<RunImage>,
+    /// For a run on a ray compute: what Ray reserves for its entrypoint, in place of the
+    /// compute's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<RunResources>,
+}
+
+/// A run's own Ray reservations; each one given replaces the compute's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunResources {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint_num_cpus: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint_num_gpus: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint_memory: Option<u64>,
 }
 
 /// A run's base image in a casemate registry, as `Environment.docker.base_image` names it.
