@@ -23,6 +23,17 @@ async fn submit(
     compute: &str,
     image: &str,
 ) -> Result<Run, casemate_client::ClientError> {
+    submit_as(client, snapshot_id, compute, image, None).await
+}
+
+/// A run that prints its image and digest, pulling `image` as the identity `client_id` names.
+async fn submit_as(
+    client: &Client,
+    snapshot_id: &str,
+    compute: &str,
+    image: &str,
+    client_id: Option<uuid::Uuid>,
+) -> Result<Run, casemate_client::ClientError> {
     client
         .submit_run(
             "team",
@@ -37,7 +48,7 @@ async fn submit(
                 environment: Default::default(),
                 image: Some(RunImage {
                     base_image: image.to_owned(),
-                    client_id: None,
+                    client_id,
                 }),
             },
         )
@@ -181,25 +192,14 @@ async fn a_runs_image_is_pulled_as_its_compute_identity_verified_and_its_digest_
         );
         assert!(message.starts_with("image.base_image:"), "{bad}: {message}");
     }
-    let stranger = admin
-        .submit_run(
-            "team",
-            "vision",
-            "images",
-            &SubmitRunRequest {
-                resources: None,
-                snapshot_id: code.id.clone(),
-                command: "true".into(),
-                compute: Some("gpu".into()),
-                time_limit_seconds: None,
-                environment: Default::default(),
-                image: Some(RunImage {
-                    base_image: "team/private/base/py:v1".into(),
-                    client_id: Some(uuid::Uuid::new_v4()),
-                }),
-            },
-        )
-        .await;
+    let stranger = submit_as(
+        &admin,
+        &code.id,
+        "gpu",
+        "team/private/base/py:v1",
+        Some(uuid::Uuid::new_v4()),
+    )
+    .await;
     let message = api_error(stranger, 400, "InvalidInput");
     assert!(message.starts_with("image.client_id:"), "{message}");
     let unknown = admin

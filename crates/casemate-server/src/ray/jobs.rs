@@ -7,6 +7,8 @@ use std::time::Duration;
 
 /// How long one call to the cluster may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// The job's environment variables whose values are credentials.
+const SECRET_VARIABLES: [&str; 2] = ["CASEMATE_RUN_TOKEN", "MLFLOW_TRACKING_TOKEN"];
 /// Tries of a submission a busy head answered with a server error.
 const SUBMIT_RETRIES: u32 = 30;
 
@@ -46,6 +48,14 @@ pub struct JobSubmission<'a> {
     pub ray: &'a casemate_types::wire::RayCompute,
 }
 
+/// `text` with every non-empty `secrets` value replaced by `***`.
+fn masked(text: &str, secrets: &[&str]) -> String {
+    secrets
+        .iter()
+        .filter(|secret| !secret.is_empty())
+        .fold(text.to_owned(), |text, secret| text.replace(secret, "***"))
+}
+
 impl RayCluster {
     pub fn new(address: &str) -> Result<Self> {
         // Ray's dashboard speaks plain HTTP (the compute's address is checked to be http://);
@@ -80,12 +90,23 @@ impl RayCluster {
         &self,
         response: reqwest::Result<reqwest::Response>,
     ) -> Result<reqwest::Response> {
+        self.checked_masking(response, &[]).await
+    }
+
+    /// [`Self::checked`], with `secrets` (what the request carried that is secret, such as the
+    /// run token) masked out of an error body before it becomes the run's reason: Ray may
+    /// echo what it was sent.
+    async fn checked_masking(
+        &self,
+        response: reqwest::Result<reqwest::Response>,
+        secrets: &[&str],
+    ) -> Result<reqwest::Response> {
         let response = response.map_err(|e| self.unreachable(&e))?;
         if response.status().is_success() {
             return Ok(response);
         }
         let status = response.status();
-        let body = response.text().await.unwrap_or_default();
+        let body = masked(&response.text().await.unwrap_or_default(), secrets);
         let body: String = body.chars().take(500).collect();
         Err(Error::BadGateway(format!(
             "the Ray cluster at {} answered {status}: {body}",
@@ -128,6 +149,10 @@ impl RayCluster {
             }
         }
         let url = format!("{}/api/jobs/", self.address);
+        let secrets: Vec<&str> = SECRET_VARIABLES
+            .iter()
+            .filter_map(|name| job.env_vars.get(*name).and_then(|v| v.as_str()))
+            .collect();
         // A head that has just started answers 500 ("no available agent ... try again later")
         // until its job agent is up: such answers are retried for a while; others are final.
         let mut attempts = 0;
@@ -136,7 +161,7 @@ impl RayCluster {
             let busy = sent
                 .as_ref()
                 .is_ok_and(|response| response.status().is_server_error());
-            match self.checked(sent).await {
+            match self.checked_masking(sent, &secrets).await {
                 Err(_) if busy && attempts < SUBMIT_RETRIES => {
                     attempts += 1;
                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -163,5 +188,22 @@ impl RayCluster {
         let url = format!("{}/api/jobs/{submission_id}/stop", self.address);
         self.checked(self.http.post(url).send().await).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_echoed_token_is_masked_before_the_body_is_cut() {
+        let token = "cmrun_0123456789abcdef";
+        let body = format!(
+            "{}{{\"env_vars\": {{\"CASEMATE_RUN_TOKEN\": \"{token}\"}}}}",
+            "x".repeat(440)
+        );
+        let shown: String = masked(&body, &[token, ""]).chars().take(500).collect();
+        assert!(!shown.contains("cmrun_0123"), "{shown}");
+        assert!(shown.contains("***"), "{shown}");
     }
 }
