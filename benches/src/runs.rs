@@ -149,6 +149,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
                 entrypoint_num_cpus: Some(0.5),
                 entrypoint_num_gpus: None,
                 entrypoint_memory: None,
+                credential_secret: None,
             }),
             ..Default::default()
         };

@@ -135,6 +135,10 @@ pub enum ComputeCommand {
         /// Bytes of memory Ray reserves for each run's entrypoint (ray only).
         #[arg(long, requires = "address")]
         entrypoint_memory: Option<u64>,
+        /// A secret in the workspace's vault holding Ray's token, or a whole `Name: value`
+        /// header for a proxy in front of the dashboard (ray only).
+        #[arg(long, requires = "address")]
+        credential_secret: Option<String>,
         #[arg(long)]
         max_concurrent_runs: Option<u32>,
         #[arg(long)]
@@ -468,6 +472,7 @@ pub async fn compute(command: ComputeCommand, format: OutputFormat) -> anyhow::R
             entrypoint_num_cpus,
             entrypoint_num_gpus,
             entrypoint_memory,
+            credential_secret,
         } => {
             let request = CreateComputeRequest {
                 kind: Some(kind),
@@ -480,6 +485,7 @@ pub async fn compute(command: ComputeCommand, format: OutputFormat) -> anyhow::R
                     entrypoint_num_cpus,
                     entrypoint_num_gpus,
                     entrypoint_memory,
+                    credential_secret,
                 }),
             };
             let created = client

@@ -1,8 +1,10 @@
 //! Runs on a real Ray cluster: a single-node head started on loopback from Ray installed from
-//! PyPI (in a venv made once under cargo's target directory), reached through the Ray Jobs API.
-//! A run there fetches a secret with its token (masked in the stored log) and logs a metric; a
-//! non-zero exit is Failed with its code; cancel stops the Ray job; an unreachable cluster fails
-//! the run cleanly; and the compute's fields are refused by name.
+//! PyPI (in a venv made once under cargo's target directory) with Ray's token authentication
+//! on, reached through the Ray Jobs API with the token from the workspace's vault. A run there
+//! fetches a secret with its token (masked in the stored log) and logs a metric; a non-zero exit
+//! is Failed with its code; cancel stops the Ray job; an unreachable cluster, or one refusing
+//! the credential, fails the run cleanly; an hbi run's job directory is gone when it ends; and
+//! the compute's fields are refused by name.
 
 use crate::api_error;
 use crate::mlflow::{venv_with, workspaces};
@@ -11,8 +13,8 @@ use casemate_client::{Client, SecretScope};
 use casemate_testkit::TestServer;
 use casemate_types::Sensitive;
 use casemate_types::wire::{
-    CreateComputeRequest, RayCompute, Run, RunResources, RunStatus, SetSecretRequest,
-    SubmitRunRequest,
+    CreateComputeRequest, CreateWorkspaceRequest, RayCompute, Run, RunResources, RunStatus,
+    SetSecretRequest, SubmitRunRequest,
 };
 use std::path::PathBuf;
 use std::process::Command;
@@ -26,6 +28,7 @@ value = run.get_secret("db-password")
 print("secret:", value)
 run.log("loss", 0.25)
 import os
+print("cwd:", os.getcwd())
 os.makedirs("outputs/model", exist_ok=True)
 with open("outputs/model/weights.txt", "w") as f:
     f.write("w" * 1000)
@@ -45,10 +48,16 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A single-node Ray head on loopback, stopped when dropped.
+/// The vault secret the tests' Ray computes name for their credential.
+const CREDENTIAL: &str = "ray-token";
+
+/// A single-node Ray head on loopback, with token authentication, stopped when dropped.
 struct RayHead {
     ray: PathBuf,
     address: String,
+    token: String,
+    /// Sends the token, as the test's own calls to the Jobs API must.
+    http: reqwest::Client,
     _temp: tempfile::TempDir,
 }
 
@@ -63,12 +72,15 @@ impl RayHead {
             .tempdir_in("/tmp")
             .unwrap();
         let dashboard = free_port();
+        let token = uuid::Uuid::new_v4().simple().to_string();
         let output = Command::new(&ray)
             .args(["start", "--head", "--disable-usage-stats", "--num-cpus=2"])
             .arg(format!("--port={}", free_port()))
             .args(["--dashboard-host=127.0.0.1", "--include-dashboard=true"])
             .arg(format!("--dashboard-port={dashboard}"))
             .arg(format!("--temp-dir={}", temp.path().display()))
+            .env("RAY_AUTH_MODE", "token")
+            .env("RAY_AUTH_TOKEN", &token)
             .env(
                 "PATH",
                 format!(
@@ -85,14 +97,24 @@ impl RayHead {
             String::from_utf8_lossy(&output.stderr)
         );
         let address = format!("http://127.0.0.1:{dashboard}");
-        let http = reqwest::Client::new();
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap();
         for _ in 0..600 {
-            if let Ok(response) = http.get(format!("{address}/api/version")).send().await
+            if let Ok(response) = http.get(format!("{address}/api/jobs/")).send().await
                 && response.status().is_success()
             {
                 return Self {
                     ray,
                     address,
+                    token,
+                    http,
                     _temp: temp,
                 };
             }
@@ -104,7 +126,7 @@ impl RayHead {
     /// The Ray job of a run, as the Jobs API shows it (null before it is submitted).
     async fn job(&self, run: &Run) -> serde_json::Value {
         let url = format!("{}/api/jobs/casemate-{}", self.address, run.id.simple());
-        let response = reqwest::get(url).await.unwrap();
+        let response = self.http.get(url).send().await.unwrap();
         if !response.status().is_success() {
             return serde_json::Value::Null;
         }
@@ -114,7 +136,15 @@ impl RayHead {
     /// What Ray reserved for a run's entrypoint: its job's supervisor actor's resources.
     async fn supervisor_resources(&self, run: &Run) -> serde_json::Value {
         let url = format!("{}/api/v0/actors?detail=true&limit=1000", self.address);
-        let listed: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+        let listed: serde_json::Value = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let name = format!("_ray_internal_job_actor_casemate-{}", run.id.simple());
         listed["data"]["result"]["result"]
             .as_array()
@@ -164,16 +194,53 @@ fn ray_compute(address: &str) -> CreateComputeRequest {
             entrypoint_num_cpus: Some(0.5),
             entrypoint_num_gpus: None,
             entrypoint_memory: None,
+            credential_secret: Some(CREDENTIAL.into()),
         }),
         ..Default::default()
     }
 }
 
+/// A ray compute in `ws` on the head, with its token in the workspace's vault.
+async fn ray_compute_in(admin: &Client, head: &RayHead, ws: &str, name: &str) {
+    let vault = SecretScope::Workspace {
+        resource_group: "team",
+        workspace: ws,
+    };
+    admin
+        .set_secret(
+            vault,
+            CREDENTIAL,
+            &SetSecretRequest::value(Sensitive::new(head.token.clone())),
+        )
+        .await
+        .unwrap();
+    admin
+        .create_compute("team", ws, name, &ray_compute(&head.address))
+        .await
+        .unwrap();
+}
+
+/// The directory the job ran in, as its log says.
+fn job_directory(log: &str) -> PathBuf {
+    let line = log.lines().find_map(|l| l.strip_prefix("cwd: ")).unwrap();
+    PathBuf::from(line.trim())
+}
+
 async fn submit(client: &Client, snapshot_id: &str, compute: &str, command: &str) -> Run {
+    submit_in(client, "vision", snapshot_id, compute, command).await
+}
+
+async fn submit_in(
+    client: &Client,
+    ws: &str,
+    snapshot_id: &str,
+    compute: &str,
+    command: &str,
+) -> Run {
     client
         .submit_run(
             "team",
-            "vision",
+            ws,
             "ray",
             &SubmitRunRequest {
                 resources: None,
@@ -207,17 +274,33 @@ async fn runs_on_a_ray_cluster_fetch_secrets_log_metrics_fail_and_cancel_as_loca
         )
         .await
         .unwrap();
+    ray_compute_in(&admin, &head, "vision", "cluster").await;
     let compute = admin
-        .create_compute("team", "vision", "cluster", &ray_compute(&head.address))
+        .get_compute("team", "vision", "cluster")
         .await
         .unwrap();
     assert_eq!(compute.kind, "ray");
-    assert_eq!(compute.ray.as_ref().unwrap().address, head.address);
+    let shown = compute.ray.as_ref().unwrap();
+    assert_eq!(shown.address, head.address);
+    assert_eq!(shown.credential_secret.as_deref(), Some(CREDENTIAL));
+    assert!(
+        !serde_json::to_string(&compute)
+            .unwrap()
+            .contains(&head.token)
+    );
     let code = snapshot(&admin, "vision", &[("train.py", TRAIN)]).await;
 
+    // Two runs of one snapshot at once: each job has a directory of its own.
     let run = submit(&admin, &code.id, "cluster", "python3 train.py").await;
+    let twin = submit(&admin, &code.id, "cluster", "python3 train.py").await;
     let ended = wait_final(&admin, &run).await;
     let log = log_text(&admin, &run).await;
+    wait_final(&admin, &twin).await;
+    assert_ne!(
+        job_directory(&log),
+        job_directory(&log_text(&admin, &twin).await)
+    );
+    assert!(job_directory(&log).join("train.py").exists());
     assert_eq!(
         ended.status,
         RunStatus::Completed,
@@ -305,6 +388,85 @@ async fn runs_on_a_ray_cluster_fetch_secrets_log_metrics_fail_and_cancel_as_loca
     assert_eq!(ended.status, RunStatus::Failed);
     head.wait_for_status(&run, "STOPPED").await;
 
+    // A cluster refusing the credential, or a credential that is not in the vault, fails the
+    // run, saying which; the token never shows.
+    let mut anonymous = ray_compute(&head.address);
+    anonymous.ray.as_mut().unwrap().credential_secret = None;
+    admin
+        .create_compute("team", "vision", "anonymous", &anonymous)
+        .await
+        .unwrap();
+    let ended = wait_final(&admin, &submit(&admin, &code.id, "anonymous", "true").await).await;
+    assert_eq!(ended.status, RunStatus::Failed);
+    let reason = ended.reason.unwrap();
+    assert!(reason.contains("401"), "{reason}");
+    let mut unset = ray_compute(&head.address);
+    unset.ray.as_mut().unwrap().credential_secret = Some("no-such-secret".into());
+    admin
+        .create_compute("team", "vision", "unset", &unset)
+        .await
+        .unwrap();
+    let ended = wait_final(&admin, &submit(&admin, &code.id, "unset", "true").await).await;
+    assert_eq!(ended.status, RunStatus::Failed);
+    let reason = ended.reason.unwrap();
+    assert!(
+        reason.contains("credential secret 'no-such-secret'"),
+        "{reason}"
+    );
+
+    // An hbi workspace's job directory is gone when the job ends, and when it is stopped.
+    admin
+        .create_workspace(
+            "team",
+            "secure",
+            &CreateWorkspaceRequest {
+                hbi_workspace: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    ray_compute_in(&admin, &head, "secure", "cluster").await;
+    admin
+        .set_secret(
+            SecretScope::Workspace {
+                resource_group: "team",
+                workspace: "secure",
+            },
+            "db-password",
+            &SetSecretRequest::value(Sensitive::new(secret)),
+        )
+        .await
+        .unwrap();
+    let secure = snapshot(&admin, "secure", &[("train.py", TRAIN)]).await;
+    let run = submit_in(&admin, "secure", &secure.id, "cluster", "python3 train.py").await;
+    let ended = wait_final(&admin, &run).await;
+    let log = log_text(&admin, &run).await;
+    assert_eq!(ended.status, RunStatus::Completed, "{log}");
+    assert!(!job_directory(&log).exists(), "{log}");
+    let run = submit_in(
+        &admin,
+        "secure",
+        &secure.id,
+        "cluster",
+        "python3 -c 'import os; print(\"cwd:\", os.getcwd(), flush=True)'; sleep 300",
+    )
+    .await;
+    head.wait_until_running(&run).await;
+    let mut log = String::new();
+    for _ in 0..600 {
+        log = log_text(&admin, &run).await;
+        if log.contains("cwd: ") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let directory = job_directory(&log);
+    assert!(directory.exists());
+    admin.cancel_run("team", "secure", run.id).await.unwrap();
+    head.wait_for_status(&run, "STOPPED").await;
+    assert!(!directory.exists());
+
     // A cluster that does not answer fails the run, saying so.
     let closed = format!("http://127.0.0.1:{}", free_port());
     admin
@@ -333,6 +495,16 @@ async fn runs_on_a_ray_cluster_fetch_secrets_log_metrics_fail_and_cancel_as_loca
         (
             ray_compute("http://user:pw@127.0.0.1:8265"),
             "ray.address: ",
+        ),
+        (
+            CreateComputeRequest {
+                ray: Some(RayCompute {
+                    credential_secret: Some("not a name!".into()),
+                    ..ray_compute(&head.address).ray.unwrap()
+                }),
+                ..ray_compute(&head.address)
+            },
+            "ray.credential_secret: ",
         ),
         (
             CreateComputeRequest {

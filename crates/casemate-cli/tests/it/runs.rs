@@ -64,9 +64,23 @@ pub async fn submit(
         .unwrap()
 }
 
+/// The resource group and workspace a run belongs to, from its workspace's resource id.
+fn home_of(run: &Run) -> (String, String) {
+    let segments: Vec<&str> = run.workspace.split('/').collect();
+    let after = |key: &str| {
+        let at = segments
+            .iter()
+            .position(|s| s.eq_ignore_ascii_case(key))
+            .unwrap();
+        segments[at + 1].to_owned()
+    };
+    (after("resourceGroups"), after("workspaces"))
+}
+
 pub async fn wait_final(client: &Client, run: &Run) -> Run {
+    let (rg, ws) = home_of(run);
     for _ in 0..1200 {
-        let current = client.get_run("team", "vision", run.id).await.unwrap();
+        let current = client.get_run(&rg, &ws, run.id).await.unwrap();
         if current.status.is_final() {
             return current;
         }
@@ -76,13 +90,11 @@ pub async fn wait_final(client: &Client, run: &Run) -> Run {
 }
 
 pub async fn log_text(client: &Client, run: &Run) -> String {
+    let (rg, ws) = home_of(run);
     let mut text = String::new();
     let mut after = 0;
     loop {
-        let page = client
-            .run_logs("team", "vision", run.id, after)
-            .await
-            .unwrap();
+        let page = client.run_logs(&rg, &ws, run.id, after).await.unwrap();
         for chunk in &page.chunks {
             text.push_str(&chunk.text);
         }

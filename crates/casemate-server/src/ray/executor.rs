@@ -9,6 +9,7 @@ use super::package::{self, CA_FILE, SDK_DIR};
 use crate::error::{Error, Result};
 use crate::services::executor::{Execution, Executor, Exit, Launch, OutputStream};
 use bytes::Bytes;
+use casemate_types::Sensitive;
 use futures_util::future::BoxFuture;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -67,8 +68,8 @@ fn submission_id(run: uuid::Uuid) -> String {
 
 /// Stops the Ray job of a run a previous server process left in flight, in the background: a
 /// cluster that does not answer must not hold up the start.
-pub fn stop_orphaned_job(address: &str, run: uuid::Uuid) {
-    let cluster = match RayCluster::new(address) {
+pub fn stop_orphaned_job(address: &str, credential: Option<Sensitive>, run: uuid::Uuid) {
+    let cluster = match RayCluster::new(address, credential) {
         Ok(cluster) => cluster,
         Err(error) => {
             tracing::warn!(%run, %error, "could not stop the Ray job of an interrupted run");
@@ -87,10 +88,21 @@ pub fn stop_orphaned_job(address: &str, run: uuid::Uuid) {
 }
 
 /// The run's command, then the upload of what it left in `outputs/` (the job's directory is on
-/// a Ray node, out of the server's reach), ending with the command's own status.
-fn entrypoint(command: &str) -> String {
+/// a Ray node, out of the server's reach), ending with the command's own status. With
+/// `remove_working_directory` the job's directory goes as the job ends, also when it is
+/// stopped (Ray sends SIGTERM first).
+fn entrypoint(command: &str, remove_working_directory: bool) -> String {
     let quoted = format!("'{}'", command.replace('\'', r"'\''"));
-    format!("/bin/sh -c {quoted}; status=$?; python3 -m casemate._upload_outputs; exit $status")
+    let run = format!(
+        "/bin/sh -c {quoted}; status=$?; python3 -m casemate._upload_outputs; exit $status"
+    );
+    if remove_working_directory {
+        format!(
+            r#"work="$PWD"; trap 'cd / && rm -rf "$work"' EXIT; trap 'exit 143' TERM INT HUP; {run}"#
+        )
+    } else {
+        run
+    }
 }
 
 fn exit_of(info: &JobInfo) -> Exit {
@@ -153,25 +165,25 @@ impl Executor for RayExecutor {
         crate::services::computes::RAY
     }
 
-    fn launch(&self, launch: Launch) -> BoxFuture<'static, Result<Execution>> {
+    fn launch(&self, mut launch: Launch) -> BoxFuture<'static, Result<Execution>> {
         let sdk_dir = self.python_sdk_dir.clone();
         Box::pin(async move {
             let ray = launch
                 .ray
                 .clone()
                 .ok_or_else(|| Error::internal("a ray launch without its cluster"))?;
-            let cluster = RayCluster::new(&ray.address)?;
+            let cluster = RayCluster::new(&ray.address, launch.ray_credential.take())?;
             let (env_vars, ca) = job_environment(&launch, &sdk_dir);
             let working_directory = launch.working_directory.clone();
             let sdk_package = sdk_dir.join("casemate");
             let package = tokio::task::spawn_blocking(move || {
-                package::build(&working_directory, &sdk_package, ca.as_deref())
+                package::build(launch.id, &working_directory, &sdk_package, ca.as_deref())
             })
             .await
             .map_err(Error::internal)??;
             cluster.upload_package(&package.name, package.bytes).await?;
             let submission_id = submission_id(launch.id);
-            let entrypoint = entrypoint(&launch.command);
+            let entrypoint = entrypoint(&launch.command, launch.remove_working_directory);
             cluster
                 .submit(&JobSubmission {
                     submission_id: &submission_id,
@@ -217,11 +229,29 @@ mod tests {
     fn the_entrypoint_runs_the_command_as_given_and_ends_with_its_status() {
         let output = std::process::Command::new("/bin/sh")
             .arg("-c")
-            .arg(entrypoint(r#"echo "it's $((6 * 7))"; exit 7"#))
+            .arg(entrypoint(r#"echo "it's $((6 * 7))"; exit 7"#, false))
             .env("PYTHONPATH", "/nonexistent")
             .output()
             .unwrap();
         assert_eq!(String::from_utf8_lossy(&output.stdout), "it's 42\n");
         assert_eq!(output.status.code(), Some(7));
+    }
+
+    #[test]
+    fn an_hbi_entrypoint_removes_its_directory_and_keeps_the_status() {
+        let work = tempfile::tempdir().unwrap();
+        let job = work.path().join("job");
+        std::fs::create_dir(&job).unwrap();
+        std::fs::write(job.join("train.py"), "data").unwrap();
+        let output = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(entrypoint("cat train.py; exit 5", true))
+            .current_dir(&job)
+            .env("PYTHONPATH", "/nonexistent")
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "data");
+        assert_eq!(output.status.code(), Some(5));
+        assert!(!job.exists());
     }
 }

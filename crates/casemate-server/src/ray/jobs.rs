@@ -1,6 +1,8 @@
 //! The Ray Jobs API (`/api/packages`, `/api/jobs`), as much of it as a run needs.
 
 use crate::error::{Error, Result};
+use casemate_types::Sensitive;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde_json::json;
 use std::time::Duration;
@@ -16,6 +18,31 @@ const SUBMIT_RETRIES: u32 = 30;
 pub struct RayCluster {
     address: String,
     http: reqwest::Client,
+    /// The credential's value, masked out of what the cluster answers.
+    credential: Option<std::sync::Arc<Sensitive>>,
+}
+
+/// The header a credential is sent as: `Name: value` as given, anything else as Ray's own
+/// token (`Authorization: Bearer TOKEN`). Refusals never show the value.
+fn credential_header(credential: &Sensitive) -> Result<(HeaderName, HeaderValue)> {
+    let text = credential.expose().trim();
+    let (name, value) = match text.split_once(':') {
+        Some((name, value))
+            if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+        {
+            (name.to_owned(), value.trim().to_owned())
+        }
+        _ => ("authorization".to_owned(), format!("Bearer {text}")),
+    };
+    let refused = || {
+        Error::BadGateway(
+            "the Ray compute's credential secret is not a token or a `Name: value` header".into(),
+        )
+    };
+    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| refused())?;
+    let mut value = HeaderValue::from_str(&value).map_err(|_| refused())?;
+    value.set_sensitive(true);
+    Ok((name, value))
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,7 +84,7 @@ fn masked(text: &str, secrets: &[&str]) -> String {
 }
 
 impl RayCluster {
-    pub fn new(address: &str) -> Result<Self> {
+    pub fn new(address: &str, credential: Option<Sensitive>) -> Result<Self> {
         // Ray's dashboard speaks plain HTTP (the compute's address is checked to be http://);
         // the TLS backend trusts nothing, so an https redirect cannot go anywhere.
         let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
@@ -67,7 +94,13 @@ impl RayCluster {
         .map_err(Error::internal)?
         .with_root_certificates(rustls::RootCertStore::empty())
         .with_no_client_auth();
+        let mut headers = HeaderMap::new();
+        if let Some(credential) = &credential {
+            let (name, value) = credential_header(credential)?;
+            headers.insert(name, value);
+        }
         let http = reqwest::Client::builder()
+            .default_headers(headers)
             .timeout(CALL_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .tls_backend_preconfigured(tls)
@@ -76,6 +109,7 @@ impl RayCluster {
         Ok(Self {
             address: address.trim_end_matches('/').to_owned(),
             http,
+            credential: credential.map(std::sync::Arc::new),
         })
     }
 
@@ -94,8 +128,8 @@ impl RayCluster {
     }
 
     /// [`Self::checked`], with `secrets` (what the request carried that is secret, such as the
-    /// run token) masked out of an error body before it becomes the run's reason: Ray may
-    /// echo what it was sent.
+    /// run token) and the credential masked out of an error body before it becomes the run's
+    /// reason: Ray, or a proxy before it, may echo what it was sent.
     async fn checked_masking(
         &self,
         response: reqwest::Result<reqwest::Response>,
@@ -106,7 +140,11 @@ impl RayCluster {
             return Ok(response);
         }
         let status = response.status();
-        let body = masked(&response.text().await.unwrap_or_default(), secrets);
+        let mut secrets = secrets.to_vec();
+        if let Some(credential) = &self.credential {
+            secrets.push(credential.expose().trim());
+        }
+        let body = masked(&response.text().await.unwrap_or_default(), &secrets);
         let body: String = body.chars().take(500).collect();
         Err(Error::BadGateway(format!(
             "the Ray cluster at {} answered {status}: {body}",
@@ -194,6 +232,21 @@ impl RayCluster {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_credential_is_a_bearer_token_or_a_whole_header() {
+        let (name, value) = credential_header(&Sensitive::new("tok-123\n")).unwrap();
+        assert_eq!(name, "authorization");
+        assert_eq!(value, "Bearer tok-123");
+        assert!(value.is_sensitive());
+        let (name, value) = credential_header(&Sensitive::new("X-Proxy-Key: abc:def")).unwrap();
+        assert_eq!(name, "x-proxy-key");
+        assert_eq!(value, "abc:def");
+        let refused = credential_header(&Sensitive::new("has\nnewline-secret-77"))
+            .unwrap_err()
+            .to_string();
+        assert!(!refused.contains("secret-77"), "{refused}");
+    }
 
     #[test]
     fn an_echoed_token_is_masked_before_the_body_is_cut() {

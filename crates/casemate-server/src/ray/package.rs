@@ -1,6 +1,6 @@
 //! The working-directory package of a Ray job: the run's unpacked snapshot, the Python SDK
 //! (`_casemate_sdk/`, put on `PYTHONPATH`) and the server's CA certificate
-//! (`_casemate_ca.pem`), zipped and named by their digest as Ray's package URIs are.
+//! (`_casemate_ca.pem`), zipped and named by a digest as Ray's package URIs are.
 
 use crate::error::{Error, Result};
 use std::io::Write;
@@ -58,8 +58,10 @@ fn add_tree<W: Write + std::io::Seek>(
 }
 
 /// Zips `working_directory`, the SDK package (`…/casemate`) and the CA certificate (when there
-/// is one).
+/// is one), for `run` alone: Ray unpacks a package once per node and gives every job naming it
+/// the same directory, so two runs of one snapshot must not share a name (nor `outputs/`).
 pub fn build(
+    run: uuid::Uuid,
     working_directory: &Path,
     sdk_package: &Path,
     ca_cert: Option<&Path>,
@@ -75,7 +77,8 @@ pub fn build(
         zip.write_all(&content).map_err(|e| failed(&e))?;
     }
     let bytes = zip.finish().map_err(|e| failed(&e))?.into_inner();
-    let digest = hex::encode(&casemate_crypto::sha256(&bytes)[..16]);
+    let named = [run.as_bytes().as_slice(), &bytes].concat();
+    let digest = hex::encode(&casemate_crypto::sha256(&named)[..16]);
     Ok(Package {
         name: format!("_ray_pkg_{digest}.zip"),
         bytes,

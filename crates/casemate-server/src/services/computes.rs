@@ -6,6 +6,7 @@ use super::Services;
 use super::resources::workspace_id;
 use crate::error::{Error, Result};
 use casemate_store::ResourceRecord;
+use casemate_types::Sensitive;
 use casemate_types::names::{validate_child_name, validate_note};
 use casemate_types::wire::{
     Compute, ComputeIdentity, CreateComputeRequest, Experiment, RayCompute, RunResources,
@@ -20,6 +21,8 @@ pub fn experiment_resource_id(workspace_id: &str, name: &str) -> String {
     format!("{workspace_id}/{EXPERIMENTS}/{name}")
 }
 pub const BUILT_IN_LOCAL: &str = "local";
+/// What the workspace's identity must be allowed in its vault to read a Ray credential.
+const SECRET_GET_ACTION: &str = "vaults/secrets/getSecret/action";
 /// The kind of a compute backed by a Ray cluster.
 pub const RAY: &str = "ray";
 
@@ -116,6 +119,7 @@ pub(crate) fn ray_for_run(
                 entrypoint_num_cpus: resources.entrypoint_num_cpus.or(ray.entrypoint_num_cpus),
                 entrypoint_num_gpus: resources.entrypoint_num_gpus.or(ray.entrypoint_num_gpus),
                 entrypoint_memory: resources.entrypoint_memory.or(ray.entrypoint_memory),
+                credential_secret: ray.credential_secret.clone(),
             }))
         }
     }
@@ -148,6 +152,9 @@ fn validate_engine(kind: &str, ray: Option<&RayCompute>) -> Result<Option<RayCom
                     entrypoint_memory: ray.entrypoint_memory,
                 },
             )?;
+            if let Some(secret) = &ray.credential_secret {
+                casemate_types::names::validate_vault_item_name("ray.credential_secret", secret)?;
+            }
             Ok(Some(ray.clone()))
         }
         (RAY, None) => Err(Error::invalid(
@@ -175,6 +182,37 @@ impl Services {
             Some(record) if record.kind == COMPUTES => Ok(compute_view(&record)?.ray),
             _ => Ok(None),
         }
+    }
+
+    /// The credential a Ray compute's dashboard wants, read from the compute's workspace's
+    /// vault by the workspace's own identity (as a run reads it, so a removed grant or a
+    /// disabled secret stops it the same way). None when the compute names no secret.
+    pub(crate) async fn ray_credential(
+        &self,
+        workspace_id: &str,
+        ray: &RayCompute,
+    ) -> Result<Option<Sensitive>> {
+        let Some(secret) = &ray.credential_secret else {
+            return Ok(None);
+        };
+        let workspace = self
+            .store
+            .resource(workspace_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("workspace '{workspace_id}'")))?;
+        let vault = self
+            .workspace_vault(
+                &super::resources::resource_group_of(&workspace),
+                &workspace.name,
+                SECRET_GET_ACTION,
+            )
+            .await?;
+        let value = self.secret_value(&vault, secret).await.map_err(|error| {
+            Error::BadGateway(format!(
+                "the Ray compute's credential secret '{secret}' could not be read: {error}"
+            ))
+        })?;
+        Ok(Some(value))
     }
 
     fn built_in_local(&self, workspace: &str) -> Compute {

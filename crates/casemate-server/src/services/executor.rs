@@ -22,6 +22,11 @@ pub struct Launch {
     pub environment: Vec<(String, Sensitive)>,
     /// A Ray compute's cluster, for the Ray executor.
     pub ray: Option<casemate_types::wire::RayCompute>,
+    /// The credential that cluster's dashboard wants (from the workspace's vault).
+    pub ray_credential: Option<Sensitive>,
+    /// The engine removes the working directory as the run ends (hbi workspaces). The local
+    /// executor's is the run's scratch, which the run's lifecycle wipes itself.
+    pub remove_working_directory: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -766,6 +766,13 @@ impl Services {
             () = tokio::time::sleep_until(deadline) => return Ok(limit_reached()),
         }
         make_private_dir(&scratch.join("outputs"))?;
+        let ray_credential = match &prepared.ray {
+            Some(ray) => match self.ray_credential(&prepared.storage.id, ray).await {
+                Ok(credential) => credential,
+                Err(error) => return Ok(Ending::failed(error.to_string())),
+            },
+            None => None,
+        };
 
         let executor = self
             .runs
@@ -782,6 +789,8 @@ impl Services {
                 command: prepared.run.command.clone(),
                 environment: std::mem::take(&mut prepared.environment),
                 ray: prepared.ray.clone(),
+                ray_credential,
+                remove_working_directory: prepared.storage.hbi,
             })
             .await?;
         let Execution {
@@ -1265,7 +1274,14 @@ impl Services {
                 kill_process_group(pid);
             }
             if let Some(ray) = self.ray_of_compute(&run.workspace_id, &run.compute).await? {
-                crate::ray::stop_orphaned_job(&ray.address, run.id);
+                match self.ray_credential(&run.workspace_id, &ray).await {
+                    Ok(credential) => {
+                        crate::ray::stop_orphaned_job(&ray.address, credential, run.id);
+                    }
+                    Err(error) => {
+                        tracing::warn!(run = %run.id, %error, "could not stop the Ray job of an interrupted run");
+                    }
+                }
             }
             let reason = format!(
                 "the server stopped while the run was {}; casemate restarted and marked it Failed",

@@ -292,6 +292,27 @@ impl Services {
         version: Option<&str>,
         reader: &Caller,
     ) -> Result<SecretBundle> {
+        let (record, value) = self.readable_version(vault, name, version).await?;
+        self.remember_fetched(reader, &value);
+        Ok(SecretBundle {
+            item: Self::secret_item(vault, &record)?,
+            value,
+        })
+    }
+
+    /// The current value of a secret the server itself uses (such as a compute's credential),
+    /// under the same rules as a read through the API: enabled, within its validity.
+    pub(crate) async fn secret_value(&self, vault: &Vault, name: &str) -> Result<Sensitive> {
+        Ok(self.readable_version(vault, name, None).await?.1)
+    }
+
+    /// A version of a live secret that may be read now, and its value.
+    async fn readable_version(
+        &self,
+        vault: &Vault,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<(SecretVersionRecord, Sensitive)> {
         self.live_secret(vault, name).await?;
         let record = self
             .store
@@ -319,11 +340,7 @@ impl Services {
             return Err(Error::SecretDisabled(format!("secret '{name}' expired")));
         }
         let value = self.open_version(vault, &record).await?;
-        self.remember_fetched(reader, &value);
-        Ok(SecretBundle {
-            item: Self::secret_item(vault, &record)?,
-            value,
-        })
+        Ok((record, value))
     }
 
     pub async fn list_secrets(&self, vault: &Vault) -> Result<Vec<SecretItem>> {

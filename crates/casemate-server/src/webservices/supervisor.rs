@@ -456,6 +456,8 @@ impl Supervisor {
             command: format!("exec '{}' -m casemate._scoring_server", definition.python),
             environment,
             ray: None,
+            ray_credential: None,
+            remove_working_directory: false,
         })
     }
 

@@ -108,6 +108,11 @@ pub struct RayCompute {
     pub entrypoint_num_gpus: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entrypoint_memory: Option<u64>,
+    /// A secret in the workspace's vault holding Ray's credential: a token (sent as
+    /// `Authorization: Bearer TOKEN`, Ray's own token authentication) or a whole header,
+    /// `Name: value`, for a proxy in front of the dashboard. The value is never stored here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
