@@ -32,7 +32,9 @@ pub fn venv_with(name: &str, packages: &[&str]) -> PathBuf {
         .open(venv.with_extension("lock"))
         .unwrap();
     lock.lock().unwrap();
-    if !ready.exists() {
+    // The marker names what was installed, so a changed list makes the venv afresh.
+    let wanted = packages.join("\n");
+    if std::fs::read_to_string(&ready).ok().as_deref() != Some(wanted.as_str()) {
         let _ = std::fs::remove_dir_all(&venv);
         for command in [
             Command::new("python3").args(["-m", "venv"]).arg(&venv),
@@ -47,7 +49,7 @@ pub fn venv_with(name: &str, packages: &[&str]) -> PathBuf {
                 String::from_utf8_lossy(&output.stderr)
             );
         }
-        std::fs::write(&ready, "").unwrap();
+        std::fs::write(&ready, &wanted).unwrap();
     }
     venv
 }

@@ -1,13 +1,14 @@
 //! Runs on a real Ray cluster: a single-node head started on loopback from Ray installed from
 //! PyPI (in a venv made once under cargo's target directory) with Ray's token authentication
 //! on, reached through the Ray Jobs API with the token from the workspace's vault. A run there
-//! fetches a secret with its token (masked in the stored log) and logs a metric; a non-zero exit
+//! fetches a secret with its token (masked in the stored log), logs a metric, leaves outputs that
+//! become artifacts, and logs with the full mlflow client; a non-zero exit
 //! is Failed with its code; cancel stops the Ray job; an unreachable cluster, or one refusing
 //! the credential, fails the run cleanly; an hbi run's job directory is gone when it ends; and
 //! the compute's fields are refused by name.
 
 use crate::api_error;
-use crate::mlflow::{venv_with, workspaces};
+use crate::mlflow::{python_with_mlflow, scripts, venv_with, workspaces};
 use crate::runs::{log_text, snapshot, wait_final};
 use casemate_client::{Client, SecretScope};
 use casemate_testkit::TestServer;
@@ -301,6 +302,16 @@ async fn runs_on_a_ray_cluster_fetch_secrets_log_metrics_fail_and_cancel_as_loca
         job_directory(&log_text(&admin, &twin).await)
     );
     assert!(job_directory(&log).join("train.py").exists());
+    // What the job left in outputs/ became the run's artifacts.
+    let weights = admin
+        .get_artifact(
+            "team",
+            "vision",
+            &format!("runs/{}/outputs/model/weights.txt", run.id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(weights, vec![b'w'; 1000]);
     assert_eq!(
         ended.status,
         RunStatus::Completed,
@@ -316,6 +327,25 @@ async fn runs_on_a_ray_cluster_fetch_secrets_log_metrics_fail_and_cancel_as_loca
     let metrics = admin.run_metrics("team", "vision", run.id).await.unwrap();
     assert!(
         metrics.iter().any(|m| m.name == "loss" && m.value == 0.25),
+        "{metrics:?}"
+    );
+
+    // The full mlflow client logs from inside the job, with the run's token and CA.
+    let python = tokio::task::spawn_blocking(python_with_mlflow)
+        .await
+        .unwrap();
+    let in_run = std::fs::read_to_string(scripts().join("in_run.py")).unwrap();
+    let logging = snapshot(&admin, "vision", &[("in_run.py", &in_run)]).await;
+    let command = format!("{} in_run.py", python.display());
+    let run = submit(&admin, &logging.id, "cluster", &command).await;
+    let ended = wait_final(&admin, &run).await;
+    let log = log_text(&admin, &run).await;
+    assert_eq!(ended.status, RunStatus::Completed, "{log}");
+    let metrics = admin.run_metrics("team", "vision", run.id).await.unwrap();
+    assert!(
+        metrics
+            .iter()
+            .any(|m| m.name == "inside" && m.value == 7.0 && m.step == 1),
         "{metrics:?}"
     );
 
