@@ -407,6 +407,22 @@ async fn runs_on_a_ray_cluster_fetch_secrets_log_metrics_fail_and_cancel_as_loca
     assert_eq!(wait_final(&admin, &run).await.status, RunStatus::Canceled);
     head.wait_for_status(&run, "STOPPED").await;
 
+    // The time limit stops the Ray job too.
+    let limited = SubmitRunRequest {
+        command: "echo started; sleep 300".into(),
+        time_limit_seconds: Some(2),
+        resources: None,
+        ..reserved.clone()
+    };
+    let run = admin
+        .submit_run("team", "vision", "ray", &limited)
+        .await
+        .unwrap();
+    let ended = wait_final(&admin, &run).await;
+    assert_eq!(ended.status, RunStatus::Failed);
+    assert!(ended.reason.unwrap().contains("time limit"));
+    head.wait_for_status(&run, "STOPPED").await;
+
     // A restart of casemate stops the Ray jobs of the runs it marks Failed.
     let run = submit(&admin, &code.id, "cluster", "echo started; sleep 300").await;
     head.wait_until_running(&run).await;
