@@ -55,6 +55,19 @@ pub struct ServerArgs {
     /// A file (mode 0600) holding the token's user PIN; or set CASEMATE_PKCS11_PIN.
     #[arg(long, env = "CASEMATE_PKCS11_PIN_FILE")]
     pkcs11_pin_file: Option<PathBuf>,
+    /// Blobs in an S3-compatible bucket, s3://BUCKET[/PREFIX] [default: $CASEMATE_HOME/blobs].
+    #[arg(long, env = "CASEMATE_BLOB_URL")]
+    blob_url: Option<String>,
+    /// The S3-compatible server's URL (https; http only on loopback) [default: AWS].
+    #[arg(long, env = "CASEMATE_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// The bucket's region [default: us-east-1].
+    #[arg(long, env = "CASEMATE_S3_REGION")]
+    s3_region: Option<String>,
+    /// A TOML file (mode 0600) with access_key_id and secret_access_key; or set
+    /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+    #[arg(long, env = "CASEMATE_S3_CREDENTIALS_FILE")]
+    s3_credentials_file: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -74,6 +87,10 @@ impl ServerArgs {
             pkcs11_token_label: self.pkcs11_token_label.clone(),
             pkcs11_key_label: self.pkcs11_key_label.clone(),
             pkcs11_pin_file: self.pkcs11_pin_file.clone(),
+            blob_url: self.blob_url.clone(),
+            s3_endpoint: self.s3_endpoint.clone(),
+            s3_region: self.s3_region.clone(),
+            s3_credentials_file: self.s3_credentials_file.clone(),
             // Read from the environment only, so the PIN is never on a command line.
             pkcs11_pin: std::env::var("CASEMATE_PKCS11_PIN")
                 .ok()

@@ -80,6 +80,13 @@ pub struct ConfigLayer {
     /// The PIN itself, from `CASEMATE_PKCS11_PIN`; never read from a settings file.
     #[serde(skip)]
     pub pkcs11_pin: Option<Sensitive>,
+    /// `s3://BUCKET[/PREFIX]` for blobs in an S3-compatible bucket; absent: `{home}/blobs`.
+    pub blob_url: Option<String>,
+    /// An S3-compatible server's URL (https, or http on loopback).
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+    /// A TOML file (mode 0600) with `access_key_id` and `secret_access_key`.
+    pub s3_credentials_file: Option<PathBuf>,
 }
 
 impl ConfigLayer {
@@ -125,6 +132,10 @@ impl ConfigLayer {
             pkcs11_key_label: self.pkcs11_key_label.or(lower.pkcs11_key_label),
             pkcs11_pin_file: self.pkcs11_pin_file.or(lower.pkcs11_pin_file),
             pkcs11_pin: self.pkcs11_pin.or(lower.pkcs11_pin),
+            blob_url: self.blob_url.or(lower.blob_url),
+            s3_endpoint: self.s3_endpoint.or(lower.s3_endpoint),
+            s3_region: self.s3_region.or(lower.s3_region),
+            s3_credentials_file: self.s3_credentials_file.or(lower.s3_credentials_file),
         }
     }
 }
@@ -229,6 +240,7 @@ pub struct ServerConfig {
     pub local_max_run_seconds: u64,
     pub signing_key_rotation_days: i64,
     pub key_provider: KeyProviderConfig,
+    pub blobs: crate::blob_store::BlobConfig,
     /// The first administrator's password; generated and printed once when absent.
     pub admin_password: Option<Sensitive>,
 }
@@ -242,6 +254,12 @@ impl ServerConfig {
             .map_err(|e| format!("default listen address: {e}"))?;
         let listen = layer.listen.unwrap_or(default_listen);
         let key_provider = KeyProviderConfig::resolve(&layer)?;
+        let blobs = crate::blob_store::BlobConfig::resolve(
+            layer.blob_url.as_deref(),
+            layer.s3_endpoint.as_deref(),
+            layer.s3_region.as_deref(),
+            layer.s3_credentials_file.as_deref(),
+        )?;
         let tls = match (
             layer.insecure_http.unwrap_or(false),
             layer.tls_cert,
@@ -313,6 +331,7 @@ impl ServerConfig {
             local_max_run_seconds,
             signing_key_rotation_days,
             key_provider,
+            blobs,
             admin_password,
         })
     }

@@ -1,6 +1,7 @@
 //! The casemate server: the gate, the services and the HTTP API over the foundations.
 
 pub mod api;
+pub mod blob_store;
 pub mod config;
 pub mod error;
 pub mod gate;
@@ -41,7 +42,7 @@ pub enum StartError {
     #[error("metadata store: {0}")]
     Store(#[from] casemate_store::StoreError),
     #[error("blob store: {0}")]
-    Blobs(#[from] object_store::Error),
+    BlobStore(String),
     #[error("TLS: {0}")]
     Tls(String),
     #[error("cannot listen on {address}: {source}")]
@@ -151,8 +152,7 @@ pub async fn start(
         })?;
     let root_key = open_key_provider(&config.key_provider, home)?;
     let store = Store::open(&home.join("casemate.db")).await?;
-    let blob_dir = home.join("blobs");
-    for directory in [&blob_dir, &home.join("runs")] {
+    for directory in [&home.join("blobs"), &home.join("runs")] {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -167,9 +167,9 @@ pub async fn start(
         path: python_sdk.display().to_string(),
         source,
     })?;
-    let blobs = Arc::new(object_store::local::LocalFileSystem::new_with_prefix(
-        &blob_dir,
-    )?);
+    let blobs = blob_store::open(&config.blobs, home)
+        .await
+        .map_err(StartError::BlobStore)?;
     let bootstrap = services::bootstrap::bootstrap(
         &store,
         config.admin_password.as_ref(),

@@ -148,6 +148,24 @@ impl Drop for SoftHsmToken {
     }
 }
 
+/// With `CASEMATE_TEST_S3_ENDPOINT` set (a loopback S3-compatible server whose bucket
+/// `CASEMATE_TEST_S3_BUCKET`, default `casemate-tests`, exists; credentials in `AWS_*`), every
+/// test server keeps its blobs there, under a prefix of its own named by its home: `.ci/run`
+/// runs the whole suite so a second time.
+fn s3_blobs(home: &Path) -> ConfigLayer {
+    let Ok(endpoint) = std::env::var("CASEMATE_TEST_S3_ENDPOINT") else {
+        return ConfigLayer::default();
+    };
+    let bucket =
+        std::env::var("CASEMATE_TEST_S3_BUCKET").unwrap_or_else(|_| "casemate-tests".into());
+    let prefix = home.file_name().unwrap().to_string_lossy().to_lowercase();
+    ConfigLayer {
+        blob_url: Some(format!("s3://{bucket}/{prefix}")),
+        s3_endpoint: Some(endpoint),
+        ..Default::default()
+    }
+}
+
 pub struct TestServer {
     pub server: RunningServer,
     pub clock: Arc<ManualClock>,
@@ -196,7 +214,8 @@ impl TestServer {
             ..Default::default()
         }
         .over(layer)
-        .over(hsm);
+        .over(hsm)
+        .over(s3_blobs(home.path()));
         let config = ServerConfig::resolve(layer, Some(Sensitive::new(ADMIN_PASSWORD))).unwrap();
         let clock = Arc::new(ManualClock::starting_now());
         let directory_lock = token.as_ref().map(SoftHsmToken::lock_directory);
@@ -286,6 +305,50 @@ impl TestServer {
             .await
             .unwrap();
         client
+    }
+
+    /// The names of every stored blob (relative to the blob store's root), on either backend.
+    pub async fn blob_names(&self) -> Vec<String> {
+        use futures_util::TryStreamExt;
+        let mut names: Vec<String> = self
+            .server
+            .services
+            .blobs
+            .list(None)
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await
+            .unwrap();
+        names.sort();
+        names
+    }
+
+    /// A stored blob's bytes, as the blob store holds them (sealed).
+    pub async fn read_blob(&self, name: &str) -> Vec<u8> {
+        let location = object_store::path::Path::from(name);
+        let got = self.server.services.blobs.get(&location).await.unwrap();
+        got.bytes().await.unwrap().to_vec()
+    }
+
+    /// Overwrites a stored blob, as an intruder with access to the bucket or disk would.
+    pub async fn write_blob(&self, name: &str, bytes: Vec<u8>) {
+        let location = object_store::path::Path::from(name);
+        self.server
+            .services
+            .blobs
+            .put(&location, bytes.into())
+            .await
+            .unwrap();
+    }
+
+    /// Every stored blob with its bytes.
+    pub async fn blobs(&self) -> Vec<(String, Vec<u8>)> {
+        let mut all = Vec::new();
+        for name in self.blob_names().await {
+            let bytes = self.read_blob(&name).await;
+            all.push((name, bytes));
+        }
+        all
     }
 
     /// Runs SQL directly against the server's database, as an intruder (or a broken disk) would.

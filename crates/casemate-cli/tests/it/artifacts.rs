@@ -18,11 +18,11 @@ fn content(marker: &str) -> Vec<u8> {
     bytes
 }
 
-fn blob_files(server: &TestServer) -> Vec<std::path::PathBuf> {
-    walk(&server.home().join("blobs"))
-        .into_iter()
-        .filter(|p| p.to_string_lossy().contains("/artifacts/"))
-        .collect()
+/// The stored blobs of artifacts, on whichever blob backend the server uses.
+async fn artifact_blobs(server: &TestServer) -> Vec<String> {
+    let mut names = server.blob_names().await;
+    names.retain(|name| name.contains("/artifacts/"));
+    names
 }
 
 /// A workspace whose data keys are wrapped by the key `cmk` in another workspace's vault.
@@ -101,12 +101,20 @@ async fn blobs_are_sealed_streamed_and_bound_to_their_path(provider: TestKeyProv
             file.display()
         );
     }
+    for (name, stored) in server.blobs().await {
+        assert!(
+            !stored.windows(marker.len()).any(|w| w == marker.as_bytes()),
+            "plaintext found in the blob {name}"
+        );
+    }
 
     // A sealed blob copied over another path's does not open there.
-    let files = blob_files(&server);
+    let files = artifact_blobs(&server).await;
     let weights = files.iter().find(|p| p.ends_with("weights.bin")).unwrap();
     let empty = files.iter().find(|p| p.ends_with("empty.txt")).unwrap();
-    std::fs::copy(weights, empty).unwrap();
+    server
+        .write_blob(empty, server.read_blob(weights).await)
+        .await;
     match admin.get_artifact("team", "vision", "empty.txt").await {
         Err(ClientError::Transport(_)) => {}
         other => panic!("a moved blob must not open, got {other:?}"),
@@ -228,11 +236,12 @@ async fn the_customer_managed_key_locks_and_unlocks_workspace_data_at_once(
         .unwrap();
 
     // Rotate, then rewrap: the data key moves to the new version; the blob is not rewritten.
-    let blob = blob_files(&server)
+    let blob = artifact_blobs(&server)
+        .await
         .into_iter()
         .find(|p| p.ends_with("data.bin"))
         .unwrap();
-    let before = std::fs::read(&blob).unwrap();
+    let before = server.read_blob(&blob).await;
     let rotated = admin
         .rotate_key("team", "keys-home-vault", "cmk")
         .await
@@ -248,7 +257,7 @@ async fn the_customer_managed_key_locks_and_unlocks_workspace_data_at_once(
         report.wrapping_key
     );
     assert_eq!(
-        std::fs::read(&blob).unwrap(),
+        server.read_blob(&blob).await,
         before,
         "rewrap rewrote the blob"
     );
@@ -324,8 +333,8 @@ async fn deleting_a_workspace_crypto_shreds_its_blobs() {
         .put_artifact("team", "vision", "data.bin", bytes.clone())
         .await
         .unwrap();
-    let blob = blob_files(&server).pop().unwrap();
-    let copy = std::fs::read(&blob).unwrap();
+    let blob = artifact_blobs(&server).await.pop().unwrap();
+    let copy = server.read_blob(&blob).await;
     let aad = b"/resourcegroups/team/workspaces/vision/artifacts/data.bin";
     let root_key =
         casemate_crypto::FileKeyProvider::load_or_create(&server.home().join("root.key")).unwrap();
@@ -347,7 +356,7 @@ async fn deleting_a_workspace_crypto_shreds_its_blobs() {
 
     admin.delete_workspace("team", "vision").await.unwrap();
     assert!(
-        blob_files(&server).is_empty(),
+        artifact_blobs(&server).await.is_empty(),
         "the workspace's blobs are removed"
     );
     let key_id = std::str::from_utf8(&copy[4..36]).unwrap().to_owned();
@@ -398,7 +407,10 @@ async fn an_artifact_over_the_limit_is_refused_and_leaves_nothing_behind() {
             .unwrap()
             .is_empty()
     );
-    assert!(blob_files(&server).is_empty(), "no partial blob is left");
+    assert!(
+        artifact_blobs(&server).await.is_empty(),
+        "no partial blob is left"
+    );
     let fits = vec![7u8; 100_000];
     admin
         .put_artifact("team", "vision", "fits.bin", fits.clone())

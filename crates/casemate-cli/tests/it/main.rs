@@ -26,6 +26,7 @@ macro_rules! on_both_key_providers {
 
 mod activity;
 mod artifacts;
+mod blob_s3;
 mod cli;
 mod gate;
 mod hardening;
@@ -54,6 +55,15 @@ use casemate_client::{ClientError, RawResponse};
 
 /// Asserts an API error with this status and code, and returns its message.
 #[track_caller]
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub fn api_error<T: std::fmt::Debug>(
     result: Result<T, ClientError>,
     status: u16,

@@ -1,10 +1,10 @@
 //! Monitoring through the real server: `/metrics` scraped by a real Prometheus after a scripted
 //! sequence, who may read it, and a workspace's metrics over time through the API and the CLI.
 
-use crate::api_error;
 use crate::cli::{casemate_json, login_admin, succeeded};
 use crate::runs::{snapshot, submit, wait_final};
 use crate::secrets::workspace;
+use crate::{api_error, free_port};
 use casemate_client::{Client, SecretScope};
 use casemate_testkit::TestServer;
 use casemate_types::Sensitive;
@@ -101,14 +101,6 @@ async fn scraper(server: &TestServer) -> (Client, String) {
         .unwrap();
     let token = created.token.expose().to_owned();
     (client, token)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn write_private(path: &Path, text: &str) {

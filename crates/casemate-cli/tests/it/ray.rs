@@ -7,9 +7,9 @@
 //! the credential, fails the run cleanly; an hbi run's job directory is gone when it ends; and
 //! the compute's fields are refused by name.
 
-use crate::api_error;
 use crate::mlflow::{python_with_mlflow, scripts, venv_with, workspaces};
 use crate::runs::{log_text, snapshot, wait_final};
+use crate::{api_error, free_port};
 use casemate_client::{Client, SecretScope};
 use casemate_testkit::TestServer;
 use casemate_types::Sensitive;
@@ -39,14 +39,6 @@ print("trained on ray")
 /// The `ray` of a venv made once from PyPI.
 fn ray_bin() -> PathBuf {
     venv_with("ray-venv", &["ray[default]>=2.40,<3"]).join("bin/ray")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The vault secret the tests' Ray computes name for their credential.

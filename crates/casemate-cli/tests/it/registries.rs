@@ -380,18 +380,16 @@ async fn skopeo_pushes_with_acr_push_and_pulls_with_acr_pull_only() {
     );
     let manifest: serde_json::Value = serde_json::from_slice(&manifest.body).unwrap();
     let layer_digest = manifest["layers"][0]["digest"].as_str().unwrap().to_owned();
-    let blobs = server.home().join("blobs");
-    let stored = walk(&blobs)
+    let stored = server
+        .blob_names()
+        .await
         .into_iter()
-        .find(|p| {
-            p.to_string_lossy()
-                .ends_with(layer_digest.trim_start_matches("sha256:"))
-        })
+        .find(|name| name.ends_with(layer_digest.trim_start_matches("sha256:")))
         .expect("the layer is stored under its digest");
-    let mut sealed = std::fs::read(&stored).unwrap();
+    let mut sealed = server.read_blob(&stored).await;
     let middle = sealed.len() / 2;
     sealed[middle] ^= 0x01;
-    std::fs::write(&stored, sealed).unwrap();
+    server.write_blob(&stored, sealed).await;
     let again = tempfile::tempdir().unwrap();
     let target = format!("oci:{}:v1", again.path().display());
     let tampered = skopeo(&[
@@ -417,22 +415,6 @@ async fn skopeo_pushes_with_acr_push_and_pulls_with_acr_pull_only() {
         .unwrap();
     assert!(!page.entries.is_empty());
     assert!(page.entries.iter().all(|e| e.caller_name == "pusher"));
-}
-
-fn walk(root: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
 }
 
 /// The distribution spec's conformance checks, written from the spec (the Go suite needs its
