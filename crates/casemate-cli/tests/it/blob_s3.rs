@@ -6,7 +6,7 @@
 
 use crate::free_port;
 use crate::mlflow::venv_with;
-use crate::runs::{snapshot, submit, wait_final};
+use crate::runs::{run_output, snapshot, submit, wait_final};
 use casemate_server::config::{ConfigLayer, ServerConfig};
 use casemate_testkit::TestServer;
 use casemate_types::wire::{CreateWorkspaceRequest, RunStatus};
@@ -182,15 +182,10 @@ async fn blobs_in_an_s3_bucket_are_sealed_survive_a_restart_and_go_with_their_wo
             .unwrap(),
         weights
     );
-    let output = admin
-        .get_artifact(
-            "team",
-            "vision",
-            &format!("runs/{}/outputs/model.txt", run.id),
-        )
-        .await
-        .unwrap();
-    assert_eq!(output, b"plaintext-output-s3-93aa");
+    assert_eq!(
+        run_output(&admin, &run, "model.txt").await,
+        b"plaintext-output-s3-93aa"
+    );
 
     // Deleting the workspace removes its objects; the other workspace's stay.
     admin

@@ -64,6 +64,17 @@ pub fn python_with_mlflow() -> PathBuf {
     .join("bin/python")
 }
 
+/// What `in_run.py` logs, found on the run.
+pub async fn assert_logged_in_run(admin: &Client, run: &casemate_types::wire::Run) {
+    let metrics = admin.run_metrics("team", "vision", run.id).await.unwrap();
+    assert!(
+        metrics
+            .iter()
+            .any(|m| m.name == "inside" && m.value == 7.0 && m.step == 1),
+        "{metrics:?}"
+    );
+}
+
 pub async fn token_of(server: &TestServer, name: &str, password: &str) -> String {
     server
         .anonymous()
@@ -308,13 +319,7 @@ async fn the_mlflow_client_tracks_registers_and_is_refused_through_the_gate() {
     let ended = wait_final(&admin, &run).await;
     let log = crate::runs::log_text(&admin, &run).await;
     assert_eq!(ended.status, RunStatus::Completed, "{log}");
-    let metrics = admin.run_metrics("team", "vision", run.id).await.unwrap();
-    assert!(
-        metrics
-            .iter()
-            .any(|m| m.name == "inside" && m.value == 7.0 && m.step == 1),
-        "{metrics:?}"
-    );
+    assert_logged_in_run(&admin, &run).await;
     let environment = ended.environment.unwrap();
     assert!(
         !environment.contains_key("MLFLOW_TRACKING_TOKEN"),

@@ -8,14 +8,14 @@
 //! the compute's fields are refused by name.
 
 use crate::mlflow::{python_with_mlflow, scripts, venv_with, workspaces};
-use crate::runs::{log_text, snapshot, wait_final};
+use crate::runs::{create_hbi_workspace, log_text, run_output, snapshot, wait_final};
 use crate::{api_error, free_port};
 use casemate_client::{Client, SecretScope};
 use casemate_testkit::TestServer;
 use casemate_types::Sensitive;
 use casemate_types::wire::{
-    CreateComputeRequest, CreateWorkspaceRequest, RayCompute, Run, RunResources, RunStatus,
-    SetSecretRequest, SubmitRunRequest,
+    CreateComputeRequest, RayCompute, Run, RunResources, RunStatus, SetSecretRequest,
+    SubmitRunRequest,
 };
 use std::path::PathBuf;
 use std::process::Command;
@@ -295,15 +295,10 @@ async fn runs_on_a_ray_cluster_fetch_secrets_log_metrics_fail_and_cancel_as_loca
     );
     assert!(job_directory(&log).join("train.py").exists());
     // What the job left in outputs/ became the run's artifacts.
-    let weights = admin
-        .get_artifact(
-            "team",
-            "vision",
-            &format!("runs/{}/outputs/model/weights.txt", run.id),
-        )
-        .await
-        .unwrap();
-    assert_eq!(weights, vec![b'w'; 1000]);
+    assert_eq!(
+        run_output(&admin, &run, "model/weights.txt").await,
+        vec![b'w'; 1000]
+    );
     assert_eq!(
         ended.status,
         RunStatus::Completed,
@@ -333,13 +328,7 @@ async fn runs_on_a_ray_cluster_fetch_secrets_log_metrics_fail_and_cancel_as_loca
     let ended = wait_final(&admin, &run).await;
     let log = log_text(&admin, &run).await;
     assert_eq!(ended.status, RunStatus::Completed, "{log}");
-    let metrics = admin.run_metrics("team", "vision", run.id).await.unwrap();
-    assert!(
-        metrics
-            .iter()
-            .any(|m| m.name == "inside" && m.value == 7.0 && m.step == 1),
-        "{metrics:?}"
-    );
+    crate::mlflow::assert_logged_in_run(&admin, &run).await;
 
     // A run's own reservation replaces the compute's; on a local compute, or out of range,
     // it is refused by field.
@@ -453,17 +442,7 @@ async fn runs_on_a_ray_cluster_fetch_secrets_log_metrics_fail_and_cancel_as_loca
     );
 
     // An hbi workspace's job directory is gone when the job ends, and when it is stopped.
-    admin
-        .create_workspace(
-            "team",
-            "secure",
-            &CreateWorkspaceRequest {
-                hbi_workspace: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    create_hbi_workspace(&admin, "secure").await;
     ray_compute_in(&admin, &head, "secure", "cluster").await;
     admin
         .set_secret(

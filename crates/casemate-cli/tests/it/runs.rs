@@ -89,6 +89,30 @@ pub async fn wait_final(client: &Client, run: &Run) -> Run {
     panic!("run {} did not end", run.id);
 }
 
+/// A file the run left in `outputs/`, read back as the run's artifact.
+pub async fn run_output(client: &Client, run: &Run, path: &str) -> Vec<u8> {
+    let (rg, ws) = home_of(run);
+    client
+        .get_artifact(&rg, &ws, &format!("runs/{}/outputs/{path}", run.id))
+        .await
+        .unwrap()
+}
+
+/// Makes the hbi workspace `ws` in the resource group `team`.
+pub async fn create_hbi_workspace(client: &Client, ws: &str) {
+    client
+        .create_workspace(
+            "team",
+            ws,
+            &CreateWorkspaceRequest {
+                hbi_workspace: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
 pub async fn log_text(client: &Client, run: &Run) -> String {
     let (rg, ws) = home_of(run);
     let mut text = String::new();
@@ -175,15 +199,7 @@ async fn a_run_fetches_a_secret_logs_it_masked_and_records_metrics() {
     let accuracy: Vec<(i64, f64)> = metrics.iter().map(|m| (m.step, m.value)).collect();
     assert_eq!(accuracy, vec![(1, 0.5), (2, 0.75)]);
     assert_eq!(done.tags.get("stage").map(String::as_str), Some("test"));
-    let output = admin
-        .get_artifact(
-            "team",
-            "vision",
-            &format!("runs/{}/outputs/model.txt", run.id),
-        )
-        .await
-        .unwrap();
-    assert_eq!(output, b"weights");
+    assert_eq!(run_output(&admin, &run, "model.txt").await, b"weights");
 
     // The recorded environment names the run but holds neither its token nor the secret.
     let environment = done.environment.expect("recorded outside hbi workspaces");
@@ -427,17 +443,7 @@ fn scratch_of(server: &TestServer, run: &Run) -> PathBuf {
 async fn hbi_workspaces_wipe_scratch_and_record_no_environment() {
     let server = TestServer::start().await;
     let admin = workspace(&server).await;
-    admin
-        .create_workspace(
-            "team",
-            "secure",
-            &CreateWorkspaceRequest {
-                hbi_workspace: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    create_hbi_workspace(&admin, "secure").await;
     let plain = snapshot(&admin, "vision", &[("data.txt", "d")]).await;
     let run = wait_final(
         &admin,
