@@ -156,7 +156,7 @@ impl Store {
         after_seq: i64,
         limit: i64,
     ) -> StoreResult<Vec<ActivityRecord>> {
-        let rows = sqlx::query("SELECT * FROM activity_log WHERE seq > ? ORDER BY seq LIMIT ?")
+        let rows = sqlx::query("SELECT * FROM activity_log WHERE seq > $1 ORDER BY seq LIMIT $2")
             .bind(after_seq)
             .bind(limit)
             .fetch_all(&self.pool)

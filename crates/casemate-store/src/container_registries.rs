@@ -22,7 +22,7 @@ impl Store {
     ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO registry_blobs (registry_id, repository, digest, size, created_at) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
         )
         .bind(registry_id)
         .bind(repository)
@@ -43,8 +43,8 @@ impl Store {
         digest: &str,
     ) -> StoreResult<Option<i64>> {
         Ok(sqlx::query_scalar(
-            "SELECT size FROM registry_blobs WHERE registry_id = ? AND digest = ? \
-             AND (?3 IS NULL OR repository = ?3) LIMIT 1",
+            "SELECT size FROM registry_blobs WHERE registry_id = $1 AND digest = $2 \
+             AND ($3 IS NULL OR repository = $3) LIMIT 1",
         )
         .bind(registry_id)
         .bind(digest)
@@ -61,7 +61,7 @@ impl Store {
         digest: &str,
     ) -> StoreResult<(bool, bool)> {
         let removed = sqlx::query(
-            "DELETE FROM registry_blobs WHERE registry_id = ? AND repository = ? AND digest = ?",
+            "DELETE FROM registry_blobs WHERE registry_id = $1 AND repository = $2 AND digest = $3",
         )
         .bind(registry_id)
         .bind(repository)
@@ -89,7 +89,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO registry_manifests (registry_id, repository, digest, media_type, content, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (registry_id, repository, digest) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (registry_id, repository, digest) \
              DO UPDATE SET media_type = excluded.media_type",
         )
         .bind(registry_id)
@@ -102,7 +102,7 @@ impl Store {
         .await?;
         if let Some(tag) = tag {
             sqlx::query(
-                "INSERT INTO registry_tags (registry_id, repository, tag, digest) VALUES (?, ?, ?, ?) \
+                "INSERT INTO registry_tags (registry_id, repository, tag, digest) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (registry_id, repository, tag) DO UPDATE SET digest = excluded.digest",
             )
             .bind(registry_id)
@@ -125,8 +125,8 @@ impl Store {
     ) -> StoreResult<Option<RegistryManifestRecord>> {
         Ok(sqlx::query_as(
             "SELECT m.digest, m.media_type, m.content FROM registry_manifests m \
-             WHERE m.registry_id = ?1 AND m.repository = ?2 AND (m.digest = ?3 OR m.digest = \
-             (SELECT digest FROM registry_tags WHERE registry_id = ?1 AND repository = ?2 AND tag = ?3))",
+             WHERE m.registry_id = $1 AND m.repository = $2 AND (m.digest = $3 OR m.digest = \
+             (SELECT digest FROM registry_tags WHERE registry_id = $1 AND repository = $2 AND tag = $3))",
         )
         .bind(registry_id)
         .bind(repository)
@@ -144,9 +144,9 @@ impl Store {
         reference: &str,
     ) -> StoreResult<bool> {
         let statement = if reference.starts_with("sha256:") {
-            "DELETE FROM registry_manifests WHERE registry_id = ? AND repository = ? AND digest = ?"
+            "DELETE FROM registry_manifests WHERE registry_id = $1 AND repository = $2 AND digest = $3"
         } else {
-            "DELETE FROM registry_tags WHERE registry_id = ? AND repository = ? AND tag = ?"
+            "DELETE FROM registry_tags WHERE registry_id = $1 AND repository = $2 AND tag = $3"
         };
         Ok(sqlx::query(statement)
             .bind(registry_id)
@@ -167,8 +167,8 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<String>> {
         Ok(sqlx::query_scalar(
-            "SELECT tag FROM registry_tags WHERE registry_id = ? AND repository = ? AND tag > ? \
-             ORDER BY tag LIMIT ?",
+            "SELECT tag FROM registry_tags WHERE registry_id = $1 AND repository = $2 AND tag > $3 \
+             ORDER BY tag LIMIT $4",
         )
         .bind(registry_id)
         .bind(repository)
@@ -181,8 +181,8 @@ impl Store {
     /// The repositories of a registry that hold anything, in order.
     pub async fn registry_repositories(&self, registry_id: &str) -> StoreResult<Vec<String>> {
         Ok(sqlx::query_scalar(
-            "SELECT repository FROM registry_blobs WHERE registry_id = ?1 \
-             UNION SELECT repository FROM registry_manifests WHERE registry_id = ?1 ORDER BY 1",
+            "SELECT repository FROM registry_blobs WHERE registry_id = $1 \
+             UNION SELECT repository FROM registry_manifests WHERE registry_id = $1 ORDER BY 1",
         )
         .bind(registry_id)
         .fetch_all(&self.pool)

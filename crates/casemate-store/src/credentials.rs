@@ -42,7 +42,7 @@ impl Store {
         now: i64,
     ) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO totp_factors (principal_id, sealed_secret, confirmed, last_step, created_at) VALUES (?, ?, 0, NULL, ?) \
+            "INSERT INTO totp_factors (principal_id, sealed_secret, confirmed, last_step, created_at) VALUES ($1, $2, 0, NULL, $3) \
              ON CONFLICT (principal_id) DO UPDATE SET sealed_secret = excluded.sealed_secret, confirmed = 0, last_step = NULL, created_at = excluded.created_at",
         )
         .bind(principal_id.to_string())
@@ -55,7 +55,7 @@ impl Store {
 
     pub async fn totp_factor(&self, principal_id: Uuid) -> StoreResult<Option<TotpFactorRecord>> {
         let row = sqlx::query(
-            "SELECT sealed_secret, confirmed, last_step FROM totp_factors WHERE principal_id = ?",
+            "SELECT sealed_secret, confirmed, last_step FROM totp_factors WHERE principal_id = $1",
         )
         .bind(principal_id.to_string())
         .fetch_optional(&self.pool)
@@ -75,7 +75,7 @@ impl Store {
     /// concurrent sign-ins cannot both spend one code). Marks the factor confirmed. Returns success.
     pub async fn accept_totp_step(&self, principal_id: Uuid, step: i64) -> StoreResult<bool> {
         let updated = sqlx::query(
-            "UPDATE totp_factors SET last_step = ?, confirmed = 1 WHERE principal_id = ? AND (last_step IS NULL OR last_step < ?)",
+            "UPDATE totp_factors SET last_step = $1, confirmed = TRUE WHERE principal_id = $2 AND (last_step IS NULL OR last_step < $3)",
         )
         .bind(step)
         .bind(principal_id.to_string())
@@ -86,7 +86,7 @@ impl Store {
     }
 
     pub async fn delete_totp(&self, principal_id: Uuid) -> StoreResult<bool> {
-        let deleted = sqlx::query("DELETE FROM totp_factors WHERE principal_id = ?")
+        let deleted = sqlx::query("DELETE FROM totp_factors WHERE principal_id = $1")
             .bind(principal_id.to_string())
             .execute(&self.pool)
             .await?;
@@ -95,7 +95,7 @@ impl Store {
 
     pub async fn insert_client_secret(&self, secret: &ClientSecretRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO client_secrets (id, principal_id, secret_hash, hint, description, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO client_secrets (id, principal_id, secret_hash, hint, description, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(secret.id.to_string())
         .bind(secret.principal_id.to_string())
@@ -114,7 +114,7 @@ impl Store {
         principal_id: Uuid,
     ) -> StoreResult<Vec<ClientSecretRecord>> {
         let rows = sqlx::query(
-            "SELECT * FROM client_secrets WHERE principal_id = ? ORDER BY created_at, id",
+            "SELECT * FROM client_secrets WHERE principal_id = $1 ORDER BY created_at, id",
         )
         .bind(principal_id.to_string())
         .fetch_all(&self.pool)
@@ -127,7 +127,7 @@ impl Store {
         principal_id: Uuid,
         secret_id: Uuid,
     ) -> StoreResult<()> {
-        let deleted = sqlx::query("DELETE FROM client_secrets WHERE id = ? AND principal_id = ?")
+        let deleted = sqlx::query("DELETE FROM client_secrets WHERE id = $1 AND principal_id = $2")
             .bind(secret_id.to_string())
             .bind(principal_id.to_string())
             .execute(&self.pool)
@@ -140,7 +140,7 @@ impl Store {
 
     pub async fn insert_pat(&self, pat: &PatRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO personal_access_tokens (id, principal_id, name, secret_hash, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO personal_access_tokens (id, principal_id, name, secret_hash, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(pat.id.to_string())
         .bind(pat.principal_id.to_string())
@@ -155,7 +155,7 @@ impl Store {
     }
 
     pub async fn pat(&self, id: Uuid) -> StoreResult<Option<PatRecord>> {
-        let row = sqlx::query("SELECT * FROM personal_access_tokens WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM personal_access_tokens WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
@@ -164,7 +164,7 @@ impl Store {
 
     pub async fn pats_for(&self, principal_id: Uuid) -> StoreResult<Vec<PatRecord>> {
         let rows = sqlx::query(
-            "SELECT * FROM personal_access_tokens WHERE principal_id = ? ORDER BY created_at, id",
+            "SELECT * FROM personal_access_tokens WHERE principal_id = $1 ORDER BY created_at, id",
         )
         .bind(principal_id.to_string())
         .fetch_all(&self.pool)
@@ -174,7 +174,7 @@ impl Store {
 
     pub async fn revoke_pat(&self, principal_id: Uuid, id: Uuid, now: i64) -> StoreResult<()> {
         let updated = sqlx::query(
-            "UPDATE personal_access_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND principal_id = ?",
+            "UPDATE personal_access_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND principal_id = $3",
         )
         .bind(now)
         .bind(id.to_string())

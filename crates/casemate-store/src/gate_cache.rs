@@ -85,7 +85,7 @@ impl Store {
     /// Reads the change count; if it has moved since the last request, drops every kept row.
     pub async fn refresh_gate_cache(&self) -> StoreResult<()> {
         let generation: i64 = sqlx::query_scalar(
-            "SELECT CAST(value AS INTEGER) FROM installation WHERE key = 'gate_generation'",
+            "SELECT CAST(value AS BIGINT) FROM installation WHERE key = 'gate_generation'",
         )
         .fetch_one(&self.pool)
         .await?;

@@ -53,14 +53,14 @@ async fn insert_version(
     version: &VaultKeyVersionRecord,
 ) -> StoreResult<()> {
     let seq: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM vault_key_versions WHERE vault = ? AND name = ?",
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM vault_key_versions WHERE vault = $1 AND name = $2",
     )
     .bind(&version.vault)
     .bind(&version.name)
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query(
-        "INSERT INTO vault_key_versions (vault, name, version, seq, wrapped_material, enabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO vault_key_versions (vault, name, version, seq, wrapped_material, enabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&version.vault)
     .bind(&version.name)
@@ -78,7 +78,7 @@ impl Store {
     /// Creates a key with its first version. A name held by a deleted key is a conflict.
     pub async fn create_vault_key(&self, first: &VaultKeyVersionRecord) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO vault_keys (vault, name, enabled, created_at) VALUES (?, ?, 1, ?)")
+        sqlx::query("INSERT INTO vault_keys (vault, name, enabled, created_at) VALUES ($1, $2, 1, $3)")
             .bind(&first.vault)
             .bind(&first.name)
             .bind(first.created_at)
@@ -104,7 +104,7 @@ impl Store {
     }
 
     pub async fn vault_key(&self, vault: &str, name: &str) -> StoreResult<Option<VaultKeyRecord>> {
-        let row = sqlx::query("SELECT * FROM vault_keys WHERE vault = ? AND name = ?")
+        let row = sqlx::query("SELECT * FROM vault_keys WHERE vault = $1 AND name = $2")
             .bind(vault)
             .bind(name)
             .fetch_optional(&self.pool)
@@ -113,7 +113,7 @@ impl Store {
     }
 
     pub async fn vault_keys(&self, vault: &str, deleted: bool) -> StoreResult<Vec<VaultKeyRecord>> {
-        let rows = sqlx::query("SELECT * FROM vault_keys WHERE vault = ? AND (deleted_at IS NOT NULL) = ? ORDER BY name")
+        let rows = sqlx::query("SELECT * FROM vault_keys WHERE vault = $1 AND (deleted_at IS NOT NULL) = $2 ORDER BY name")
             .bind(vault)
             .bind(deleted)
             .fetch_all(&self.pool)
@@ -127,7 +127,7 @@ impl Store {
         name: &str,
     ) -> StoreResult<Vec<VaultKeyVersionRecord>> {
         let rows = sqlx::query(
-            "SELECT * FROM vault_key_versions WHERE vault = ? AND name = ? ORDER BY seq",
+            "SELECT * FROM vault_key_versions WHERE vault = $1 AND name = $2 ORDER BY seq",
         )
         .bind(vault)
         .bind(name)
@@ -145,7 +145,7 @@ impl Store {
     ) -> StoreResult<()> {
         let updated = match version {
             Some(version) => {
-                sqlx::query("UPDATE vault_key_versions SET enabled = ? WHERE vault = ? AND name = ? AND version = ?")
+                sqlx::query("UPDATE vault_key_versions SET enabled = $1 WHERE vault = $2 AND name = $3 AND version = $4")
                     .bind(enabled)
                     .bind(vault)
                     .bind(name)
@@ -154,7 +154,7 @@ impl Store {
                     .await?
             }
             None => {
-                sqlx::query("UPDATE vault_keys SET enabled = ? WHERE vault = ? AND name = ?")
+                sqlx::query("UPDATE vault_keys SET enabled = $1 WHERE vault = $2 AND name = $3")
                     .bind(enabled)
                     .bind(vault)
                     .bind(name)

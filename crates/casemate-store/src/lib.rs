@@ -195,7 +195,7 @@ impl Store {
 
     pub async fn installation_value(&self, key: &str) -> StoreResult<Option<String>> {
         Ok(
-            sqlx::query_scalar("SELECT value FROM installation WHERE key = ?")
+            sqlx::query_scalar("SELECT value FROM installation WHERE key = $1")
                 .bind(key)
                 .fetch_optional(&self.pool)
                 .await?,
@@ -205,7 +205,7 @@ impl Store {
     /// Sets `key` only if it is unset; returns whether this call set it.
     pub async fn set_installation_value_once(&self, key: &str, value: &str) -> StoreResult<bool> {
         let result = sqlx::query(
-            "INSERT INTO installation (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+            "INSERT INTO installation (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
         )
         .bind(key)
         .bind(value)
@@ -224,7 +224,7 @@ impl Store {
         owner: &RoleAssignmentRecord,
     ) -> StoreResult<bool> {
         let mut tx = self.pool_for(Durability::Now).begin().await?;
-        let claimed = sqlx::query("INSERT INTO installation (key, value) VALUES ('installation_id', ?) ON CONFLICT (key) DO NOTHING")
+        let claimed = sqlx::query("INSERT INTO installation (key, value) VALUES ('installation_id', $1) ON CONFLICT (key) DO NOTHING")
             .bind(installation_id)
             .execute(&mut *tx)
             .await?;

@@ -31,7 +31,7 @@ pub struct RunStatusCount {
 impl Store {
     pub async fn insert_workspace_event(&self, event: &WorkspaceEventRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO workspace_events (workspace_id, time_ms, kind, outcome) VALUES (?, ?, ?, ?)",
+            "INSERT INTO workspace_events (workspace_id, time_ms, kind, outcome) VALUES ($1, $2, $3, $4)",
         )
         .bind(&event.workspace_id)
         .bind(event.time_ms)
@@ -50,7 +50,7 @@ impl Store {
     ) -> StoreResult<Vec<WorkspaceEventRecord>> {
         Ok(sqlx::query_as(
             "SELECT workspace_id, time_ms, kind, outcome FROM workspace_events \
-             WHERE workspace_id = ? AND time_ms >= ? ORDER BY time_ms",
+             WHERE workspace_id = $1 AND time_ms >= $2 ORDER BY time_ms",
         )
         .bind(workspace_id)
         .bind(since_ms)
@@ -67,7 +67,7 @@ impl Store {
     ) -> StoreResult<Vec<RunTimes>> {
         Ok(sqlx::query_as(
             "SELECT status, submitted_at, started_at, ended_at FROM runs \
-             WHERE workspace_id = ?1 AND (submitted_at >= ?2 OR started_at >= ?2 OR ended_at >= ?2)",
+             WHERE workspace_id = $1 AND (submitted_at >= $2 OR started_at >= $2 OR ended_at >= $2)",
         )
         .bind(workspace_id)
         .bind(since_ms)
@@ -82,7 +82,7 @@ impl Store {
     ) -> StoreResult<Vec<RunStatusCount>> {
         Ok(sqlx::query_as(
             "SELECT workspace_id, status, COUNT(*) AS runs FROM runs \
-             WHERE lifecycle = 'active' AND (?1 IS NULL OR workspace_id = ?1) \
+             WHERE lifecycle = 'active' AND ($1 IS NULL OR workspace_id = $1) \
              GROUP BY workspace_id, status ORDER BY workspace_id, status",
         )
         .bind(workspace_id)

@@ -38,7 +38,7 @@ impl Store {
     }
 
     pub async fn principal_by_id(&self, id: Uuid) -> StoreResult<Option<PrincipalRecord>> {
-        let row = sqlx::query(select_principals!("WHERE id = ?"))
+        let row = sqlx::query(select_principals!("WHERE id = $1"))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
@@ -46,7 +46,7 @@ impl Store {
     }
 
     pub async fn principal_by_name(&self, name: &str) -> StoreResult<Option<PrincipalRecord>> {
-        let row = sqlx::query(select_principals!("WHERE name = ?"))
+        let row = sqlx::query(select_principals!("WHERE name = $1"))
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
@@ -57,7 +57,7 @@ impl Store {
         &self,
         client_id: Uuid,
     ) -> StoreResult<Option<PrincipalRecord>> {
-        let row = sqlx::query(select_principals!("WHERE client_id = ?"))
+        let row = sqlx::query(select_principals!("WHERE client_id = $1"))
             .bind(client_id.to_string())
             .fetch_optional(&self.pool)
             .await?;
@@ -65,7 +65,7 @@ impl Store {
     }
 
     pub async fn list_principals(&self, kind: &str) -> StoreResult<Vec<PrincipalRecord>> {
-        let rows = sqlx::query(select_principals!("WHERE kind = ? ORDER BY name"))
+        let rows = sqlx::query(select_principals!("WHERE kind = $1 ORDER BY name"))
             .bind(kind)
             .fetch_all(&self.pool)
             .await?;
@@ -80,7 +80,7 @@ impl Store {
         now: i64,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query("UPDATE principals SET enabled = ? WHERE id = ?")
+        let updated = sqlx::query("UPDATE principals SET enabled = $1 WHERE id = $2")
             .bind(enabled)
             .bind(id.to_string())
             .execute(&mut *tx)
@@ -90,7 +90,7 @@ impl Store {
         }
         if !enabled {
             sqlx::query(
-                "UPDATE sessions SET revoked_at = ? WHERE principal_id = ? AND revoked_at IS NULL",
+                "UPDATE sessions SET revoked_at = $1 WHERE principal_id = $2 AND revoked_at IS NULL",
             )
             .bind(now)
             .bind(id.to_string())
@@ -103,7 +103,7 @@ impl Store {
 
     /// Deletes a principal with its credentials, sessions and role assignments.
     pub async fn delete_principal(&self, id: Uuid) -> StoreResult<()> {
-        let deleted = sqlx::query("DELETE FROM principals WHERE id = ?")
+        let deleted = sqlx::query("DELETE FROM principals WHERE id = $1")
             .bind(id.to_string())
             .execute(&self.pool)
             .await?;
@@ -126,7 +126,7 @@ impl Store {
         principal_id: Uuid,
     ) -> StoreResult<Vec<RoleAssignmentRecord>> {
         let rows = sqlx::query(
-            "SELECT id, principal_id, role_name, scope, created_at FROM role_assignments WHERE principal_id = ?",
+            "SELECT id, principal_id, role_name, scope, created_at FROM role_assignments WHERE principal_id = $1",
         )
         .bind(principal_id.to_string())
         .fetch_all(&self.pool)
@@ -143,7 +143,7 @@ pub(crate) async fn insert_principal_in(
 ) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO principals (id, kind, name, display_name, enabled, created_at, password_hash, client_id) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(principal.id.to_string())
     .bind(&principal.kind)
@@ -166,7 +166,7 @@ pub(crate) async fn insert_role_assignment_in(
     connection: &mut sqlx::SqliteConnection,
     assignment: &RoleAssignmentRecord,
 ) -> StoreResult<()> {
-    sqlx::query("INSERT INTO role_assignments (id, principal_id, role_name, scope, created_at) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO role_assignments (id, principal_id, role_name, scope, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(assignment.id.to_string())
         .bind(assignment.principal_id.to_string())
         .bind(&assignment.role_name)

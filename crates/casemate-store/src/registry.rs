@@ -66,7 +66,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO registered_models (workspace_id, name, description, created_at, updated_at, created_by) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&model.workspace_id)
         .bind(&model.name)
@@ -78,7 +78,7 @@ impl Store {
         .await?;
         for (name, value) in tags {
             sqlx::query(
-                "INSERT INTO registered_model_tags (workspace_id, model, name, value) VALUES (?, ?, ?, ?) \
+                "INSERT INTO registered_model_tags (workspace_id, model, name, value) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (workspace_id, model, name) DO UPDATE SET value = excluded.value",
             )
             .bind(&model.workspace_id)
@@ -98,7 +98,7 @@ impl Store {
         name: &str,
     ) -> StoreResult<Option<RegisteredModelRecord>> {
         let row =
-            sqlx::query("SELECT * FROM registered_models WHERE workspace_id = ? AND name = ?")
+            sqlx::query("SELECT * FROM registered_models WHERE workspace_id = $1 AND name = $2")
                 .bind(workspace_id)
                 .bind(name)
                 .fetch_optional(&self.pool)
@@ -111,7 +111,7 @@ impl Store {
         workspace_id: &str,
     ) -> StoreResult<Vec<RegisteredModelRecord>> {
         let rows =
-            sqlx::query("SELECT * FROM registered_models WHERE workspace_id = ? ORDER BY name")
+            sqlx::query("SELECT * FROM registered_models WHERE workspace_id = $1 ORDER BY name")
                 .bind(workspace_id)
                 .fetch_all(&self.pool)
                 .await?;
@@ -124,7 +124,7 @@ impl Store {
         model: &str,
     ) -> StoreResult<Vec<(String, String)>> {
         let rows = sqlx::query(
-            "SELECT name, value FROM registered_model_tags WHERE workspace_id = ? AND model = ? ORDER BY name",
+            "SELECT name, value FROM registered_model_tags WHERE workspace_id = $1 AND model = $2 ORDER BY name",
         )
         .bind(workspace_id)
         .bind(model)
@@ -141,7 +141,7 @@ impl Store {
     ) -> StoreResult<i64> {
         let mut tx = self.pool.begin().await?;
         let touched = sqlx::query(
-            "UPDATE registered_models SET updated_at = ? WHERE workspace_id = ? AND name = ?",
+            "UPDATE registered_models SET updated_at = $1 WHERE workspace_id = $2 AND name = $3",
         )
         .bind(version.updated_at)
         .bind(&version.workspace_id)
@@ -152,7 +152,7 @@ impl Store {
             return Err(StoreError::NotFound("registered model"));
         }
         let number: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE workspace_id = ? AND model = ?",
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE workspace_id = $1 AND model = $2",
         )
         .bind(&version.workspace_id)
         .bind(&version.model)
@@ -160,7 +160,7 @@ impl Store {
         .await?;
         sqlx::query(
             "INSERT INTO model_versions (workspace_id, model, version, source, run_id, description, stage, \
-             created_at, updated_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             created_at, updated_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&version.workspace_id)
         .bind(&version.model)
@@ -176,7 +176,7 @@ impl Store {
         .await?;
         for (name, value) in tags {
             sqlx::query(
-                "INSERT INTO model_version_tags (workspace_id, model, version, name, value) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO model_version_tags (workspace_id, model, version, name, value) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(&version.workspace_id)
             .bind(&version.model)
@@ -197,7 +197,7 @@ impl Store {
         version: i64,
     ) -> StoreResult<Option<ModelVersionRecord>> {
         let row = sqlx::query(
-            "SELECT * FROM model_versions WHERE workspace_id = ? AND model = ? AND version = ?",
+            "SELECT * FROM model_versions WHERE workspace_id = $1 AND model = $2 AND version = $3",
         )
         .bind(workspace_id)
         .bind(model)
@@ -210,7 +210,7 @@ impl Store {
     /// A workspace's model versions, by model then version.
     pub async fn model_versions(&self, workspace_id: &str) -> StoreResult<Vec<ModelVersionRecord>> {
         let rows = sqlx::query(
-            "SELECT * FROM model_versions WHERE workspace_id = ? ORDER BY model, version",
+            "SELECT * FROM model_versions WHERE workspace_id = $1 ORDER BY model, version",
         )
         .bind(workspace_id)
         .fetch_all(&self.pool)
@@ -226,7 +226,7 @@ impl Store {
     ) -> StoreResult<Vec<(String, String)>> {
         let rows = sqlx::query(
             "SELECT name, value FROM model_version_tags \
-             WHERE workspace_id = ? AND model = ? AND version = ? ORDER BY name",
+             WHERE workspace_id = $1 AND model = $2 AND version = $3 ORDER BY name",
         )
         .bind(workspace_id)
         .bind(model)
@@ -250,8 +250,8 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         if archive_others {
             sqlx::query(
-                "UPDATE model_versions SET stage = 'Archived', updated_at = ? \
-                 WHERE workspace_id = ? AND model = ? AND stage = ? AND version != ?",
+                "UPDATE model_versions SET stage = 'Archived', updated_at = $1 \
+                 WHERE workspace_id = $2 AND model = $3 AND stage = $4 AND version != $5",
             )
             .bind(now)
             .bind(workspace_id)
@@ -262,8 +262,8 @@ impl Store {
             .await?;
         }
         let updated = sqlx::query(
-            "UPDATE model_versions SET stage = ?, updated_at = ? \
-             WHERE workspace_id = ? AND model = ? AND version = ?",
+            "UPDATE model_versions SET stage = $1, updated_at = $2 \
+             WHERE workspace_id = $3 AND model = $4 AND version = $5",
         )
         .bind(stage)
         .bind(now)
@@ -288,7 +288,7 @@ impl Store {
         version: i64,
     ) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO model_aliases (workspace_id, model, alias, version) VALUES (?, ?, ?, ?) \
+            "INSERT INTO model_aliases (workspace_id, model, alias, version) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (workspace_id, model, alias) DO UPDATE SET version = excluded.version",
         )
         .bind(workspace_id)
@@ -307,7 +307,7 @@ impl Store {
         alias: &str,
     ) -> StoreResult<bool> {
         let result = sqlx::query(
-            "DELETE FROM model_aliases WHERE workspace_id = ? AND model = ? AND alias = ?",
+            "DELETE FROM model_aliases WHERE workspace_id = $1 AND model = $2 AND alias = $3",
         )
         .bind(workspace_id)
         .bind(model)
@@ -324,7 +324,7 @@ impl Store {
         model: &str,
     ) -> StoreResult<Vec<(String, i64)>> {
         let rows = sqlx::query(
-            "SELECT alias, version FROM model_aliases WHERE workspace_id = ? AND model = ? ORDER BY alias",
+            "SELECT alias, version FROM model_aliases WHERE workspace_id = $1 AND model = $2 ORDER BY alias",
         )
         .bind(workspace_id)
         .bind(model)
@@ -372,7 +372,7 @@ impl Store {
     pub async fn insert_logged_model(&self, model: &LoggedModelRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO logged_models (id, workspace_id, experiment, name, model_type, source_run_id, \
-             status, params, tags, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             status, params, tags, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&model.id)
         .bind(&model.workspace_id)
@@ -391,7 +391,7 @@ impl Store {
     }
 
     pub async fn logged_model(&self, id: &str) -> StoreResult<Option<LoggedModelRecord>> {
-        let row = sqlx::query("SELECT * FROM logged_models WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM logged_models WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -401,7 +401,7 @@ impl Store {
     /// A workspace's logged models, newest first.
     pub async fn logged_models(&self, workspace_id: &str) -> StoreResult<Vec<LoggedModelRecord>> {
         let rows = sqlx::query(
-            "SELECT * FROM logged_models WHERE workspace_id = ? ORDER BY created_at DESC, id",
+            "SELECT * FROM logged_models WHERE workspace_id = $1 ORDER BY created_at DESC, id",
         )
         .bind(workspace_id)
         .fetch_all(&self.pool)
@@ -417,13 +417,15 @@ impl Store {
         tags: &str,
         updated_at: i64,
     ) -> StoreResult<()> {
-        sqlx::query("UPDATE logged_models SET status = ?, tags = ?, updated_at = ? WHERE id = ?")
-            .bind(status)
-            .bind(tags)
-            .bind(updated_at)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE logged_models SET status = $1, tags = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(status)
+        .bind(tags)
+        .bind(updated_at)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -435,13 +437,15 @@ impl Store {
         params: &str,
         updated_at: i64,
     ) -> StoreResult<()> {
-        sqlx::query("UPDATE logged_models SET tags = ?, params = ?, updated_at = ? WHERE id = ?")
-            .bind(tags)
-            .bind(params)
-            .bind(updated_at)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE logged_models SET tags = $1, params = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(tags)
+        .bind(params)
+        .bind(updated_at)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

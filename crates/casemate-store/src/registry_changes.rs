@@ -27,8 +27,8 @@ impl Store {
         let result = match item {
             RegistryItem::Model(model) => {
                 sqlx::query(
-                    "UPDATE registered_models SET description = ?, updated_at = ? \
-                     WHERE workspace_id = ? AND name = ?",
+                    "UPDATE registered_models SET description = $1, updated_at = $2 \
+                     WHERE workspace_id = $3 AND name = $4",
                 )
                 .bind(description)
                 .bind(now_ms)
@@ -39,8 +39,8 @@ impl Store {
             }
             RegistryItem::Version(model, version) => {
                 sqlx::query(
-                    "UPDATE model_versions SET description = ?, updated_at = ? \
-                     WHERE workspace_id = ? AND model = ? AND version = ?",
+                    "UPDATE model_versions SET description = $1, updated_at = $2 \
+                     WHERE workspace_id = $3 AND model = $4 AND version = $5",
                 )
                 .bind(description)
                 .bind(now_ms)
@@ -70,7 +70,7 @@ impl Store {
             (None, Some(value)) => {
                 sqlx::query(
                     "INSERT INTO registered_model_tags (workspace_id, model, name, value) \
-                     VALUES (?, ?, ?, ?) ON CONFLICT (workspace_id, model, name) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (workspace_id, model, name) \
                      DO UPDATE SET value = excluded.value",
                 )
                 .bind(workspace_id)
@@ -82,7 +82,7 @@ impl Store {
             }
             (None, None) => {
                 sqlx::query(
-                    "DELETE FROM registered_model_tags WHERE workspace_id = ? AND model = ? AND name = ?",
+                    "DELETE FROM registered_model_tags WHERE workspace_id = $1 AND model = $2 AND name = $3",
                 )
                 .bind(workspace_id)
                 .bind(model)
@@ -93,7 +93,7 @@ impl Store {
             (Some(version), Some(value)) => {
                 sqlx::query(
                     "INSERT INTO model_version_tags (workspace_id, model, version, name, value) \
-                     VALUES (?, ?, ?, ?, ?) ON CONFLICT (workspace_id, model, version, name) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (workspace_id, model, version, name) \
                      DO UPDATE SET value = excluded.value",
                 )
                 .bind(workspace_id)
@@ -107,7 +107,7 @@ impl Store {
             (Some(version), None) => {
                 sqlx::query(
                     "DELETE FROM model_version_tags \
-                     WHERE workspace_id = ? AND model = ? AND version = ? AND name = ?",
+                     WHERE workspace_id = $1 AND model = $2 AND version = $3 AND name = $4",
                 )
                 .bind(workspace_id)
                 .bind(model)
@@ -129,14 +129,14 @@ impl Store {
     ) -> StoreResult<()> {
         let result = match item {
             RegistryItem::Model(model) => {
-                sqlx::query("DELETE FROM registered_models WHERE workspace_id = ? AND name = ?")
+                sqlx::query("DELETE FROM registered_models WHERE workspace_id = $1 AND name = $2")
                     .bind(workspace_id)
                     .bind(model)
                     .execute(&self.pool)
                     .await?
             }
             RegistryItem::Version(model, version) => sqlx::query(
-                "DELETE FROM model_versions WHERE workspace_id = ? AND model = ? AND version = ?",
+                "DELETE FROM model_versions WHERE workspace_id = $1 AND model = $2 AND version = $3",
             )
             .bind(workspace_id)
             .bind(model)
@@ -161,7 +161,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let renamed = sqlx::query(
-            "UPDATE registered_models SET name = ?, updated_at = ? WHERE workspace_id = ? AND name = ?",
+            "UPDATE registered_models SET name = $1, updated_at = $2 WHERE workspace_id = $3 AND name = $4",
         )
         .bind(to)
         .bind(now_ms)
@@ -171,10 +171,10 @@ impl Store {
         .await?;
         found(renamed.rows_affected(), "registered model")?;
         for table in [
-            "UPDATE registered_model_tags SET model = ? WHERE workspace_id = ? AND model = ?",
-            "UPDATE model_versions SET model = ? WHERE workspace_id = ? AND model = ?",
-            "UPDATE model_version_tags SET model = ? WHERE workspace_id = ? AND model = ?",
-            "UPDATE model_aliases SET model = ? WHERE workspace_id = ? AND model = ?",
+            "UPDATE registered_model_tags SET model = $1 WHERE workspace_id = $2 AND model = $3",
+            "UPDATE model_versions SET model = $1 WHERE workspace_id = $2 AND model = $3",
+            "UPDATE model_version_tags SET model = $1 WHERE workspace_id = $2 AND model = $3",
+            "UPDATE model_aliases SET model = $1 WHERE workspace_id = $2 AND model = $3",
         ] {
             sqlx::query(table)
                 .bind(to)
@@ -198,7 +198,7 @@ impl Store {
         let old_name = old_id.rsplit('/').next().unwrap_or_default();
         let mut tx = self.pool.begin().await?;
         let moved =
-            sqlx::query("UPDATE resources SET id = ?, name = ?, properties = ? WHERE id = ?")
+            sqlx::query("UPDATE resources SET id = $1, name = $2, properties = $3 WHERE id = $4")
                 .bind(&renamed.id)
                 .bind(&renamed.name)
                 .bind(&renamed.properties)
@@ -207,8 +207,8 @@ impl Store {
                 .await?;
         found(moved.rows_affected(), "experiment")?;
         for statement in [
-            "UPDATE runs SET experiment = ?1 WHERE workspace_id = ?2 AND experiment = ?3",
-            "UPDATE logged_models SET experiment = ?1 WHERE workspace_id = ?2 AND experiment = ?3",
+            "UPDATE runs SET experiment = $1 WHERE workspace_id = $2 AND experiment = $3",
+            "UPDATE logged_models SET experiment = $1 WHERE workspace_id = $2 AND experiment = $3",
         ] {
             sqlx::query(statement)
                 .bind(&renamed.name)
@@ -218,8 +218,8 @@ impl Store {
                 .await?;
         }
         sqlx::query(
-            "UPDATE role_assignments SET scope = ?1 || substr(scope, length(?2) + 1) \
-             WHERE lower(scope) = lower(?2) OR lower(substr(scope, 1, length(?2) + 1)) = lower(?2 || '/')",
+            "UPDATE role_assignments SET scope = $1 || substr(scope, length($2) + 1) \
+             WHERE lower(scope) = lower($2) OR lower(substr(scope, 1, length($2) + 1)) = lower($2 || '/')",
         )
         .bind(&renamed.id)
         .bind(old_id)

@@ -56,7 +56,7 @@ async fn insert_resource_in(
     resource: &ResourceRecord,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO resources (id, kind, parent, name, properties, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO resources (id, kind, parent, name, properties, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&resource.id)
     .bind(&resource.kind)
@@ -102,7 +102,7 @@ impl Store {
     }
 
     pub async fn resource(&self, id: &str) -> StoreResult<Option<ResourceRecord>> {
-        let row = sqlx::query("SELECT * FROM resources WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM resources WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -116,14 +116,14 @@ impl Store {
     ) -> StoreResult<Vec<ResourceRecord>> {
         let rows = match parent {
             Some(parent) => {
-                sqlx::query("SELECT * FROM resources WHERE kind = ? AND parent = ? ORDER BY name")
+                sqlx::query("SELECT * FROM resources WHERE kind = $1 AND parent = $2 ORDER BY name")
                     .bind(kind)
                     .bind(parent)
                     .fetch_all(&self.pool)
                     .await?
             }
             None => {
-                sqlx::query("SELECT * FROM resources WHERE kind = ? ORDER BY name")
+                sqlx::query("SELECT * FROM resources WHERE kind = $1 ORDER BY name")
                     .bind(kind)
                     .fetch_all(&self.pool)
                     .await?
@@ -133,7 +133,7 @@ impl Store {
     }
 
     pub async fn update_resource_properties(&self, id: &str, properties: &str) -> StoreResult<()> {
-        let updated = sqlx::query("UPDATE resources SET properties = ? WHERE id = ?")
+        let updated = sqlx::query("UPDATE resources SET properties = $1 WHERE id = $2")
             .bind(properties)
             .bind(id)
             .execute(&self.pool)
@@ -153,7 +153,7 @@ impl Store {
         properties: &str,
     ) -> StoreResult<bool> {
         let updated =
-            sqlx::query("UPDATE resources SET properties = ? WHERE id = ? AND properties = ?")
+            sqlx::query("UPDATE resources SET properties = $1 WHERE id = $2 AND properties = $3")
                 .bind(properties)
                 .bind(id)
                 .bind(expected)
@@ -174,7 +174,7 @@ impl Store {
     ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         let updated =
-            sqlx::query("UPDATE resources SET properties = ? WHERE id = ? AND properties = ?")
+            sqlx::query("UPDATE resources SET properties = $1 WHERE id = $2 AND properties = $3")
                 .bind(properties)
                 .bind(id)
                 .bind(expected)
@@ -197,8 +197,8 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         for id in ids {
             sqlx::query(
-                "DELETE FROM role_assignments WHERE lower(scope) = lower(?1) \
-                 OR lower(substr(scope, 1, length(?1) + 1)) = lower(?1 || '/')",
+                "DELETE FROM role_assignments WHERE lower(scope) = lower($1) \
+                 OR lower(substr(scope, 1, length($1) + 1)) = lower($1 || '/')",
             )
             .bind(id)
             .execute(&mut *tx)
@@ -206,25 +206,25 @@ impl Store {
             // A vault's contents go with it; deleting its data keys makes any copy of its
             // ciphertexts unopenable (crypto-shredding).
             for statement in [
-                "DELETE FROM secrets WHERE vault = ?",
-                "DELETE FROM vault_keys WHERE vault = ?",
-                "DELETE FROM data_keys WHERE owner = ?",
-                "DELETE FROM runs WHERE workspace_id = ?",
-                "DELETE FROM snapshots WHERE workspace_id = ?",
-                "DELETE FROM registered_models WHERE workspace_id = ?",
-                "DELETE FROM logged_models WHERE workspace_id = ?",
-                "DELETE FROM workspace_events WHERE workspace_id = ?",
-                "DELETE FROM registry_tags WHERE registry_id = ?",
-                "DELETE FROM registry_manifests WHERE registry_id = ?",
-                "DELETE FROM registry_blobs WHERE registry_id = ?",
-                "DELETE FROM resources WHERE parent = ?",
-                "DELETE FROM resources WHERE id = ?",
+                "DELETE FROM secrets WHERE vault = $1",
+                "DELETE FROM vault_keys WHERE vault = $1",
+                "DELETE FROM data_keys WHERE owner = $1",
+                "DELETE FROM runs WHERE workspace_id = $1",
+                "DELETE FROM snapshots WHERE workspace_id = $1",
+                "DELETE FROM registered_models WHERE workspace_id = $1",
+                "DELETE FROM logged_models WHERE workspace_id = $1",
+                "DELETE FROM workspace_events WHERE workspace_id = $1",
+                "DELETE FROM registry_tags WHERE registry_id = $1",
+                "DELETE FROM registry_manifests WHERE registry_id = $1",
+                "DELETE FROM registry_blobs WHERE registry_id = $1",
+                "DELETE FROM resources WHERE parent = $1",
+                "DELETE FROM resources WHERE id = $1",
             ] {
                 sqlx::query(statement).bind(id).execute(&mut *tx).await?;
             }
         }
         for principal in principals {
-            sqlx::query("DELETE FROM principals WHERE id = ?")
+            sqlx::query("DELETE FROM principals WHERE id = $1")
                 .bind(principal.to_string())
                 .execute(&mut *tx)
                 .await?;
@@ -235,7 +235,7 @@ impl Store {
 
     pub async fn children_count(&self, parent: &str) -> StoreResult<i64> {
         Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM resources WHERE parent = ?")
+            sqlx::query_scalar("SELECT COUNT(*) FROM resources WHERE parent = $1")
                 .bind(parent)
                 .fetch_one(&self.pool)
                 .await?,
@@ -243,7 +243,7 @@ impl Store {
     }
 
     pub async fn role_assignment(&self, id: Uuid) -> StoreResult<Option<RoleAssignmentRecord>> {
-        let row = sqlx::query("SELECT id, principal_id, role_name, scope, created_at FROM role_assignments WHERE id = ?")
+        let row = sqlx::query("SELECT id, principal_id, role_name, scope, created_at FROM role_assignments WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
@@ -258,7 +258,7 @@ impl Store {
     }
 
     pub async fn delete_role_assignment(&self, id: Uuid) -> StoreResult<()> {
-        let deleted = sqlx::query("DELETE FROM role_assignments WHERE id = ?")
+        let deleted = sqlx::query("DELETE FROM role_assignments WHERE id = $1")
             .bind(id.to_string())
             .execute(&self.pool)
             .await?;
@@ -270,7 +270,7 @@ impl Store {
 
     pub async fn assignments_of_role(&self, role_name: &str) -> StoreResult<i64> {
         Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM role_assignments WHERE role_name = ? COLLATE NOCASE",
+            "SELECT COUNT(*) FROM role_assignments WHERE role_name = $1 COLLATE NOCASE",
         )
         .bind(role_name)
         .fetch_one(&self.pool)
@@ -278,7 +278,7 @@ impl Store {
     }
 
     pub async fn insert_custom_role(&self, role: &CustomRoleRecord) -> StoreResult<()> {
-        sqlx::query("INSERT INTO custom_roles (name, definition, created_at, updated_at) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO custom_roles (name, definition, created_at, updated_at) VALUES ($1, $2, $3, $4)")
             .bind(&role.name)
             .bind(&role.definition)
             .bind(role.created_at)
@@ -299,7 +299,7 @@ impl Store {
         now: i64,
     ) -> StoreResult<()> {
         let updated =
-            sqlx::query("UPDATE custom_roles SET definition = ?, updated_at = ? WHERE name = ?")
+            sqlx::query("UPDATE custom_roles SET definition = $1, updated_at = $2 WHERE name = $3")
                 .bind(definition)
                 .bind(now)
                 .bind(name)
@@ -333,7 +333,7 @@ impl Store {
     pub async fn delete_custom_role(&self, name: &str) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         let in_use: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM role_assignments WHERE role_name = ? COLLATE NOCASE",
+            "SELECT COUNT(*) FROM role_assignments WHERE role_name = $1 COLLATE NOCASE",
         )
         .bind(name)
         .fetch_one(&mut *tx)
@@ -343,7 +343,7 @@ impl Store {
                 "role '{name}' is still assigned {in_use} time(s); delete those assignments first"
             )));
         }
-        let deleted = sqlx::query("DELETE FROM custom_roles WHERE name = ?")
+        let deleted = sqlx::query("DELETE FROM custom_roles WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)
             .await?;

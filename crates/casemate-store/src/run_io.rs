@@ -21,7 +21,7 @@ impl Store {
         for item in items {
             sqlx::query(
                 "INSERT INTO run_io (run_id, seq, direction, kind, item_key, body) \
-                 SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4, ?5 FROM run_io WHERE run_id = ?1 \
+                 SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM run_io WHERE run_id = $1 \
                  ON CONFLICT (run_id, direction, kind, item_key) DO NOTHING",
             )
             .bind(run_id.to_string())
@@ -39,7 +39,7 @@ impl Store {
     /// The run's items in the order they were first logged.
     pub async fn run_io(&self, run_id: Uuid) -> StoreResult<Vec<RunIoRecord>> {
         Ok(sqlx::query_as(
-            "SELECT direction, kind, item_key, body FROM run_io WHERE run_id = ? ORDER BY seq",
+            "SELECT direction, kind, item_key, body FROM run_io WHERE run_id = $1 ORDER BY seq",
         )
         .bind(run_id.to_string())
         .fetch_all(&self.pool)
@@ -51,7 +51,7 @@ impl Store {
         use sqlx::Row;
         let rows = sqlx::query(
             "SELECT io.run_id, io.direction, io.kind, io.item_key, io.body FROM run_io io \
-             JOIN runs r ON r.id = io.run_id WHERE r.workspace_id = ? ORDER BY io.run_id, io.seq",
+             JOIN runs r ON r.id = io.run_id WHERE r.workspace_id = $1 ORDER BY io.run_id, io.seq",
         )
         .bind(workspace_id)
         .fetch_all(&self.pool)

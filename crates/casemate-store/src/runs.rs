@@ -128,7 +128,7 @@ async fn insert_run_row(
         "INSERT INTO runs (id, workspace_id, experiment, compute, snapshot, command, status, reason, \
          exit_code, submitted_by, submitted_by_name, submitted_at, started_at, ended_at, \
          time_limit_seconds, pid, scratch, environment, origin, lifecycle, image, image_digest) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
     )
     .bind(run.id.to_string())
     .bind(&run.workspace_id)
@@ -164,7 +164,7 @@ async fn upsert_tags(
 ) -> StoreResult<()> {
     for (name, value) in tags {
         sqlx::query(
-            "INSERT INTO run_tags (run_id, name, value) VALUES (?, ?, ?) \
+            "INSERT INTO run_tags (run_id, name, value) VALUES ($1, $2, $3) \
              ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value",
         )
         .bind(run_id.to_string())
@@ -202,7 +202,7 @@ async fn insert_params(
     let run_id = run_id.to_string();
     for (name, value) in params {
         let existing: Option<String> =
-            sqlx::query_scalar("SELECT value FROM run_params WHERE run_id = ? AND name = ?")
+            sqlx::query_scalar("SELECT value FROM run_params WHERE run_id = $1 AND name = $2")
                 .bind(&run_id)
                 .bind(name)
                 .fetch_optional(&mut **tx)
@@ -215,7 +215,7 @@ async fn insert_params(
                 )));
             }
             None => {
-                sqlx::query("INSERT INTO run_params (run_id, name, value) VALUES (?, ?, ?)")
+                sqlx::query("INSERT INTO run_params (run_id, name, value) VALUES ($1, $2, $3)")
                     .bind(&run_id)
                     .bind(name)
                     .bind(value)
@@ -261,7 +261,7 @@ impl Store {
     pub async fn insert_snapshot(&self, snapshot: &SnapshotRecord) -> StoreResult<bool> {
         let result = sqlx::query(
             "INSERT INTO snapshots (workspace_id, sha256, blob, size, files, created_at, created_by) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workspace_id, sha256) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (workspace_id, sha256) DO NOTHING",
         )
         .bind(&snapshot.workspace_id)
         .bind(&snapshot.sha256)
@@ -280,7 +280,7 @@ impl Store {
         workspace_id: &str,
         sha256: &str,
     ) -> StoreResult<Option<SnapshotRecord>> {
-        let row = sqlx::query("SELECT * FROM snapshots WHERE workspace_id = ? AND sha256 = ?")
+        let row = sqlx::query("SELECT * FROM snapshots WHERE workspace_id = $1 AND sha256 = $2")
             .bind(workspace_id)
             .bind(sha256)
             .fetch_optional(&self.pool)
@@ -293,7 +293,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         insert_run_row(&mut tx, run).await?;
         sqlx::query(
-            "INSERT INTO run_tokens (id, run_id, secret_hash, expires_at, revoked_at) VALUES (?, ?, ?, ?, NULL)",
+            "INSERT INTO run_tokens (id, run_id, secret_hash, expires_at, revoked_at) VALUES ($1, $2, $3, $4, NULL)",
         )
         .bind(token.id.to_string())
         .bind(token.run_id.to_string())
@@ -318,7 +318,7 @@ impl Store {
         Ok(())
     }
     pub async fn run(&self, id: Uuid) -> StoreResult<Option<RunRecord>> {
-        let row = sqlx::query("SELECT * FROM runs WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM runs WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
@@ -327,11 +327,12 @@ impl Store {
 
     /// A workspace's runs, newest first.
     pub async fn runs_of(&self, workspace_id: &str) -> StoreResult<Vec<RunRecord>> {
-        let rows =
-            sqlx::query("SELECT * FROM runs WHERE workspace_id = ? ORDER BY submitted_at DESC, id")
-                .bind(workspace_id)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT * FROM runs WHERE workspace_id = $1 ORDER BY submitted_at DESC, id",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(run_from_row).collect()
     }
 
@@ -354,8 +355,8 @@ impl Store {
         pid: Option<i64>,
     ) -> StoreResult<bool> {
         let result = sqlx::query(
-            "UPDATE runs SET status = ?, started_at = COALESCE(?, started_at), pid = COALESCE(?, pid) \
-             WHERE id = ? AND status IN ('Queued', 'Preparing', 'Running')",
+            "UPDATE runs SET status = $1, started_at = COALESCE($2, started_at), pid = COALESCE($3, pid) \
+             WHERE id = $4 AND status IN ('Queued', 'Preparing', 'Running')",
         )
         .bind(status)
         .bind(started_at)
@@ -378,8 +379,8 @@ impl Store {
     ) -> StoreResult<bool> {
         let mut tx = self.pool_for(Durability::Now).begin().await?;
         let result = sqlx::query(
-            "UPDATE runs SET status = ?, reason = ?, exit_code = ?, ended_at = ? \
-             WHERE id = ? AND status IN ('Queued', 'Preparing', 'Running')",
+            "UPDATE runs SET status = $1, reason = $2, exit_code = $3, ended_at = $4 \
+             WHERE id = $5 AND status IN ('Queued', 'Preparing', 'Running')",
         )
         .bind(status)
         .bind(reason)
@@ -391,17 +392,19 @@ impl Store {
         if result.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query("UPDATE run_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE run_id = ?")
-            .bind(ended_at / 1000)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE run_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE run_id = $2",
+        )
+        .bind(ended_at / 1000)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
 
     pub async fn set_run_scratch(&self, id: Uuid, scratch: Option<&str>) -> StoreResult<()> {
-        sqlx::query("UPDATE runs SET scratch = ? WHERE id = ?")
+        sqlx::query("UPDATE runs SET scratch = $1 WHERE id = $2")
             .bind(scratch)
             .bind(id.to_string())
             .execute(&self.pool)
@@ -410,7 +413,7 @@ impl Store {
     }
 
     pub async fn set_run_image_digest(&self, id: Uuid, digest: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE runs SET image_digest = ? WHERE id = ?")
+        sqlx::query("UPDATE runs SET image_digest = $1 WHERE id = $2")
             .bind(digest)
             .bind(id.to_string())
             .execute(&self.pool)
@@ -419,7 +422,7 @@ impl Store {
     }
 
     pub async fn set_run_environment(&self, id: Uuid, sealed: Option<&[u8]>) -> StoreResult<()> {
-        sqlx::query("UPDATE runs SET environment = ? WHERE id = ?")
+        sqlx::query("UPDATE runs SET environment = $1 WHERE id = $2")
             .bind(sealed)
             .bind(id.to_string())
             .execute(&self.pool)
@@ -428,7 +431,7 @@ impl Store {
     }
 
     pub async fn delete_run(&self, id: Uuid) -> StoreResult<()> {
-        sqlx::query("DELETE FROM runs WHERE id = ?")
+        sqlx::query("DELETE FROM runs WHERE id = $1")
             .bind(id.to_string())
             .execute(&self.pool)
             .await?;
@@ -438,7 +441,7 @@ impl Store {
     /// The scratch directories a workspace's runs still keep.
     pub async fn run_scratch_dirs(&self, workspace_id: &str) -> StoreResult<Vec<String>> {
         Ok(sqlx::query_scalar(
-            "SELECT scratch FROM runs WHERE workspace_id = ? AND scratch IS NOT NULL",
+            "SELECT scratch FROM runs WHERE workspace_id = $1 AND scratch IS NOT NULL",
         )
         .bind(workspace_id)
         .fetch_all(&self.pool)
@@ -446,7 +449,7 @@ impl Store {
     }
 
     pub async fn run_token(&self, id: Uuid) -> StoreResult<Option<RunTokenRecord>> {
-        let row = sqlx::query("SELECT * FROM run_tokens WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM run_tokens WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
@@ -512,7 +515,7 @@ impl Store {
     /// a run's metrics again, linked to each model the run logs).
     pub async fn metrics(&self, run_id: Uuid) -> StoreResult<Vec<MetricRecord>> {
         let rows = sqlx::query(
-            "SELECT name, value, step, timestamp FROM run_metrics WHERE run_id = ? \
+            "SELECT name, value, step, timestamp FROM run_metrics WHERE run_id = $1 \
              GROUP BY name, value, step, timestamp ORDER BY MIN(seq)",
         )
         .bind(run_id.to_string())
@@ -559,7 +562,7 @@ impl Store {
     }
 
     pub async fn delete_run_tag(&self, run_id: Uuid, name: &str) -> StoreResult<bool> {
-        let result = sqlx::query("DELETE FROM run_tags WHERE run_id = ? AND name = ?")
+        let result = sqlx::query("DELETE FROM run_tags WHERE run_id = $1 AND name = $2")
             .bind(run_id.to_string())
             .bind(name)
             .execute(&self.pool)
@@ -568,10 +571,11 @@ impl Store {
     }
 
     pub async fn run_params(&self, run_id: Uuid) -> StoreResult<Vec<(String, String)>> {
-        let rows = sqlx::query("SELECT name, value FROM run_params WHERE run_id = ? ORDER BY name")
-            .bind(run_id.to_string())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT name, value FROM run_params WHERE run_id = $1 ORDER BY name")
+                .bind(run_id.to_string())
+                .fetch_all(&self.pool)
+                .await?;
         name_values(&rows)
     }
 
@@ -582,7 +586,7 @@ impl Store {
     ) -> StoreResult<Vec<(Uuid, String, String)>> {
         let rows = sqlx::query(
             "SELECT p.run_id, p.name, p.value FROM run_params p JOIN runs r ON r.id = p.run_id \
-             WHERE r.workspace_id = ? ORDER BY p.run_id, p.name",
+             WHERE r.workspace_id = $1 ORDER BY p.run_id, p.name",
         )
         .bind(workspace_id)
         .fetch_all(&self.pool)
@@ -597,7 +601,7 @@ impl Store {
     ) -> StoreResult<Vec<(Uuid, String, String)>> {
         let rows = sqlx::query(
             "SELECT t.run_id, t.name, t.value FROM run_tags t JOIN runs r ON r.id = t.run_id \
-             WHERE r.workspace_id = ? ORDER BY t.run_id, t.name",
+             WHERE r.workspace_id = $1 ORDER BY t.run_id, t.name",
         )
         .bind(workspace_id)
         .fetch_all(&self.pool)
@@ -617,7 +621,7 @@ impl Store {
                  PARTITION BY m.run_id, m.name ORDER BY m.step DESC, m.timestamp DESC, m.value DESC \
                ) AS position \
                FROM run_metrics m JOIN runs r ON r.id = m.run_id \
-               WHERE r.workspace_id = ?1 AND (?2 IS NULL OR m.run_id = ?2) \
+               WHERE r.workspace_id = $1 AND ($2 IS NULL OR m.run_id = $2) \
              ) WHERE position = 1 ORDER BY run_id, name",
         )
         .bind(workspace_id)
@@ -647,7 +651,7 @@ impl Store {
         ended_at: Option<i64>,
     ) -> StoreResult<bool> {
         let result = sqlx::query(
-            "UPDATE runs SET status = ?, ended_at = ? WHERE id = ? AND origin = 'tracked'",
+            "UPDATE runs SET status = $1, ended_at = $2 WHERE id = $3 AND origin = 'tracked'",
         )
         .bind(status)
         .bind(ended_at)
@@ -658,7 +662,7 @@ impl Store {
     }
 
     pub async fn set_run_lifecycle(&self, id: Uuid, lifecycle: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE runs SET lifecycle = ? WHERE id = ?")
+        sqlx::query("UPDATE runs SET lifecycle = $1 WHERE id = $2")
             .bind(lifecycle)
             .bind(id.to_string())
             .execute(&self.pool)
@@ -667,7 +671,7 @@ impl Store {
     }
 
     pub async fn run_tags(&self, run_id: Uuid) -> StoreResult<Vec<(String, String)>> {
-        let rows = sqlx::query("SELECT name, value FROM run_tags WHERE run_id = ? ORDER BY name")
+        let rows = sqlx::query("SELECT name, value FROM run_tags WHERE run_id = $1 ORDER BY name")
             .bind(run_id.to_string())
             .fetch_all(&self.pool)
             .await?;
@@ -676,7 +680,7 @@ impl Store {
 
     pub async fn insert_log_chunk(&self, run_id: Uuid, chunk: &LogChunkRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO run_log_chunks (run_id, seq, stream, data_key, sealed) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO run_log_chunks (run_id, seq, stream, data_key, sealed) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(run_id.to_string())
         .bind(chunk.seq)
@@ -696,7 +700,7 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<LogChunkRecord>> {
         let rows = sqlx::query(
-            "SELECT seq, stream, data_key, sealed FROM run_log_chunks WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            "SELECT seq, stream, data_key, sealed FROM run_log_chunks WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
         .bind(run_id.to_string())
         .bind(after)

@@ -90,7 +90,7 @@ pub struct SecretAttributeChange {
 impl Store {
     pub async fn data_key_for(&self, owner: &str) -> StoreResult<Option<DataKeyRecord>> {
         let row = sqlx::query(
-            "SELECT * FROM data_keys WHERE owner = ? ORDER BY created_at DESC, id LIMIT 1",
+            "SELECT * FROM data_keys WHERE owner = $1 ORDER BY created_at DESC, id LIMIT 1",
         )
         .bind(owner)
         .fetch_optional(&self.pool)
@@ -99,7 +99,7 @@ impl Store {
     }
 
     pub async fn data_key(&self, id: &str) -> StoreResult<Option<DataKeyRecord>> {
-        let row = sqlx::query("SELECT * FROM data_keys WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM data_keys WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -107,7 +107,7 @@ impl Store {
     }
 
     pub async fn data_keys_of(&self, owner: &str) -> StoreResult<Vec<DataKeyRecord>> {
-        let rows = sqlx::query("SELECT * FROM data_keys WHERE owner = ? ORDER BY created_at, id")
+        let rows = sqlx::query("SELECT * FROM data_keys WHERE owner = $1 ORDER BY created_at, id")
             .bind(owner)
             .fetch_all(&self.pool)
             .await?;
@@ -123,7 +123,7 @@ impl Store {
         wrapping_key: &str,
     ) -> StoreResult<bool> {
         let updated = sqlx::query(
-            "UPDATE data_keys SET wrapped = ?, wrapping_key = ? WHERE id = ? AND wrapped = ?",
+            "UPDATE data_keys SET wrapped = $1, wrapping_key = $2 WHERE id = $3 AND wrapped = $4",
         )
         .bind(wrapped)
         .bind(wrapping_key)
@@ -135,7 +135,7 @@ impl Store {
     }
 
     pub async fn insert_data_key(&self, key: &DataKeyRecord) -> StoreResult<()> {
-        sqlx::query("INSERT INTO data_keys (id, owner, wrapped, wrapping_key, created_at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO data_keys (id, owner, wrapped, wrapping_key, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&key.id)
             .bind(&key.owner)
             .bind(&key.wrapped)
@@ -147,7 +147,7 @@ impl Store {
     }
 
     pub async fn secret(&self, vault: &str, name: &str) -> StoreResult<Option<SecretRecord>> {
-        let row = sqlx::query("SELECT * FROM secrets WHERE vault = ? AND name = ?")
+        let row = sqlx::query("SELECT * FROM secrets WHERE vault = $1 AND name = $2")
             .bind(vault)
             .bind(name)
             .fetch_optional(&self.pool)
@@ -158,14 +158,14 @@ impl Store {
     /// Adds a version, creating the secret on first set. Refused while the name is soft-deleted.
     pub async fn add_secret_version(&self, version: &SecretVersionRecord) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO secrets (vault, name, created_at) VALUES (?, ?, ?) ON CONFLICT (vault, name) DO NOTHING")
+        sqlx::query("INSERT INTO secrets (vault, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (vault, name) DO NOTHING")
             .bind(&version.vault)
             .bind(&version.name)
             .bind(version.created_at)
             .execute(&mut *tx)
             .await?;
         let deleted: Option<i64> =
-            sqlx::query_scalar("SELECT deleted_at FROM secrets WHERE vault = ? AND name = ?")
+            sqlx::query_scalar("SELECT deleted_at FROM secrets WHERE vault = $1 AND name = $2")
                 .bind(&version.vault)
                 .bind(&version.name)
                 .fetch_one(&mut *tx)
@@ -177,7 +177,7 @@ impl Store {
             )));
         }
         let seq: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(seq), 0) + 1 FROM secret_versions WHERE vault = ? AND name = ?",
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM secret_versions WHERE vault = $1 AND name = $2",
         )
         .bind(&version.vault)
         .bind(&version.name)
@@ -185,7 +185,7 @@ impl Store {
         .await?;
         sqlx::query(
             "INSERT INTO secret_versions (vault, name, version, seq, ciphertext, data_key, enabled, not_before, expires, content_type, tags, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&version.vault)
         .bind(&version.name)
@@ -215,7 +215,7 @@ impl Store {
     ) -> StoreResult<Option<SecretVersionRecord>> {
         let row = match version {
             Some(version) => {
-                sqlx::query("SELECT * FROM secret_versions WHERE vault = ? AND name = ? AND version = ?")
+                sqlx::query("SELECT * FROM secret_versions WHERE vault = $1 AND name = $2 AND version = $3")
                     .bind(vault)
                     .bind(name)
                     .bind(version)
@@ -223,7 +223,7 @@ impl Store {
                     .await?
             }
             None => {
-                sqlx::query("SELECT * FROM secret_versions WHERE vault = ? AND name = ? ORDER BY seq DESC LIMIT 1")
+                sqlx::query("SELECT * FROM secret_versions WHERE vault = $1 AND name = $2 ORDER BY seq DESC LIMIT 1")
                     .bind(vault)
                     .bind(name)
                     .fetch_optional(&self.pool)
@@ -238,12 +238,13 @@ impl Store {
         vault: &str,
         name: &str,
     ) -> StoreResult<Vec<SecretVersionRecord>> {
-        let rows =
-            sqlx::query("SELECT * FROM secret_versions WHERE vault = ? AND name = ? ORDER BY seq")
-                .bind(vault)
-                .bind(name)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT * FROM secret_versions WHERE vault = $1 AND name = $2 ORDER BY seq",
+        )
+        .bind(vault)
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(version_from_row).collect()
     }
 
@@ -257,7 +258,7 @@ impl Store {
             "SELECT s.vault, s.name, s.created_at, s.deleted_at, s.scheduled_purge_at, v.version, v.seq, v.ciphertext, v.data_key, \
              v.enabled, v.not_before, v.expires, v.content_type, v.tags, v.created_at AS version_created_at, v.updated_at \
              FROM secrets s JOIN secret_versions v ON v.vault = s.vault AND v.name = s.name \
-             WHERE s.vault = ? AND (s.deleted_at IS NOT NULL) = ? \
+             WHERE s.vault = $1 AND (s.deleted_at IS NOT NULL) = $2 \
              AND v.seq = (SELECT MAX(seq) FROM secret_versions w WHERE w.vault = s.vault AND w.name = s.name) ORDER BY s.name",
         )
         .bind(vault)

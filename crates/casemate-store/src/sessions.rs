@@ -22,7 +22,7 @@ impl Store {
         first_refresh: Option<&RefreshTokenRecord>,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO sessions (id, principal_id, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, NULL)")
+        sqlx::query("INSERT INTO sessions (id, principal_id, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, NULL)")
             .bind(session.id.to_string())
             .bind(session.principal_id.to_string())
             .bind(session.created_at)
@@ -37,7 +37,7 @@ impl Store {
     }
 
     pub async fn session(&self, id: Uuid) -> StoreResult<Option<SessionRecord>> {
-        let row = sqlx::query("SELECT id, principal_id, created_at, expires_at, revoked_at FROM sessions WHERE id = ?")
+        let row = sqlx::query("SELECT id, principal_id, created_at, expires_at, revoked_at FROM sessions WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
@@ -54,7 +54,7 @@ impl Store {
     }
 
     pub async fn revoke_session(&self, id: Uuid, now: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?")
+        sqlx::query("UPDATE sessions SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
             .bind(now)
             .bind(id.to_string())
             .execute(&self.pool)
@@ -63,7 +63,7 @@ impl Store {
     }
 
     pub async fn refresh_token(&self, id: Uuid) -> StoreResult<Option<RefreshTokenRecord>> {
-        let row = sqlx::query("SELECT id, session_id, secret_hash, created_at, expires_at, used_at FROM refresh_tokens WHERE id = ?")
+        let row = sqlx::query("SELECT id, session_id, secret_hash, created_at, expires_at, used_at FROM refresh_tokens WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
@@ -90,13 +90,13 @@ impl Store {
     ) -> StoreResult<RefreshOutcome> {
         let mut tx = self.pool.begin().await?;
         let spent =
-            sqlx::query("UPDATE refresh_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL")
+            sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
                 .bind(now)
                 .bind(presented.id.to_string())
                 .execute(&mut *tx)
                 .await?;
         if spent.rows_affected() == 0 {
-            sqlx::query("UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?")
+            sqlx::query("UPDATE sessions SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
                 .bind(now)
                 .bind(presented.session_id.to_string())
                 .execute(&mut *tx)
@@ -120,7 +120,7 @@ async fn insert_refresh(
     tx: &mut sqlx::SqliteConnection,
     token: &RefreshTokenRecord,
 ) -> StoreResult<()> {
-    sqlx::query("INSERT INTO refresh_tokens (id, session_id, secret_hash, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, NULL)")
+    sqlx::query("INSERT INTO refresh_tokens (id, session_id, secret_hash, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, NULL)")
         .bind(token.id.to_string())
         .bind(token.session_id.to_string())
         .bind(&token.secret_hash)

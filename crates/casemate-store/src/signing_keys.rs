@@ -34,20 +34,20 @@ impl Store {
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "UPDATE signing_keys SET retired_at = ?, verify_until = ? WHERE retired_at IS NULL",
+            "UPDATE signing_keys SET retired_at = $1, verify_until = $2 WHERE retired_at IS NULL",
         )
         .bind(now)
         .bind(verify_until)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "DELETE FROM signing_keys WHERE verify_until IS NOT NULL AND verify_until <= ?",
+            "DELETE FROM signing_keys WHERE verify_until IS NOT NULL AND verify_until <= $1",
         )
         .bind(now)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO signing_keys (kid, wrapped_secret, public_key, created_at, retired_at, verify_until) VALUES (?, ?, ?, ?, NULL, NULL)",
+            "INSERT INTO signing_keys (kid, wrapped_secret, public_key, created_at, retired_at, verify_until) VALUES ($1, $2, $3, $4, NULL, NULL)",
         )
         .bind(&new_key.kid)
         .bind(&new_key.wrapped_secret)

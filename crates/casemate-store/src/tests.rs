@@ -225,7 +225,7 @@ async fn upgrades_a_database_made_by_the_previous_release() {
     let alice = Uuid::new_v4();
     sqlx::query(
         "INSERT INTO principals (id, kind, name, display_name, enabled, created_at) \
-         VALUES (?, 'user', 'alice', 'alice', 1, 1)",
+         VALUES ($1, 'user', 'alice', 'alice', 1, 1)",
     )
     .bind(alice.to_string())
     .execute(&previous)
@@ -233,7 +233,7 @@ async fn upgrades_a_database_made_by_the_previous_release() {
     .unwrap();
     sqlx::query(
         "INSERT INTO role_assignments (id, principal_id, role_name, scope, created_at) \
-         VALUES (?, ?, 'Reader', '/', 1)",
+         VALUES ($1, $2, 'Reader', '/', 1)",
     )
     .bind(Uuid::new_v4().to_string())
     .bind(alice.to_string())

@@ -29,10 +29,10 @@ impl Store {
     ) -> StoreResult<()> {
         let statement = match kind {
             VaultItemKind::Secret => {
-                "UPDATE secrets SET deleted_at = ?, scheduled_purge_at = ? WHERE vault = ? AND name = ? AND deleted_at IS NULL"
+                "UPDATE secrets SET deleted_at = $1, scheduled_purge_at = $2 WHERE vault = $3 AND name = $4 AND deleted_at IS NULL"
             }
             VaultItemKind::Key => {
-                "UPDATE vault_keys SET deleted_at = ?, scheduled_purge_at = ? WHERE vault = ? AND name = ? AND deleted_at IS NULL"
+                "UPDATE vault_keys SET deleted_at = $1, scheduled_purge_at = $2 WHERE vault = $3 AND name = $4 AND deleted_at IS NULL"
             }
         };
         let updated = sqlx::query(statement)
@@ -56,10 +56,10 @@ impl Store {
     ) -> StoreResult<()> {
         let statement = match kind {
             VaultItemKind::Secret => {
-                "UPDATE secrets SET deleted_at = NULL, scheduled_purge_at = NULL WHERE vault = ? AND name = ? AND deleted_at IS NOT NULL"
+                "UPDATE secrets SET deleted_at = NULL, scheduled_purge_at = NULL WHERE vault = $1 AND name = $2 AND deleted_at IS NOT NULL"
             }
             VaultItemKind::Key => {
-                "UPDATE vault_keys SET deleted_at = NULL, scheduled_purge_at = NULL WHERE vault = ? AND name = ? AND deleted_at IS NOT NULL"
+                "UPDATE vault_keys SET deleted_at = NULL, scheduled_purge_at = NULL WHERE vault = $1 AND name = $2 AND deleted_at IS NOT NULL"
             }
         };
         let updated = sqlx::query(statement)
@@ -85,10 +85,10 @@ impl Store {
     ) -> StoreResult<()> {
         let statement = match kind {
             VaultItemKind::Secret => {
-                "DELETE FROM secrets WHERE vault = ? AND name = ? AND deleted_at IS NOT NULL"
+                "DELETE FROM secrets WHERE vault = $1 AND name = $2 AND deleted_at IS NOT NULL"
             }
             VaultItemKind::Key => {
-                "DELETE FROM vault_keys WHERE vault = ? AND name = ? AND deleted_at IS NOT NULL"
+                "DELETE FROM vault_keys WHERE vault = $1 AND name = $2 AND deleted_at IS NOT NULL"
             }
         };
         let deleted = sqlx::query(statement)

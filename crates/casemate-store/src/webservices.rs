@@ -98,7 +98,7 @@ impl Store {
              python, compute, compute_type, auth_mode, primary_key, primary_key_hash, \
              secondary_key, secondary_key_hash, max_body_bytes, token_ttl_seconds, state, \
              state_reason, pid, restarts, created_at, updated_at, created_by) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
         )
         .bind(&service.id)
         .bind(&service.workspace_id)
@@ -141,7 +141,7 @@ impl Store {
         name: &str,
     ) -> StoreResult<Option<WebServiceRecord>> {
         Ok(
-            sqlx::query_as("SELECT * FROM web_services WHERE workspace_id = ? AND name = ?")
+            sqlx::query_as("SELECT * FROM web_services WHERE workspace_id = $1 AND name = $2")
                 .bind(workspace_id)
                 .bind(name)
                 .fetch_optional(&self.pool)
@@ -150,7 +150,7 @@ impl Store {
     }
 
     pub async fn web_service_by_id(&self, id: &str) -> StoreResult<Option<WebServiceRecord>> {
-        Ok(sqlx::query_as("SELECT * FROM web_services WHERE id = ?")
+        Ok(sqlx::query_as("SELECT * FROM web_services WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?)
@@ -158,7 +158,7 @@ impl Store {
 
     pub async fn web_services(&self, workspace_id: &str) -> StoreResult<Vec<WebServiceRecord>> {
         Ok(
-            sqlx::query_as("SELECT * FROM web_services WHERE workspace_id = ? ORDER BY name")
+            sqlx::query_as("SELECT * FROM web_services WHERE workspace_id = $1 ORDER BY name")
                 .bind(workspace_id)
                 .fetch_all(&self.pool)
                 .await?,
@@ -178,8 +178,8 @@ impl Store {
         service: &WebServiceRecord,
     ) -> StoreResult<()> {
         let changed = sqlx::query(
-            "UPDATE web_services SET models = ?, snapshot = ?, entry_script = ?, python = ?, \
-             max_body_bytes = ?, token_ttl_seconds = ?, updated_at = ? WHERE id = ?",
+            "UPDATE web_services SET models = $1, snapshot = $2, entry_script = $3, python = $4, \
+             max_body_bytes = $5, token_ttl_seconds = $6, updated_at = $7 WHERE id = $8",
         )
         .bind(&service.models)
         .bind(&service.snapshot)
@@ -203,8 +203,8 @@ impl Store {
         state: &ServiceState<'_>,
     ) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE web_services SET state = ?, state_reason = ?, pid = ?, \
-             restarts = restarts + ?, updated_at = ? WHERE id = ?",
+            "UPDATE web_services SET state = $1, state_reason = $2, pid = $3, \
+             restarts = restarts + $4, updated_at = $5 WHERE id = $6",
         )
         .bind(state.state)
         .bind(state.reason)
@@ -229,10 +229,10 @@ impl Store {
     ) -> StoreResult<()> {
         let statement = match slot {
             "primary" => {
-                "UPDATE web_services SET primary_key = ?, primary_key_hash = ?, updated_at = ? WHERE id = ?"
+                "UPDATE web_services SET primary_key = $1, primary_key_hash = $2, updated_at = $3 WHERE id = $4"
             }
             "secondary" => {
-                "UPDATE web_services SET secondary_key = ?, secondary_key_hash = ?, updated_at = ? WHERE id = ?"
+                "UPDATE web_services SET secondary_key = $1, secondary_key_hash = $2, updated_at = $3 WHERE id = $4"
             }
             _ => return Err(StoreError::Corrupt(format!("no key slot '{slot}'"))),
         };
@@ -251,7 +251,7 @@ impl Store {
 
     /// Deletes a service with its tokens; its scoring log stays for audit.
     pub async fn delete_web_service(&self, id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM web_services WHERE id = ?")
+        sqlx::query("DELETE FROM web_services WHERE id = $1")
             .bind(id)
             .execute(&self.durable)
             .await?;
@@ -260,7 +260,7 @@ impl Store {
 
     /// Deletes every service of a workspace (workspace deletion).
     pub async fn delete_workspace_web_services(&self, workspace_id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM web_services WHERE workspace_id = ?")
+        sqlx::query("DELETE FROM web_services WHERE workspace_id = $1")
             .bind(workspace_id)
             .execute(&self.durable)
             .await?;
@@ -270,7 +270,7 @@ impl Store {
     pub async fn insert_service_token(&self, token: &ServiceTokenRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO service_tokens (id, service_id, principal_id, secret_hash, expires_at) \
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&token.id)
         .bind(&token.service_id)
@@ -283,7 +283,7 @@ impl Store {
     }
 
     pub async fn service_token(&self, id: &str) -> StoreResult<Option<ServiceTokenRecord>> {
-        Ok(sqlx::query_as("SELECT * FROM service_tokens WHERE id = ?")
+        Ok(sqlx::query_as("SELECT * FROM service_tokens WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?)
@@ -292,7 +292,7 @@ impl Store {
     /// Drops tokens that expired before `now` (Unix seconds).
     pub async fn delete_expired_service_tokens(&self, now: i64) -> StoreResult<u64> {
         Ok(
-            sqlx::query("DELETE FROM service_tokens WHERE expires_at < ?")
+            sqlx::query("DELETE FROM service_tokens WHERE expires_at < $1")
                 .bind(now)
                 .execute(&self.pool)
                 .await?
@@ -338,7 +338,7 @@ impl Store {
         Ok(sqlx::query_as(
             "SELECT service_id, workspace_id, time_ms, method, url, user_agent, compute_type, \
              status, request_id, model_us, overhead_us, client_address, credential \
-             FROM scoring_requests WHERE service_id = ? AND time_ms >= ? ORDER BY seq LIMIT ?",
+             FROM scoring_requests WHERE service_id = $1 AND time_ms >= $2 ORDER BY seq LIMIT $3",
         )
         .bind(service_id)
         .bind(since_ms)
