@@ -132,7 +132,13 @@ async fn service(total: usize, levels: &[Vec<String>]) -> anyhow::Result<()> {
     let installation = installation(total, &mut rng, levels);
     let roles = builtin_roles();
     let mut ids = Vec::new();
-    let mut tx = server.services.store.pool().begin().await?;
+    let mut tx = server
+        .services
+        .store
+        .sqlite_pool()
+        .ok_or_else(|| anyhow::anyhow!("the authz benchmark seeds an SQLite store"))?
+        .begin()
+        .await?;
     for principal in 0..installation.principals {
         let id = uuid::Uuid::new_v4();
         sqlx::query("INSERT INTO principals (id, kind, name, display_name, enabled, created_at) VALUES (?, 'user', ?, ?, 1, 0)")

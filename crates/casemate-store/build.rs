@@ -2,4 +2,5 @@
 // would not rebuild the crate.
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
+    println!("cargo:rerun-if-changed=migrations-postgres");
 }

@@ -55,6 +55,10 @@ pub struct ServerArgs {
     /// A file (mode 0600) holding the token's user PIN; or set CASEMATE_PKCS11_PIN.
     #[arg(long, env = "CASEMATE_PKCS11_PIN_FILE")]
     pkcs11_pin_file: Option<PathBuf>,
+    /// Metadata in PostgreSQL, postgres://USER@HOST/DB [default: SQLite in $CASEMATE_HOME]. A
+    /// password belongs in ~/.pgpass or PGPASSWORD, not on the command line.
+    #[arg(long, env = "CASEMATE_DATABASE_URL")]
+    database_url: Option<String>,
     /// Blobs in an S3-compatible bucket, s3://BUCKET[/PREFIX] [default: $CASEMATE_HOME/blobs].
     #[arg(long, env = "CASEMATE_BLOB_URL")]
     blob_url: Option<String>,
@@ -87,6 +91,7 @@ impl ServerArgs {
             pkcs11_token_label: self.pkcs11_token_label.clone(),
             pkcs11_key_label: self.pkcs11_key_label.clone(),
             pkcs11_pin_file: self.pkcs11_pin_file.clone(),
+            database_url: self.database_url.clone().map(Sensitive::new),
             blob_url: self.blob_url.clone(),
             s3_endpoint: self.s3_endpoint.clone(),
             s3_region: self.s3_region.clone(),

@@ -80,6 +80,9 @@ pub struct ConfigLayer {
     /// The PIN itself, from `CASEMATE_PKCS11_PIN`; never read from a settings file.
     #[serde(skip)]
     pub pkcs11_pin: Option<Sensitive>,
+    /// `postgres://USER[:PASSWORD]@HOST/DB` for metadata in PostgreSQL; absent:
+    /// `{home}/casemate.db` (SQLite).
+    pub database_url: Option<Sensitive>,
     /// `s3://BUCKET[/PREFIX]` for blobs in an S3-compatible bucket; absent: `{home}/blobs`.
     pub blob_url: Option<String>,
     /// An S3-compatible server's URL (https, or http on loopback).
@@ -132,6 +135,7 @@ impl ConfigLayer {
             pkcs11_key_label: self.pkcs11_key_label.or(lower.pkcs11_key_label),
             pkcs11_pin_file: self.pkcs11_pin_file.or(lower.pkcs11_pin_file),
             pkcs11_pin: self.pkcs11_pin.or(lower.pkcs11_pin),
+            database_url: self.database_url.or(lower.database_url),
             blob_url: self.blob_url.or(lower.blob_url),
             s3_endpoint: self.s3_endpoint.or(lower.s3_endpoint),
             s3_region: self.s3_region.or(lower.s3_region),
@@ -241,6 +245,8 @@ pub struct ServerConfig {
     pub signing_key_rotation_days: i64,
     pub key_provider: KeyProviderConfig,
     pub blobs: crate::blob_store::BlobConfig,
+    /// PostgreSQL's URL (it may hold a password); none: SQLite in the home.
+    pub database_url: Option<Sensitive>,
     /// The first administrator's password; generated and printed once when absent.
     pub admin_password: Option<Sensitive>,
 }
@@ -254,6 +260,15 @@ impl ServerConfig {
             .map_err(|e| format!("default listen address: {e}"))?;
         let listen = layer.listen.unwrap_or(default_listen);
         let key_provider = KeyProviderConfig::resolve(&layer)?;
+        if let Some(url) = &layer.database_url
+            && !(url.expose().starts_with("postgres://")
+                || url.expose().starts_with("postgresql://"))
+        {
+            return Err(
+                "database_url: must be a postgres:// URL (or absent, for SQLite in the home)"
+                    .into(),
+            );
+        }
         let blobs = crate::blob_store::BlobConfig::resolve(
             layer.blob_url.as_deref(),
             layer.s3_endpoint.as_deref(),
@@ -332,6 +347,7 @@ impl ServerConfig {
             signing_key_rotation_days,
             key_provider,
             blobs,
+            database_url: layer.database_url,
             admin_password,
         })
     }

@@ -151,7 +151,10 @@ pub async fn start(
             source,
         })?;
     let root_key = open_key_provider(&config.key_provider, home)?;
-    let store = Store::open(&home.join("casemate.db")).await?;
+    let store = match &config.database_url {
+        Some(url) => Store::open_postgres(url.expose()).await?,
+        None => Store::open(&home.join("casemate.db")).await?,
+    };
     for directory in [&home.join("blobs"), &home.join("runs")] {
         std::fs::DirBuilder::new()
             .recursive(true)

@@ -1,8 +1,7 @@
 //! The activity log: append-only rows, each carrying the hash of the one before it.
+use crate::backend::{StoreRow, on_db};
 
 use crate::{Durability, Store, StoreResult};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActivityRecord {
@@ -38,23 +37,23 @@ pub struct ActivityFilter {
     pub limit: i64,
 }
 
-fn record_from_row(row: &SqliteRow) -> StoreResult<ActivityRecord> {
+fn record_from_row(row: &impl StoreRow) -> StoreResult<ActivityRecord> {
     Ok(ActivityRecord {
-        seq: row.try_get("seq")?,
-        id: row.try_get("id")?,
-        time_ms: row.try_get("time")?,
-        operation: row.try_get("operation")?,
-        phase: row.try_get("phase")?,
-        status: row.try_get("status")?,
-        caller_id: row.try_get("caller_id")?,
-        caller_name: row.try_get("caller_name")?,
-        resource_id: row.try_get("resource_id")?,
-        correlation_id: row.try_get("correlation_id")?,
-        client_address: row.try_get("client_address")?,
-        user_agent: row.try_get("user_agent")?,
-        detail: row.try_get("detail")?,
-        prev_hash: row.try_get("prev_hash")?,
-        hash: row.try_get("hash")?,
+        seq: row.value("seq")?,
+        id: row.value("id")?,
+        time_ms: row.value("time")?,
+        operation: row.value("operation")?,
+        phase: row.value("phase")?,
+        status: row.value("status")?,
+        caller_id: row.value("caller_id")?,
+        caller_name: row.value("caller_name")?,
+        resource_id: row.value("resource_id")?,
+        correlation_id: row.value("correlation_id")?,
+        client_address: row.value("client_address")?,
+        user_agent: row.value("user_agent")?,
+        detail: row.value("detail")?,
+        prev_hash: row.value("prev_hash")?,
+        hash: row.value("hash")?,
     })
 }
 
@@ -67,8 +66,9 @@ impl Store {
         records: &[ActivityRecord],
         durability: Durability,
     ) -> StoreResult<()> {
-        crate::insert_rows(
-            self.pool_for(durability),
+        on_db!(self, |pool, durable| {
+            crate::insert_rows(
+            if durability == Durability::Now { durable } else { pool },
             "INSERT INTO activity_log (seq, id, time, operation, phase, status, caller_id, caller_name, resource_id, \
              correlation_id, client_address, user_agent, detail, prev_hash, hash) ",
             15,
@@ -92,62 +92,67 @@ impl Store {
             },
         )
         .await
+        })
     }
 
     /// The last record's sequence number and hash, where the chain continues.
     pub async fn activity_head(&self) -> StoreResult<Option<(i64, Vec<u8>)>> {
-        let row = sqlx::query("SELECT seq, hash FROM activity_log ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| Ok((row.try_get("seq")?, row.try_get("hash")?)))
-            .transpose()
+        on_db!(self, |pool, durable| {
+            let row = sqlx::query("SELECT seq, hash FROM activity_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(pool)
+                .await?;
+            row.map(|row| Ok((row.value("seq")?, row.value("hash")?)))
+                .transpose()
+        })
     }
 
     pub async fn list_activity(&self, filter: &ActivityFilter) -> StoreResult<Vec<ActivityRecord>> {
-        let mut query = sqlx::QueryBuilder::new("SELECT * FROM activity_log WHERE 1 = 1");
-        if let Some(from) = filter.from_ms {
-            query.push(" AND time >= ").push_bind(from);
-        }
-        if let Some(to) = filter.to_ms {
-            query.push(" AND time < ").push_bind(to);
-        }
-        if let Some(scope) = &filter.scope
-            && scope != "/"
-        {
-            query
-                .push(" AND (lower(resource_id) = lower(")
-                .push_bind(scope.clone())
-                .push(") OR lower(substr(resource_id, 1, ")
-                .push_bind(i64::try_from(scope.len() + 1).unwrap_or(i64::MAX))
-                .push(")) = lower(")
-                .push_bind(format!("{scope}/"))
-                .push("))");
-        }
-        if let Some(caller) = &filter.caller_id {
-            query.push(" AND (caller_id = ").push_bind(caller.clone());
-            query
-                .push(" OR caller_name = ")
-                .push_bind(caller.clone())
-                .push(" COLLATE NOCASE)");
-        }
-        if let Some(operation) = &filter.operation {
-            query
-                .push(" AND operation = ")
-                .push_bind(operation.clone())
-                .push(" COLLATE NOCASE");
-        }
-        if let Some(phase) = &filter.phase {
-            query
-                .push(" AND phase = ")
-                .push_bind(phase.clone())
-                .push(" COLLATE NOCASE");
-        }
-        if let Some(after) = filter.after_seq {
-            query.push(" AND seq > ").push_bind(after);
-        }
-        query.push(" ORDER BY seq LIMIT ").push_bind(filter.limit);
-        let rows = query.build().fetch_all(&self.pool).await?;
-        rows.iter().map(record_from_row).collect()
+        on_db!(self, |pool, durable| {
+            let mut query = sqlx::QueryBuilder::new("SELECT * FROM activity_log WHERE 1 = 1");
+            if let Some(from) = filter.from_ms {
+                query.push(" AND time >= ").push_bind(from);
+            }
+            if let Some(to) = filter.to_ms {
+                query.push(" AND time < ").push_bind(to);
+            }
+            if let Some(scope) = &filter.scope
+                && scope != "/"
+            {
+                query
+                    .push(" AND (lower(resource_id) = lower(")
+                    .push_bind(scope.clone())
+                    .push(") OR lower(substr(resource_id, 1, CAST(")
+                    .push_bind(i64::try_from(scope.len() + 1).unwrap_or(i64::MAX))
+                    .push(" AS INTEGER))) = lower(")
+                    .push_bind(format!("{scope}/"))
+                    .push("))");
+            }
+            if let Some(caller) = &filter.caller_id {
+                query.push(" AND (caller_id = ").push_bind(caller.clone());
+                query
+                    .push(" OR caller_name = ")
+                    .push_bind(caller.clone())
+                    .push(" COLLATE NOCASE)");
+            }
+            if let Some(operation) = &filter.operation {
+                query
+                    .push(" AND operation = ")
+                    .push_bind(operation.clone())
+                    .push(" COLLATE NOCASE");
+            }
+            if let Some(phase) = &filter.phase {
+                query
+                    .push(" AND phase = ")
+                    .push_bind(phase.clone())
+                    .push(" COLLATE NOCASE");
+            }
+            if let Some(after) = filter.after_seq {
+                query.push(" AND seq > ").push_bind(after);
+            }
+            query.push(" ORDER BY seq LIMIT ").push_bind(filter.limit);
+            let rows = query.build().fetch_all(pool).await?;
+            rows.iter().map(record_from_row).collect()
+        })
     }
 
     /// Records in sequence order from `after_seq` on, for verification in pages.
@@ -156,11 +161,14 @@ impl Store {
         after_seq: i64,
         limit: i64,
     ) -> StoreResult<Vec<ActivityRecord>> {
-        let rows = sqlx::query("SELECT * FROM activity_log WHERE seq > $1 ORDER BY seq LIMIT $2")
-            .bind(after_seq)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(record_from_row).collect()
+        on_db!(self, |pool, durable| {
+            let rows =
+                sqlx::query("SELECT * FROM activity_log WHERE seq > $1 ORDER BY seq LIMIT $2")
+                    .bind(after_seq)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?;
+            rows.iter().map(record_from_row).collect()
+        })
     }
 }

@@ -1,5 +1,6 @@
 //! Container registries (migration 0011): which blobs, manifests and tags each repository of
 //! each registry holds. Blob content lives sealed in the blob store.
+use crate::backend::on_db;
 
 use crate::{Store, StoreResult};
 
@@ -20,18 +21,20 @@ impl Store {
         size: i64,
         time_ms: i64,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO registry_blobs (registry_id, repository, digest, size, created_at) \
+        on_db!(self, |pool, durable| {
+            sqlx::query(
+                "INSERT INTO registry_blobs (registry_id, repository, digest, size, created_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        )
-        .bind(registry_id)
-        .bind(repository)
-        .bind(digest)
-        .bind(size)
-        .bind(time_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+            )
+            .bind(registry_id)
+            .bind(repository)
+            .bind(digest)
+            .bind(size)
+            .bind(time_ms)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
     }
 
     /// The size of a blob, when `repository` (or, with `None`, any repository of the registry)
@@ -42,15 +45,17 @@ impl Store {
         repository: Option<&str>,
         digest: &str,
     ) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT size FROM registry_blobs WHERE registry_id = $1 AND digest = $2 \
+        on_db!(self, |pool, durable| {
+            Ok(sqlx::query_scalar(
+                "SELECT size FROM registry_blobs WHERE registry_id = $1 AND digest = $2 \
              AND ($3 IS NULL OR repository = $3) LIMIT 1",
-        )
-        .bind(registry_id)
-        .bind(digest)
-        .bind(repository)
-        .fetch_optional(&self.pool)
-        .await?)
+            )
+            .bind(registry_id)
+            .bind(digest)
+            .bind(repository)
+            .fetch_optional(pool)
+            .await?)
+        })
     }
 
     /// Unlinks a blob from a repository; returns whether any repository still holds it.
@@ -60,21 +65,23 @@ impl Store {
         repository: &str,
         digest: &str,
     ) -> StoreResult<(bool, bool)> {
-        let removed = sqlx::query(
+        on_db!(self, |pool, durable| {
+            let removed = sqlx::query(
             "DELETE FROM registry_blobs WHERE registry_id = $1 AND repository = $2 AND digest = $3",
         )
         .bind(registry_id)
         .bind(repository)
         .bind(digest)
-        .execute(&self.pool)
+        .execute(pool)
         .await?
         .rows_affected()
             > 0;
-        let still_held = self
-            .registry_blob_size(registry_id, None, digest)
-            .await?
-            .is_some();
-        Ok((removed, still_held))
+            let still_held = self
+                .registry_blob_size(registry_id, None, digest)
+                .await?
+                .is_some();
+            Ok((removed, still_held))
+        })
     }
 
     /// Stores a manifest and, when `tag` is given, points the tag at it: together or not at all.
@@ -86,8 +93,9 @@ impl Store {
         tag: Option<&str>,
         time_ms: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        on_db!(self, |pool, durable| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
             "INSERT INTO registry_manifests (registry_id, repository, digest, media_type, content, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (registry_id, repository, digest) \
              DO UPDATE SET media_type = excluded.media_type",
@@ -100,8 +108,8 @@ impl Store {
         .bind(time_ms)
         .execute(&mut *tx)
         .await?;
-        if let Some(tag) = tag {
-            sqlx::query(
+            if let Some(tag) = tag {
+                sqlx::query(
                 "INSERT INTO registry_tags (registry_id, repository, tag, digest) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (registry_id, repository, tag) DO UPDATE SET digest = excluded.digest",
             )
@@ -111,9 +119,10 @@ impl Store {
             .bind(&manifest.digest)
             .execute(&mut *tx)
             .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// A manifest by digest, or by tag when `reference` is not a digest.
@@ -123,7 +132,8 @@ impl Store {
         repository: &str,
         reference: &str,
     ) -> StoreResult<Option<RegistryManifestRecord>> {
-        Ok(sqlx::query_as(
+        on_db!(self, |pool, durable| {
+            Ok(sqlx::query_as(
             "SELECT m.digest, m.media_type, m.content FROM registry_manifests m \
              WHERE m.registry_id = $1 AND m.repository = $2 AND (m.digest = $3 OR m.digest = \
              (SELECT digest FROM registry_tags WHERE registry_id = $1 AND repository = $2 AND tag = $3))",
@@ -131,8 +141,9 @@ impl Store {
         .bind(registry_id)
         .bind(repository)
         .bind(reference)
-        .fetch_optional(&self.pool)
+        .fetch_optional(pool)
         .await?)
+        })
     }
 
     /// Deletes a manifest by digest (its tags go with it) or a tag alone; returns whether
@@ -143,19 +154,21 @@ impl Store {
         repository: &str,
         reference: &str,
     ) -> StoreResult<bool> {
-        let statement = if reference.starts_with("sha256:") {
-            "DELETE FROM registry_manifests WHERE registry_id = $1 AND repository = $2 AND digest = $3"
-        } else {
-            "DELETE FROM registry_tags WHERE registry_id = $1 AND repository = $2 AND tag = $3"
-        };
-        Ok(sqlx::query(statement)
-            .bind(registry_id)
-            .bind(repository)
-            .bind(reference)
-            .execute(&self.pool)
-            .await?
-            .rows_affected()
-            > 0)
+        on_db!(self, |pool, durable| {
+            let statement = if reference.starts_with("sha256:") {
+                "DELETE FROM registry_manifests WHERE registry_id = $1 AND repository = $2 AND digest = $3"
+            } else {
+                "DELETE FROM registry_tags WHERE registry_id = $1 AND repository = $2 AND tag = $3"
+            };
+            Ok(sqlx::query(statement)
+                .bind(registry_id)
+                .bind(repository)
+                .bind(reference)
+                .execute(pool)
+                .await?
+                .rows_affected()
+                > 0)
+        })
     }
 
     /// A repository's tags in order, after `last`, at most `limit`.
@@ -166,7 +179,8 @@ impl Store {
         last: &str,
         limit: i64,
     ) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
+        on_db!(self, |pool, durable| {
+            Ok(sqlx::query_scalar(
             "SELECT tag FROM registry_tags WHERE registry_id = $1 AND repository = $2 AND tag > $3 \
              ORDER BY tag LIMIT $4",
         )
@@ -174,18 +188,21 @@ impl Store {
         .bind(repository)
         .bind(last)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(pool)
         .await?)
+        })
     }
 
     /// The repositories of a registry that hold anything, in order.
     pub async fn registry_repositories(&self, registry_id: &str) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT repository FROM registry_blobs WHERE registry_id = $1 \
+        on_db!(self, |pool, durable| {
+            Ok(sqlx::query_scalar(
+                "SELECT repository FROM registry_blobs WHERE registry_id = $1 \
              UNION SELECT repository FROM registry_manifests WHERE registry_id = $1 ORDER BY 1",
-        )
-        .bind(registry_id)
-        .fetch_all(&self.pool)
-        .await?)
+            )
+            .bind(registry_id)
+            .fetch_all(pool)
+            .await?)
+        })
     }
 }

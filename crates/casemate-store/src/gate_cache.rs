@@ -7,6 +7,7 @@
 //! was read, so a read that raced a change is never kept past it. A revocation, a disabled
 //! principal or a removed role assignment therefore takes effect on the next request, as it did
 //! without the cache.
+use crate::backend::on_db;
 
 use crate::{
     CustomRoleRecord, PatRecord, PrincipalRecord, RoleAssignmentRecord, RunTokenRecord,
@@ -84,20 +85,22 @@ impl Store {
 
     /// Reads the change count; if it has moved since the last request, drops every kept row.
     pub async fn refresh_gate_cache(&self) -> StoreResult<()> {
-        let generation: i64 = sqlx::query_scalar(
-            "SELECT CAST(value AS BIGINT) FROM installation WHERE key = 'gate_generation'",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        let mut kept = self.gate_cache.kept();
-        // A slower request's older count never takes the cache back.
-        if generation > kept.generation {
-            *kept = Kept {
-                generation,
-                ..Kept::default()
-            };
-        }
-        Ok(())
+        on_db!(self, |pool, durable| {
+            let generation: i64 = sqlx::query_scalar(
+                "SELECT CAST(value AS BIGINT) FROM installation WHERE key = 'gate_generation'",
+            )
+            .fetch_one(pool)
+            .await?;
+            let mut kept = self.gate_cache.kept();
+            // A slower request's older count never takes the cache back.
+            if generation > kept.generation {
+                *kept = Kept {
+                    generation,
+                    ..Kept::default()
+                };
+            }
+            Ok(())
+        })
     }
 
     async fn gate_cached<K: Eq + Hash, V: Clone>(

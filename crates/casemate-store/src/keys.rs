@@ -1,8 +1,7 @@
 //! Vault keys and their versions. Material arrives wrapped.
+use crate::backend::{Conn, StoreRow, on_conn, on_db};
 
 use crate::{Store, StoreError, StoreResult};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VaultKeyRecord {
@@ -25,41 +24,39 @@ pub struct VaultKeyVersionRecord {
     pub created_at: i64,
 }
 
-fn key_from_row(row: &SqliteRow) -> StoreResult<VaultKeyRecord> {
+fn key_from_row(row: &impl StoreRow) -> StoreResult<VaultKeyRecord> {
     Ok(VaultKeyRecord {
-        vault: row.try_get("vault")?,
-        name: row.try_get("name")?,
-        enabled: row.try_get("enabled")?,
-        created_at: row.try_get("created_at")?,
-        deleted_at: row.try_get("deleted_at")?,
-        scheduled_purge_at: row.try_get("scheduled_purge_at")?,
+        vault: row.value("vault")?,
+        name: row.value("name")?,
+        enabled: row.value("enabled")?,
+        created_at: row.value("created_at")?,
+        deleted_at: row.value("deleted_at")?,
+        scheduled_purge_at: row.value("scheduled_purge_at")?,
     })
 }
 
-fn version_from_row(row: &SqliteRow) -> StoreResult<VaultKeyVersionRecord> {
+fn version_from_row(row: &impl StoreRow) -> StoreResult<VaultKeyVersionRecord> {
     Ok(VaultKeyVersionRecord {
-        vault: row.try_get("vault")?,
-        name: row.try_get("name")?,
-        version: row.try_get("version")?,
-        seq: row.try_get("seq")?,
-        wrapped_material: row.try_get("wrapped_material")?,
-        enabled: row.try_get("enabled")?,
-        created_at: row.try_get("created_at")?,
+        vault: row.value("vault")?,
+        name: row.value("name")?,
+        version: row.value("version")?,
+        seq: row.value("seq")?,
+        wrapped_material: row.value("wrapped_material")?,
+        enabled: row.value("enabled")?,
+        created_at: row.value("created_at")?,
     })
 }
 
-async fn insert_version(
-    tx: &mut sqlx::SqliteConnection,
-    version: &VaultKeyVersionRecord,
-) -> StoreResult<()> {
-    let seq: i64 = sqlx::query_scalar(
+async fn insert_version(tx: Conn<'_>, version: &VaultKeyVersionRecord) -> StoreResult<()> {
+    on_conn!(tx, |tx| {
+        let seq: i64 = sqlx::query_scalar(
         "SELECT COALESCE(MAX(seq), 0) + 1 FROM vault_key_versions WHERE vault = $1 AND name = $2",
     )
     .bind(&version.vault)
     .bind(&version.name)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query(
+        sqlx::query(
         "INSERT INTO vault_key_versions (vault, name, version, seq, wrapped_material, enabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&version.vault)
@@ -71,14 +68,16 @@ async fn insert_version(
     .bind(version.created_at)
     .execute(&mut *tx)
     .await?;
-    Ok(())
+        Ok(())
+    })
 }
 
 impl Store {
     /// Creates a key with its first version. A name held by a deleted key is a conflict.
     pub async fn create_vault_key(&self, first: &VaultKeyVersionRecord) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO vault_keys (vault, name, enabled, created_at) VALUES ($1, $2, 1, $3)")
+        on_db!(self, |pool, durable| {
+            let mut tx = pool.begin().await?;
+            sqlx::query("INSERT INTO vault_keys (vault, name, enabled, created_at) VALUES ($1, $2, TRUE, $3)")
             .bind(&first.vault)
             .bind(&first.name)
             .bind(first.created_at)
@@ -91,34 +90,41 @@ impl Store {
                 )),
                 other => other,
             })?;
-        insert_version(&mut tx, first).await?;
-        tx.commit().await?;
-        Ok(())
+            insert_version(Conn::from(&mut *tx), first).await?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     pub async fn add_vault_key_version(&self, version: &VaultKeyVersionRecord) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        insert_version(&mut tx, version).await?;
-        tx.commit().await?;
-        Ok(())
+        on_db!(self, |pool, durable| {
+            let mut tx = pool.begin().await?;
+            insert_version(Conn::from(&mut *tx), version).await?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     pub async fn vault_key(&self, vault: &str, name: &str) -> StoreResult<Option<VaultKeyRecord>> {
-        let row = sqlx::query("SELECT * FROM vault_keys WHERE vault = $1 AND name = $2")
-            .bind(vault)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(key_from_row).transpose()
+        on_db!(self, |pool, durable| {
+            let row = sqlx::query("SELECT * FROM vault_keys WHERE vault = $1 AND name = $2")
+                .bind(vault)
+                .bind(name)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(key_from_row).transpose()
+        })
     }
 
     pub async fn vault_keys(&self, vault: &str, deleted: bool) -> StoreResult<Vec<VaultKeyRecord>> {
-        let rows = sqlx::query("SELECT * FROM vault_keys WHERE vault = $1 AND (deleted_at IS NOT NULL) = $2 ORDER BY name")
+        on_db!(self, |pool, durable| {
+            let rows = sqlx::query("SELECT * FROM vault_keys WHERE vault = $1 AND (deleted_at IS NOT NULL) = $2 ORDER BY name")
             .bind(vault)
             .bind(deleted)
-            .fetch_all(&self.pool)
+            .fetch_all(pool)
             .await?;
-        rows.iter().map(key_from_row).collect()
+            rows.iter().map(key_from_row).collect()
+        })
     }
 
     pub async fn vault_key_versions(
@@ -126,14 +132,16 @@ impl Store {
         vault: &str,
         name: &str,
     ) -> StoreResult<Vec<VaultKeyVersionRecord>> {
-        let rows = sqlx::query(
-            "SELECT * FROM vault_key_versions WHERE vault = $1 AND name = $2 ORDER BY seq",
-        )
-        .bind(vault)
-        .bind(name)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(version_from_row).collect()
+        on_db!(self, |pool, durable| {
+            let rows = sqlx::query(
+                "SELECT * FROM vault_key_versions WHERE vault = $1 AND name = $2 ORDER BY seq",
+            )
+            .bind(vault)
+            .bind(name)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(version_from_row).collect()
+        })
     }
 
     pub async fn set_vault_key_enabled(
@@ -143,14 +151,15 @@ impl Store {
         version: Option<&str>,
         enabled: bool,
     ) -> StoreResult<()> {
-        let updated = match version {
+        on_db!(self, |pool, durable| {
+            let updated = match version {
             Some(version) => {
                 sqlx::query("UPDATE vault_key_versions SET enabled = $1 WHERE vault = $2 AND name = $3 AND version = $4")
                     .bind(enabled)
                     .bind(vault)
                     .bind(name)
                     .bind(version)
-                    .execute(&self.pool)
+                    .execute(pool)
                     .await?
             }
             None => {
@@ -158,13 +167,14 @@ impl Store {
                     .bind(enabled)
                     .bind(vault)
                     .bind(name)
-                    .execute(&self.pool)
+                    .execute(pool)
                     .await?
             }
         };
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::NotFound("key version"));
-        }
-        Ok(())
+            if updated.rows_affected() == 0 {
+                return Err(StoreError::NotFound("key version"));
+            }
+            Ok(())
+        })
     }
 }

@@ -1,4 +1,5 @@
-//! The metadata store: SQLite (WAL) with forward-only migrations.
+//! The metadata store: SQLite (WAL, the embedded default) or PostgreSQL, each with its own
+//! forward-only migrations, behind one set of operations (see `backend`).
 //! Plain data in, plain data out; no policy lives here.
 //!
 //! Durability: SQLite appends every commit, from any connection, to one write-ahead log in commit
@@ -8,6 +9,12 @@
 //! `durable`, one connection with `synchronous = FULL`, whose sync also carries every earlier
 //! commit. The activity log's outcome records are such commits, and the gate answers no request
 //! before its outcome is recorded, so whatever a request changed is durable before its response.
+//! On PostgreSQL every commit is durable when it returns (`synchronous_commit = on`).
+
+use crate::backend::Conn;
+
+mod backend;
+use backend::{Pools, on_db};
 
 mod activity;
 mod container_registries;
@@ -48,6 +55,7 @@ pub use secrets::{DataKeyRecord, SecretAttributeChange, SecretRecord, SecretVers
 pub use vault_items::VaultItemKind;
 
 use sqlx::SqlitePool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
 use std::str::FromStr;
@@ -93,16 +101,21 @@ fn keep_prepared(rows: usize) -> bool {
 
 /// Inserts `rows` with multi-row INSERTs (`insert` is `INSERT INTO table (columns) `, `bind`
 /// pushes one row's `columns` values), as few as the bind limit allows. Each is one round trip
-/// to SQLite's thread, not one per row.
-async fn insert_rows_in<T>(
-    connection: &mut sqlx::SqliteConnection,
+/// to the database, not one per row.
+async fn insert_rows_in<DB, C, T>(
+    connection: &mut C,
     insert: &'static str,
     columns: usize,
     rows: &[T],
-    bind: impl Fn(&mut sqlx::query_builder::Separated<'_, sqlx::Sqlite, &'static str>, &T),
-) -> StoreResult<()> {
+    bind: impl Fn(&mut sqlx::query_builder::Separated<'_, DB, &'static str>, &T),
+) -> StoreResult<()>
+where
+    DB: sqlx::Database + sqlx::database::HasStatementCache,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+{
     for chunk in rows.chunks(MAX_BINDS_PER_STATEMENT / columns) {
-        let mut builder = sqlx::QueryBuilder::new(insert);
+        let mut builder = sqlx::QueryBuilder::<DB>::new(insert);
         builder.push_values(chunk, |mut row, item| bind(&mut row, item));
         builder
             .build()
@@ -113,33 +126,37 @@ async fn insert_rows_in<T>(
     Ok(())
 }
 
-/// `insert_rows_in`, all or nothing: one statement stands alone (SQLite applies a statement
-/// whole or not at all, so it needs no transaction and no round trips to begin and commit one);
-/// more run in one transaction.
-async fn insert_rows<T>(
-    pool: &SqlitePool,
+/// `insert_rows_in`, all or nothing: one statement stands alone (a statement applies whole or
+/// not at all, so it needs no transaction and no round trips to begin and commit one); more run
+/// in one transaction.
+async fn insert_rows<DB, T>(
+    pool: &sqlx::Pool<DB>,
     insert: &'static str,
     columns: usize,
     rows: &[T],
-    bind: impl Fn(&mut sqlx::query_builder::Separated<'_, sqlx::Sqlite, &'static str>, &T),
-) -> StoreResult<()> {
+    bind: impl Fn(&mut sqlx::query_builder::Separated<'_, DB, &'static str>, &T),
+) -> StoreResult<()>
+where
+    DB: sqlx::Database + sqlx::database::HasStatementCache,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+{
     if rows.len() <= MAX_BINDS_PER_STATEMENT / columns {
         let mut connection = pool.acquire().await?;
-        return insert_rows_in(&mut connection, insert, columns, rows, bind).await;
+        return insert_rows_in(&mut *connection, insert, columns, rows, bind).await;
     }
     let mut tx = pool.begin().await?;
-    insert_rows_in(&mut tx, insert, columns, rows, bind).await?;
+    insert_rows_in(&mut *tx, insert, columns, rows, bind).await?;
     tx.commit().await?;
     Ok(())
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations-postgres");
 
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
-    /// The one connection whose commits sync the write-ahead log before they return.
-    durable: SqlitePool,
+    pools: Pools,
     gate_cache: std::sync::Arc<gate_cache::GateCache>,
 }
 
@@ -176,42 +193,98 @@ impl Store {
             .connect_with(options.synchronous(SqliteSynchronous::Full))
             .await?;
         Ok(Self {
-            pool,
-            durable,
+            pools: Pools::Sqlite { pool, durable },
             gate_cache: Default::default(),
         })
     }
 
-    fn pool_for(&self, durability: Durability) -> &SqlitePool {
-        match durability {
-            Durability::Now => &self.durable,
-            Durability::WithNextSync => &self.pool,
+    /// Connects to the PostgreSQL database at `url` and applies pending migrations. Several
+    /// casemate processes may share it.
+    pub async fn open_postgres(url: &str) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url)?
+            .options([("synchronous_commit", "on")])
+            .application_name("casemate");
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect_with(options)
+            .await?;
+        POSTGRES_MIGRATOR.run(&pool).await?;
+        Ok(Self {
+            pools: Pools::Postgres { pool },
+            gate_cache: Default::default(),
+        })
+    }
+
+    /// Creates the database `name` on the PostgreSQL server `admin_url` connects to, unless it
+    /// exists, and returns the URL of it: for test harnesses that give each server its own.
+    #[doc(hidden)]
+    pub async fn create_postgres_database(admin_url: &str, name: &str) -> StoreResult<String> {
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(StoreError::Conflict(format!(
+                "'{name}' is not a plain database name"
+            )));
+        }
+        let options = PgConnectOptions::from_str(admin_url)?;
+        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await?;
+        let exists: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                .bind(name)
+                .fetch_optional(&mut admin)
+                .await?;
+        if exists.is_none() {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut admin)
+                .await?;
+        }
+        sqlx::Connection::close(admin).await?;
+        let mut url =
+            url::Url::parse(admin_url).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        url.set_path(&format!("/{name}"));
+        Ok(url.to_string())
+    }
+
+    /// The SQLite pool, when the store is on SQLite (for tests that play an intruder).
+    pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        match &self.pools {
+            Pools::Sqlite { pool, .. } => Some(pool),
+            Pools::Postgres { .. } => None,
         }
     }
 
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// The PostgreSQL pool, when the store is on PostgreSQL.
+    pub fn postgres_pool(&self) -> Option<&sqlx::PgPool> {
+        match &self.pools {
+            Pools::Postgres { pool } => Some(pool),
+            Pools::Sqlite { .. } => None,
+        }
     }
 
     pub async fn installation_value(&self, key: &str) -> StoreResult<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT value FROM installation WHERE key = $1")
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        on_db!(self, |pool, durable| {
+            Ok(
+                sqlx::query_scalar("SELECT value FROM installation WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(pool)
+                    .await?,
+            )
+        })
     }
 
     /// Sets `key` only if it is unset; returns whether this call set it.
     pub async fn set_installation_value_once(&self, key: &str, value: &str) -> StoreResult<bool> {
-        let result = sqlx::query(
+        on_db!(self, |pool, durable| {
+            let result = sqlx::query(
             "INSERT INTO installation (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
         )
         .bind(key)
         .bind(value)
-        .execute(&self.pool)
+        .execute(pool)
         .await?;
-        Ok(result.rows_affected() == 1)
+            Ok(result.rows_affected() == 1)
+        })
     }
 
     /// First start: the installation id, the first administrator and its Owner assignment at `/`,
@@ -223,28 +296,34 @@ impl Store {
         admin: &PrincipalRecord,
         owner: &RoleAssignmentRecord,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool_for(Durability::Now).begin().await?;
-        let claimed = sqlx::query("INSERT INTO installation (key, value) VALUES ('installation_id', $1) ON CONFLICT (key) DO NOTHING")
+        on_db!(self, |pool, durable| {
+            let mut tx = durable.begin().await?;
+            let claimed = sqlx::query("INSERT INTO installation (key, value) VALUES ('installation_id', $1) ON CONFLICT (key) DO NOTHING")
             .bind(installation_id)
             .execute(&mut *tx)
             .await?;
-        if claimed.rows_affected() == 0 {
-            return Ok(false);
-        }
-        principals::insert_principal_in(&mut tx, admin).await?;
-        principals::insert_role_assignment_in(&mut tx, owner).await?;
-        tx.commit().await?;
-        Ok(true)
+            if claimed.rows_affected() == 0 {
+                return Ok(false);
+            }
+            principals::insert_principal_in(Conn::from(&mut *tx), admin).await?;
+            principals::insert_role_assignment_in(Conn::from(&mut *tx), owner).await?;
+            tx.commit().await?;
+            Ok(true)
+        })
     }
 
     pub async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        on_db!(self, |pool, durable| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+            Ok(())
+        })
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
-        self.durable.close().await;
+        on_db!(self, |pool, durable| {
+            pool.close().await;
+            durable.close().await;
+        })
     }
 }
 

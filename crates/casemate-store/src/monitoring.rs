@@ -1,5 +1,6 @@
 //! What workspace metrics and the Prometheus scrape read: run times and statuses, and the
 //! events (registrations, deployments) no other table keeps.
+use crate::backend::on_db;
 
 use crate::{Store, StoreResult};
 
@@ -30,16 +31,18 @@ pub struct RunStatusCount {
 
 impl Store {
     pub async fn insert_workspace_event(&self, event: &WorkspaceEventRecord) -> StoreResult<()> {
-        sqlx::query(
+        on_db!(self, |pool, durable| {
+            sqlx::query(
             "INSERT INTO workspace_events (workspace_id, time_ms, kind, outcome) VALUES ($1, $2, $3, $4)",
         )
         .bind(&event.workspace_id)
         .bind(event.time_ms)
         .bind(&event.kind)
         .bind(&event.outcome)
-        .execute(&self.pool)
+        .execute(pool)
         .await?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// The workspace's events at or after `since_ms`, oldest first.
@@ -48,14 +51,16 @@ impl Store {
         workspace_id: &str,
         since_ms: i64,
     ) -> StoreResult<Vec<WorkspaceEventRecord>> {
-        Ok(sqlx::query_as(
-            "SELECT workspace_id, time_ms, kind, outcome FROM workspace_events \
+        on_db!(self, |pool, durable| {
+            Ok(sqlx::query_as(
+                "SELECT workspace_id, time_ms, kind, outcome FROM workspace_events \
              WHERE workspace_id = $1 AND time_ms >= $2 ORDER BY time_ms",
-        )
-        .bind(workspace_id)
-        .bind(since_ms)
-        .fetch_all(&self.pool)
-        .await?)
+            )
+            .bind(workspace_id)
+            .bind(since_ms)
+            .fetch_all(pool)
+            .await?)
+        })
     }
 
     /// The runs of the workspace (deleted ones too: they happened) with any time at or after
@@ -65,14 +70,16 @@ impl Store {
         workspace_id: &str,
         since_ms: i64,
     ) -> StoreResult<Vec<RunTimes>> {
-        Ok(sqlx::query_as(
+        on_db!(self, |pool, durable| {
+            Ok(sqlx::query_as(
             "SELECT status, submitted_at, started_at, ended_at FROM runs \
              WHERE workspace_id = $1 AND (submitted_at >= $2 OR started_at >= $2 OR ended_at >= $2)",
         )
         .bind(workspace_id)
         .bind(since_ms)
-        .fetch_all(&self.pool)
+        .fetch_all(pool)
         .await?)
+        })
     }
 
     /// Runs not deleted, by workspace and status; one workspace when `workspace_id` is given.
@@ -80,13 +87,15 @@ impl Store {
         &self,
         workspace_id: Option<&str>,
     ) -> StoreResult<Vec<RunStatusCount>> {
-        Ok(sqlx::query_as(
-            "SELECT workspace_id, status, COUNT(*) AS runs FROM runs \
+        on_db!(self, |pool, durable| {
+            Ok(sqlx::query_as(
+                "SELECT workspace_id, status, COUNT(*) AS runs FROM runs \
              WHERE lifecycle = 'active' AND ($1 IS NULL OR workspace_id = $1) \
              GROUP BY workspace_id, status ORDER BY workspace_id, status",
-        )
-        .bind(workspace_id)
-        .fetch_all(&self.pool)
-        .await?)
+            )
+            .bind(workspace_id)
+            .fetch_all(pool)
+            .await?)
+        })
     }
 }

@@ -1,7 +1,6 @@
+use crate::backend::{Conn, StoreRow, on_conn, on_db};
 use crate::records::parse_uuid;
 use crate::{PrincipalRecord, RoleAssignmentRecord, Store, StoreError, StoreResult};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 /// A static `SELECT` over principals, so every query stays a literal.
@@ -14,16 +13,16 @@ macro_rules! select_principals {
     };
 }
 
-fn principal_from_row(row: &SqliteRow) -> StoreResult<PrincipalRecord> {
-    let client_id: Option<String> = row.try_get("client_id")?;
+fn principal_from_row(row: &impl StoreRow) -> StoreResult<PrincipalRecord> {
+    let client_id: Option<String> = row.value("client_id")?;
     Ok(PrincipalRecord {
-        id: parse_uuid("principals.id", row.try_get("id")?)?,
-        kind: row.try_get("kind")?,
-        name: row.try_get("name")?,
-        display_name: row.try_get("display_name")?,
-        enabled: row.try_get("enabled")?,
-        created_at: row.try_get("created_at")?,
-        password_hash: row.try_get("password_hash")?,
+        id: parse_uuid("principals.id", row.value("id")?)?,
+        kind: row.value("kind")?,
+        name: row.value("name")?,
+        display_name: row.value("display_name")?,
+        enabled: row.value("enabled")?,
+        created_at: row.value("created_at")?,
+        password_hash: row.value("password_hash")?,
         client_id: client_id
             .as_deref()
             .map(|v| parse_uuid("principals.client_id", v))
@@ -33,43 +32,53 @@ fn principal_from_row(row: &SqliteRow) -> StoreResult<PrincipalRecord> {
 
 impl Store {
     pub async fn insert_principal(&self, principal: &PrincipalRecord) -> StoreResult<()> {
-        let mut connection = self.pool.acquire().await?;
-        insert_principal_in(&mut connection, principal).await
+        on_db!(self, |pool, durable| {
+            let mut connection = pool.acquire().await?;
+            insert_principal_in(Conn::from(&mut *connection), principal).await
+        })
     }
 
     pub async fn principal_by_id(&self, id: Uuid) -> StoreResult<Option<PrincipalRecord>> {
-        let row = sqlx::query(select_principals!("WHERE id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(principal_from_row).transpose()
+        on_db!(self, |pool, durable| {
+            let row = sqlx::query(select_principals!("WHERE id = $1"))
+                .bind(id.to_string())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(principal_from_row).transpose()
+        })
     }
 
     pub async fn principal_by_name(&self, name: &str) -> StoreResult<Option<PrincipalRecord>> {
-        let row = sqlx::query(select_principals!("WHERE name = $1"))
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(principal_from_row).transpose()
+        on_db!(self, |pool, durable| {
+            let row = sqlx::query(select_principals!("WHERE name = $1"))
+                .bind(name)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(principal_from_row).transpose()
+        })
     }
 
     pub async fn principal_by_client_id(
         &self,
         client_id: Uuid,
     ) -> StoreResult<Option<PrincipalRecord>> {
-        let row = sqlx::query(select_principals!("WHERE client_id = $1"))
-            .bind(client_id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(principal_from_row).transpose()
+        on_db!(self, |pool, durable| {
+            let row = sqlx::query(select_principals!("WHERE client_id = $1"))
+                .bind(client_id.to_string())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(principal_from_row).transpose()
+        })
     }
 
     pub async fn list_principals(&self, kind: &str) -> StoreResult<Vec<PrincipalRecord>> {
-        let rows = sqlx::query(select_principals!("WHERE kind = $1 ORDER BY name"))
-            .bind(kind)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(principal_from_row).collect()
+        on_db!(self, |pool, durable| {
+            let rows = sqlx::query(select_principals!("WHERE kind = $1 ORDER BY name"))
+                .bind(kind)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(principal_from_row).collect()
+        })
     }
 
     /// Enables or disables a principal; disabling also revokes all its sessions, in one transaction.
@@ -79,69 +88,78 @@ impl Store {
         enabled: bool,
         now: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query("UPDATE principals SET enabled = $1 WHERE id = $2")
-            .bind(enabled)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::NotFound("principal"));
-        }
-        if !enabled {
-            sqlx::query(
+        on_db!(self, |pool, durable| {
+            let mut tx = pool.begin().await?;
+            let updated = sqlx::query("UPDATE principals SET enabled = $1 WHERE id = $2")
+                .bind(enabled)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            if updated.rows_affected() == 0 {
+                return Err(StoreError::NotFound("principal"));
+            }
+            if !enabled {
+                sqlx::query(
                 "UPDATE sessions SET revoked_at = $1 WHERE principal_id = $2 AND revoked_at IS NULL",
             )
             .bind(now)
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// Deletes a principal with its credentials, sessions and role assignments.
     pub async fn delete_principal(&self, id: Uuid) -> StoreResult<()> {
-        let deleted = sqlx::query("DELETE FROM principals WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await?;
-        if deleted.rows_affected() == 0 {
-            return Err(StoreError::NotFound("principal"));
-        }
-        Ok(())
+        on_db!(self, |pool, durable| {
+            let deleted = sqlx::query("DELETE FROM principals WHERE id = $1")
+                .bind(id.to_string())
+                .execute(pool)
+                .await?;
+            if deleted.rows_affected() == 0 {
+                return Err(StoreError::NotFound("principal"));
+            }
+            Ok(())
+        })
     }
 
     pub async fn insert_role_assignment(
         &self,
         assignment: &RoleAssignmentRecord,
     ) -> StoreResult<()> {
-        let mut connection = self.pool.acquire().await?;
-        insert_role_assignment_in(&mut connection, assignment).await
+        on_db!(self, |pool, durable| {
+            let mut connection = pool.acquire().await?;
+            insert_role_assignment_in(Conn::from(&mut *connection), assignment).await
+        })
     }
 
     pub async fn role_assignments_for(
         &self,
         principal_id: Uuid,
     ) -> StoreResult<Vec<RoleAssignmentRecord>> {
-        let rows = sqlx::query(
+        on_db!(self, |pool, durable| {
+            let rows = sqlx::query(
             "SELECT id, principal_id, role_name, scope, created_at FROM role_assignments WHERE principal_id = $1",
         )
         .bind(principal_id.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(pool)
         .await?;
-        rows.iter()
-            .map(crate::resources::assignment_from_row)
-            .collect()
+            rows.iter()
+                .map(crate::resources::assignment_from_row)
+                .collect()
+        })
     }
 }
 
 pub(crate) async fn insert_principal_in(
-    connection: &mut sqlx::SqliteConnection,
+    connection: Conn<'_>,
     principal: &PrincipalRecord,
 ) -> StoreResult<()> {
-    sqlx::query(
+    on_conn!(connection, |connection| {
+        sqlx::query(
         "INSERT INTO principals (id, kind, name, display_name, enabled, created_at, password_hash, client_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -159,14 +177,16 @@ pub(crate) async fn insert_principal_in(
         StoreError::Conflict(_) => StoreError::Conflict(format!("a principal named '{}' already exists", principal.name)),
         other => other,
     })?;
-    Ok(())
+        Ok(())
+    })
 }
 
 pub(crate) async fn insert_role_assignment_in(
-    connection: &mut sqlx::SqliteConnection,
+    connection: Conn<'_>,
     assignment: &RoleAssignmentRecord,
 ) -> StoreResult<()> {
-    sqlx::query("INSERT INTO role_assignments (id, principal_id, role_name, scope, created_at) VALUES ($1, $2, $3, $4, $5)")
+    on_conn!(connection, |connection| {
+        sqlx::query("INSERT INTO role_assignments (id, principal_id, role_name, scope, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(assignment.id.to_string())
         .bind(assignment.principal_id.to_string())
         .bind(&assignment.role_name)
@@ -174,5 +194,6 @@ pub(crate) async fn insert_role_assignment_in(
         .bind(assignment.created_at)
         .execute(connection)
         .await?;
-    Ok(())
+        Ok(())
+    })
 }

@@ -90,10 +90,9 @@ pub(crate) fn parse_uuid(column: &'static str, value: &str) -> Result<Uuid, crat
 
 /// (name, value) rows, as tags and parameters are read.
 pub(crate) fn name_values(
-    rows: &[sqlx::sqlite::SqliteRow],
+    rows: &[impl crate::backend::StoreRow],
 ) -> Result<Vec<(String, String)>, crate::StoreError> {
-    use sqlx::Row;
     rows.iter()
-        .map(|row| Ok((row.try_get("name")?, row.try_get("value")?)))
+        .map(|row| Ok((row.value("name")?, row.value("value")?)))
         .collect()
 }

@@ -1,9 +1,8 @@
 //! The model registry: registered models, their numbered versions, tags and aliases.
+use crate::backend::{StoreRow, on_db};
 
 use crate::records::name_values;
 use crate::{Store, StoreError, StoreResult};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisteredModelRecord {
@@ -30,29 +29,29 @@ pub struct ModelVersionRecord {
     pub created_by: String,
 }
 
-fn model_from_row(row: &SqliteRow) -> StoreResult<RegisteredModelRecord> {
+fn model_from_row(row: &impl StoreRow) -> StoreResult<RegisteredModelRecord> {
     Ok(RegisteredModelRecord {
-        workspace_id: row.try_get("workspace_id")?,
-        name: row.try_get("name")?,
-        description: row.try_get("description")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        created_by: row.try_get("created_by")?,
+        workspace_id: row.value("workspace_id")?,
+        name: row.value("name")?,
+        description: row.value("description")?,
+        created_at: row.value("created_at")?,
+        updated_at: row.value("updated_at")?,
+        created_by: row.value("created_by")?,
     })
 }
 
-fn version_from_row(row: &SqliteRow) -> StoreResult<ModelVersionRecord> {
+fn version_from_row(row: &impl StoreRow) -> StoreResult<ModelVersionRecord> {
     Ok(ModelVersionRecord {
-        workspace_id: row.try_get("workspace_id")?,
-        model: row.try_get("model")?,
-        version: row.try_get("version")?,
-        source: row.try_get("source")?,
-        run_id: row.try_get("run_id")?,
-        description: row.try_get("description")?,
-        stage: row.try_get("stage")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        created_by: row.try_get("created_by")?,
+        workspace_id: row.value("workspace_id")?,
+        model: row.value("model")?,
+        version: row.value("version")?,
+        source: row.value("source")?,
+        run_id: row.value("run_id")?,
+        description: row.value("description")?,
+        stage: row.value("stage")?,
+        created_at: row.value("created_at")?,
+        updated_at: row.value("updated_at")?,
+        created_by: row.value("created_by")?,
     })
 }
 
@@ -63,8 +62,9 @@ impl Store {
         model: &RegisteredModelRecord,
         tags: &[(String, String)],
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        on_db!(self, |pool, durable| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
             "INSERT INTO registered_models (workspace_id, name, description, created_at, updated_at, created_by) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -76,8 +76,8 @@ impl Store {
         .bind(&model.created_by)
         .execute(&mut *tx)
         .await?;
-        for (name, value) in tags {
-            sqlx::query(
+            for (name, value) in tags {
+                sqlx::query(
                 "INSERT INTO registered_model_tags (workspace_id, model, name, value) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (workspace_id, model, name) DO UPDATE SET value = excluded.value",
             )
@@ -87,9 +87,10 @@ impl Store {
             .bind(value)
             .execute(&mut *tx)
             .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     pub async fn registered_model(
@@ -97,25 +98,31 @@ impl Store {
         workspace_id: &str,
         name: &str,
     ) -> StoreResult<Option<RegisteredModelRecord>> {
-        let row =
-            sqlx::query("SELECT * FROM registered_models WHERE workspace_id = $1 AND name = $2")
-                .bind(workspace_id)
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.as_ref().map(model_from_row).transpose()
+        on_db!(self, |pool, durable| {
+            let row = sqlx::query(
+                "SELECT * FROM registered_models WHERE workspace_id = $1 AND name = $2",
+            )
+            .bind(workspace_id)
+            .bind(name)
+            .fetch_optional(pool)
+            .await?;
+            row.as_ref().map(model_from_row).transpose()
+        })
     }
 
     pub async fn registered_models(
         &self,
         workspace_id: &str,
     ) -> StoreResult<Vec<RegisteredModelRecord>> {
-        let rows =
-            sqlx::query("SELECT * FROM registered_models WHERE workspace_id = $1 ORDER BY name")
-                .bind(workspace_id)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(model_from_row).collect()
+        on_db!(self, |pool, durable| {
+            let rows = sqlx::query(
+                "SELECT * FROM registered_models WHERE workspace_id = $1 ORDER BY name",
+            )
+            .bind(workspace_id)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(model_from_row).collect()
+        })
     }
 
     pub async fn registered_model_tags(
@@ -123,14 +130,16 @@ impl Store {
         workspace_id: &str,
         model: &str,
     ) -> StoreResult<Vec<(String, String)>> {
-        let rows = sqlx::query(
+        on_db!(self, |pool, durable| {
+            let rows = sqlx::query(
             "SELECT name, value FROM registered_model_tags WHERE workspace_id = $1 AND model = $2 ORDER BY name",
         )
         .bind(workspace_id)
         .bind(model)
-        .fetch_all(&self.pool)
+        .fetch_all(pool)
         .await?;
-        name_values(&rows)
+            name_values(&rows)
+        })
     }
 
     /// A new version numbered one past the model's highest, with its tags; returns the number.
@@ -139,8 +148,9 @@ impl Store {
         version: &ModelVersionRecord,
         tags: &[(String, String)],
     ) -> StoreResult<i64> {
-        let mut tx = self.pool.begin().await?;
-        let touched = sqlx::query(
+        on_db!(self, |pool, durable| {
+            let mut tx = pool.begin().await?;
+            let touched = sqlx::query(
             "UPDATE registered_models SET updated_at = $1 WHERE workspace_id = $2 AND name = $3",
         )
         .bind(version.updated_at)
@@ -148,17 +158,17 @@ impl Store {
         .bind(&version.model)
         .execute(&mut *tx)
         .await?;
-        if touched.rows_affected() == 0 {
-            return Err(StoreError::NotFound("registered model"));
-        }
-        let number: i64 = sqlx::query_scalar(
+            if touched.rows_affected() == 0 {
+                return Err(StoreError::NotFound("registered model"));
+            }
+            let number: i64 = sqlx::query_scalar(
             "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE workspace_id = $1 AND model = $2",
         )
         .bind(&version.workspace_id)
         .bind(&version.model)
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query(
+            sqlx::query(
             "INSERT INTO model_versions (workspace_id, model, version, source, run_id, description, stage, \
              created_at, updated_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
@@ -174,8 +184,8 @@ impl Store {
         .bind(&version.created_by)
         .execute(&mut *tx)
         .await?;
-        for (name, value) in tags {
-            sqlx::query(
+            for (name, value) in tags {
+                sqlx::query(
                 "INSERT INTO model_version_tags (workspace_id, model, version, name, value) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(&version.workspace_id)
@@ -185,9 +195,10 @@ impl Store {
             .bind(value)
             .execute(&mut *tx)
             .await?;
-        }
-        tx.commit().await?;
-        Ok(number)
+            }
+            tx.commit().await?;
+            Ok(number)
+        })
     }
 
     pub async fn model_version(
@@ -196,26 +207,30 @@ impl Store {
         model: &str,
         version: i64,
     ) -> StoreResult<Option<ModelVersionRecord>> {
-        let row = sqlx::query(
+        on_db!(self, |pool, durable| {
+            let row = sqlx::query(
             "SELECT * FROM model_versions WHERE workspace_id = $1 AND model = $2 AND version = $3",
         )
         .bind(workspace_id)
         .bind(model)
         .bind(version)
-        .fetch_optional(&self.pool)
+        .fetch_optional(pool)
         .await?;
-        row.as_ref().map(version_from_row).transpose()
+            row.as_ref().map(version_from_row).transpose()
+        })
     }
 
     /// A workspace's model versions, by model then version.
     pub async fn model_versions(&self, workspace_id: &str) -> StoreResult<Vec<ModelVersionRecord>> {
-        let rows = sqlx::query(
-            "SELECT * FROM model_versions WHERE workspace_id = $1 ORDER BY model, version",
-        )
-        .bind(workspace_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(version_from_row).collect()
+        on_db!(self, |pool, durable| {
+            let rows = sqlx::query(
+                "SELECT * FROM model_versions WHERE workspace_id = $1 ORDER BY model, version",
+            )
+            .bind(workspace_id)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(version_from_row).collect()
+        })
     }
 
     pub async fn model_version_tags(
@@ -224,16 +239,18 @@ impl Store {
         model: &str,
         version: i64,
     ) -> StoreResult<Vec<(String, String)>> {
-        let rows = sqlx::query(
-            "SELECT name, value FROM model_version_tags \
+        on_db!(self, |pool, durable| {
+            let rows = sqlx::query(
+                "SELECT name, value FROM model_version_tags \
              WHERE workspace_id = $1 AND model = $2 AND version = $3 ORDER BY name",
-        )
-        .bind(workspace_id)
-        .bind(model)
-        .bind(version)
-        .fetch_all(&self.pool)
-        .await?;
-        name_values(&rows)
+            )
+            .bind(workspace_id)
+            .bind(model)
+            .bind(version)
+            .fetch_all(pool)
+            .await?;
+            name_values(&rows)
+        })
     }
 
     /// Moves a version to `stage`; with `archive_others`, the model's other versions in that
@@ -247,36 +264,38 @@ impl Store {
         archive_others: bool,
         now: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        if archive_others {
-            sqlx::query(
-                "UPDATE model_versions SET stage = 'Archived', updated_at = $1 \
+        on_db!(self, |pool, durable| {
+            let mut tx = pool.begin().await?;
+            if archive_others {
+                sqlx::query(
+                    "UPDATE model_versions SET stage = 'Archived', updated_at = $1 \
                  WHERE workspace_id = $2 AND model = $3 AND stage = $4 AND version != $5",
+                )
+                .bind(now)
+                .bind(workspace_id)
+                .bind(model)
+                .bind(stage)
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let updated = sqlx::query(
+                "UPDATE model_versions SET stage = $1, updated_at = $2 \
+             WHERE workspace_id = $3 AND model = $4 AND version = $5",
             )
+            .bind(stage)
             .bind(now)
             .bind(workspace_id)
             .bind(model)
-            .bind(stage)
             .bind(version)
             .execute(&mut *tx)
             .await?;
-        }
-        let updated = sqlx::query(
-            "UPDATE model_versions SET stage = $1, updated_at = $2 \
-             WHERE workspace_id = $3 AND model = $4 AND version = $5",
-        )
-        .bind(stage)
-        .bind(now)
-        .bind(workspace_id)
-        .bind(model)
-        .bind(version)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::NotFound("model version"));
-        }
-        tx.commit().await?;
-        Ok(())
+            if updated.rows_affected() == 0 {
+                return Err(StoreError::NotFound("model version"));
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// Points `alias` at a version (moving it if it pointed elsewhere).
@@ -287,7 +306,8 @@ impl Store {
         alias: &str,
         version: i64,
     ) -> StoreResult<()> {
-        sqlx::query(
+        on_db!(self, |pool, durable| {
+            sqlx::query(
             "INSERT INTO model_aliases (workspace_id, model, alias, version) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (workspace_id, model, alias) DO UPDATE SET version = excluded.version",
         )
@@ -295,9 +315,10 @@ impl Store {
         .bind(model)
         .bind(alias)
         .bind(version)
-        .execute(&self.pool)
+        .execute(pool)
         .await?;
-        Ok(())
+            Ok(())
+        })
     }
 
     pub async fn delete_model_alias(
@@ -306,15 +327,17 @@ impl Store {
         model: &str,
         alias: &str,
     ) -> StoreResult<bool> {
-        let result = sqlx::query(
-            "DELETE FROM model_aliases WHERE workspace_id = $1 AND model = $2 AND alias = $3",
-        )
-        .bind(workspace_id)
-        .bind(model)
-        .bind(alias)
-        .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected() == 1)
+        on_db!(self, |pool, durable| {
+            let result = sqlx::query(
+                "DELETE FROM model_aliases WHERE workspace_id = $1 AND model = $2 AND alias = $3",
+            )
+            .bind(workspace_id)
+            .bind(model)
+            .bind(alias)
+            .execute(pool)
+            .await?;
+            Ok(result.rows_affected() == 1)
+        })
     }
 
     /// A model's aliases as (alias, version).
@@ -323,16 +346,18 @@ impl Store {
         workspace_id: &str,
         model: &str,
     ) -> StoreResult<Vec<(String, i64)>> {
-        let rows = sqlx::query(
+        on_db!(self, |pool, durable| {
+            let rows = sqlx::query(
             "SELECT alias, version FROM model_aliases WHERE workspace_id = $1 AND model = $2 ORDER BY alias",
         )
         .bind(workspace_id)
         .bind(model)
-        .fetch_all(&self.pool)
+        .fetch_all(pool)
         .await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get("alias")?, row.try_get("version")?)))
-            .collect()
+            rows.iter()
+                .map(|row| Ok((row.value("alias")?, row.value("version")?)))
+                .collect()
+        })
     }
 }
 
@@ -352,25 +377,26 @@ pub struct LoggedModelRecord {
     pub updated_at: i64,
 }
 
-fn logged_model_from_row(row: &SqliteRow) -> StoreResult<LoggedModelRecord> {
+fn logged_model_from_row(row: &impl StoreRow) -> StoreResult<LoggedModelRecord> {
     Ok(LoggedModelRecord {
-        id: row.try_get("id")?,
-        workspace_id: row.try_get("workspace_id")?,
-        experiment: row.try_get("experiment")?,
-        name: row.try_get("name")?,
-        model_type: row.try_get("model_type")?,
-        source_run_id: row.try_get("source_run_id")?,
-        status: row.try_get("status")?,
-        params: row.try_get("params")?,
-        tags: row.try_get("tags")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        id: row.value("id")?,
+        workspace_id: row.value("workspace_id")?,
+        experiment: row.value("experiment")?,
+        name: row.value("name")?,
+        model_type: row.value("model_type")?,
+        source_run_id: row.value("source_run_id")?,
+        status: row.value("status")?,
+        params: row.value("params")?,
+        tags: row.value("tags")?,
+        created_at: row.value("created_at")?,
+        updated_at: row.value("updated_at")?,
     })
 }
 
 impl Store {
     pub async fn insert_logged_model(&self, model: &LoggedModelRecord) -> StoreResult<()> {
-        sqlx::query(
+        on_db!(self, |pool, durable| {
+            sqlx::query(
             "INSERT INTO logged_models (id, workspace_id, experiment, name, model_type, source_run_id, \
              status, params, tags, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
@@ -385,28 +411,33 @@ impl Store {
         .bind(&model.tags)
         .bind(model.created_at)
         .bind(model.updated_at)
-        .execute(&self.pool)
+        .execute(pool)
         .await?;
-        Ok(())
+            Ok(())
+        })
     }
 
     pub async fn logged_model(&self, id: &str) -> StoreResult<Option<LoggedModelRecord>> {
-        let row = sqlx::query("SELECT * FROM logged_models WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(logged_model_from_row).transpose()
+        on_db!(self, |pool, durable| {
+            let row = sqlx::query("SELECT * FROM logged_models WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(logged_model_from_row).transpose()
+        })
     }
 
     /// A workspace's logged models, newest first.
     pub async fn logged_models(&self, workspace_id: &str) -> StoreResult<Vec<LoggedModelRecord>> {
-        let rows = sqlx::query(
-            "SELECT * FROM logged_models WHERE workspace_id = $1 ORDER BY created_at DESC, id",
-        )
-        .bind(workspace_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(logged_model_from_row).collect()
+        on_db!(self, |pool, durable| {
+            let rows = sqlx::query(
+                "SELECT * FROM logged_models WHERE workspace_id = $1 ORDER BY created_at DESC, id",
+            )
+            .bind(workspace_id)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(logged_model_from_row).collect()
+        })
     }
 
     /// Updates a logged model's status and tags.
@@ -417,16 +448,18 @@ impl Store {
         tags: &str,
         updated_at: i64,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE logged_models SET status = $1, tags = $2, updated_at = $3 WHERE id = $4",
-        )
-        .bind(status)
-        .bind(tags)
-        .bind(updated_at)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        on_db!(self, |pool, durable| {
+            sqlx::query(
+                "UPDATE logged_models SET status = $1, tags = $2, updated_at = $3 WHERE id = $4",
+            )
+            .bind(status)
+            .bind(tags)
+            .bind(updated_at)
+            .bind(id)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
     }
 
     /// Replaces a logged model's tags and params (JSON objects).
@@ -437,15 +470,17 @@ impl Store {
         params: &str,
         updated_at: i64,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE logged_models SET tags = $1, params = $2, updated_at = $3 WHERE id = $4",
-        )
-        .bind(tags)
-        .bind(params)
-        .bind(updated_at)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        on_db!(self, |pool, durable| {
+            sqlx::query(
+                "UPDATE logged_models SET tags = $1, params = $2, updated_at = $3 WHERE id = $4",
+            )
+            .bind(tags)
+            .bind(params)
+            .bind(updated_at)
+            .bind(id)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
     }
 }

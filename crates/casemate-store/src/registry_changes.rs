@@ -1,4 +1,5 @@
 //! Changes to registry entries after they were made: descriptions, tags, renames, deletions.
+use crate::backend::on_db;
 
 use crate::{Store, StoreError, StoreResult};
 
@@ -24,34 +25,36 @@ impl Store {
         description: &str,
         now_ms: i64,
     ) -> StoreResult<()> {
-        let result = match item {
-            RegistryItem::Model(model) => {
-                sqlx::query(
-                    "UPDATE registered_models SET description = $1, updated_at = $2 \
+        on_db!(self, |pool, durable| {
+            let result = match item {
+                RegistryItem::Model(model) => {
+                    sqlx::query(
+                        "UPDATE registered_models SET description = $1, updated_at = $2 \
                      WHERE workspace_id = $3 AND name = $4",
-                )
-                .bind(description)
-                .bind(now_ms)
-                .bind(workspace_id)
-                .bind(model)
-                .execute(&self.pool)
-                .await?
-            }
-            RegistryItem::Version(model, version) => {
-                sqlx::query(
-                    "UPDATE model_versions SET description = $1, updated_at = $2 \
+                    )
+                    .bind(description)
+                    .bind(now_ms)
+                    .bind(workspace_id)
+                    .bind(model)
+                    .execute(pool)
+                    .await?
+                }
+                RegistryItem::Version(model, version) => {
+                    sqlx::query(
+                        "UPDATE model_versions SET description = $1, updated_at = $2 \
                      WHERE workspace_id = $3 AND model = $4 AND version = $5",
-                )
-                .bind(description)
-                .bind(now_ms)
-                .bind(workspace_id)
-                .bind(model)
-                .bind(version)
-                .execute(&self.pool)
-                .await?
-            }
-        };
-        found(result.rows_affected(), "registry entry")
+                    )
+                    .bind(description)
+                    .bind(now_ms)
+                    .bind(workspace_id)
+                    .bind(model)
+                    .bind(version)
+                    .execute(pool)
+                    .await?
+                }
+            };
+            found(result.rows_affected(), "registry entry")
+        })
     }
 
     /// Sets (`Some`) or deletes (`None`) a tag; deleting reports whether the tag existed.
@@ -62,11 +65,12 @@ impl Store {
         key: &str,
         value: Option<&str>,
     ) -> StoreResult<bool> {
-        let (model, version) = match item {
-            RegistryItem::Model(model) => (model, None),
-            RegistryItem::Version(model, version) => (model, Some(version)),
-        };
-        let result = match (version, value) {
+        on_db!(self, |pool, durable| {
+            let (model, version) = match item {
+                RegistryItem::Model(model) => (model, None),
+                RegistryItem::Version(model, version) => (model, Some(version)),
+            };
+            let result = match (version, value) {
             (None, Some(value)) => {
                 sqlx::query(
                     "INSERT INTO registered_model_tags (workspace_id, model, name, value) \
@@ -77,7 +81,7 @@ impl Store {
                 .bind(model)
                 .bind(key)
                 .bind(value)
-                .execute(&self.pool)
+                .execute(pool)
                 .await?
             }
             (None, None) => {
@@ -87,7 +91,7 @@ impl Store {
                 .bind(workspace_id)
                 .bind(model)
                 .bind(key)
-                .execute(&self.pool)
+                .execute(pool)
                 .await?
             }
             (Some(version), Some(value)) => {
@@ -101,7 +105,7 @@ impl Store {
                 .bind(version)
                 .bind(key)
                 .bind(value)
-                .execute(&self.pool)
+                .execute(pool)
                 .await?
             }
             (Some(version), None) => {
@@ -113,11 +117,12 @@ impl Store {
                 .bind(model)
                 .bind(version)
                 .bind(key)
-                .execute(&self.pool)
+                .execute(pool)
                 .await?
             }
         };
-        Ok(result.rows_affected() == 1)
+            Ok(result.rows_affected() == 1)
+        })
     }
 
     /// Deletes a model (with its versions, tags and aliases) or one version (with its tags and
@@ -127,12 +132,13 @@ impl Store {
         workspace_id: &str,
         item: RegistryItem<'_>,
     ) -> StoreResult<()> {
-        let result = match item {
+        on_db!(self, |pool, durable| {
+            let result = match item {
             RegistryItem::Model(model) => {
                 sqlx::query("DELETE FROM registered_models WHERE workspace_id = $1 AND name = $2")
                     .bind(workspace_id)
                     .bind(model)
-                    .execute(&self.pool)
+                    .execute(pool)
                     .await?
             }
             RegistryItem::Version(model, version) => sqlx::query(
@@ -141,10 +147,11 @@ impl Store {
             .bind(workspace_id)
             .bind(model)
             .bind(version)
-            .execute(&self.pool)
+            .execute(pool)
             .await?,
         };
-        found(result.rows_affected(), "registry entry")
+            found(result.rows_affected(), "registry entry")
+        })
     }
 
     /// Renames a registered model and everything filed under its name, in one transaction.
@@ -155,12 +162,13 @@ impl Store {
         to: &str,
         now_ms: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        // The children name their parent by key; the keys move together, checked at commit.
-        sqlx::query("PRAGMA defer_foreign_keys = ON")
-            .execute(&mut *tx)
-            .await?;
-        let renamed = sqlx::query(
+        on_db!(self, |pool, durable| {
+            let mut tx = pool.begin().await?;
+            // The children name their parent by key; the keys move together, checked at commit.
+            sqlx::query(self.pools.defer_foreign_keys())
+                .execute(&mut *tx)
+                .await?;
+            let renamed = sqlx::query(
             "UPDATE registered_models SET name = $1, updated_at = $2 WHERE workspace_id = $3 AND name = $4",
         )
         .bind(to)
@@ -169,22 +177,23 @@ impl Store {
         .bind(from)
         .execute(&mut *tx)
         .await?;
-        found(renamed.rows_affected(), "registered model")?;
-        for table in [
-            "UPDATE registered_model_tags SET model = $1 WHERE workspace_id = $2 AND model = $3",
-            "UPDATE model_versions SET model = $1 WHERE workspace_id = $2 AND model = $3",
-            "UPDATE model_version_tags SET model = $1 WHERE workspace_id = $2 AND model = $3",
-            "UPDATE model_aliases SET model = $1 WHERE workspace_id = $2 AND model = $3",
-        ] {
-            sqlx::query(table)
-                .bind(to)
-                .bind(workspace_id)
-                .bind(from)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+            found(renamed.rows_affected(), "registered model")?;
+            for table in [
+                "UPDATE registered_model_tags SET model = $1 WHERE workspace_id = $2 AND model = $3",
+                "UPDATE model_versions SET model = $1 WHERE workspace_id = $2 AND model = $3",
+                "UPDATE model_version_tags SET model = $1 WHERE workspace_id = $2 AND model = $3",
+                "UPDATE model_aliases SET model = $1 WHERE workspace_id = $2 AND model = $3",
+            ] {
+                sqlx::query(table)
+                    .bind(to)
+                    .bind(workspace_id)
+                    .bind(from)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// Renames an experiment: its resource record (to `renamed`, with its properties), and the
@@ -194,30 +203,32 @@ impl Store {
         old_id: &str,
         renamed: &crate::ResourceRecord,
     ) -> StoreResult<()> {
-        let workspace_id = renamed.parent.as_deref().unwrap_or_default();
-        let old_name = old_id.rsplit('/').next().unwrap_or_default();
-        let mut tx = self.pool.begin().await?;
-        let moved =
-            sqlx::query("UPDATE resources SET id = $1, name = $2, properties = $3 WHERE id = $4")
-                .bind(&renamed.id)
-                .bind(&renamed.name)
-                .bind(&renamed.properties)
-                .bind(old_id)
-                .execute(&mut *tx)
-                .await?;
-        found(moved.rows_affected(), "experiment")?;
-        for statement in [
-            "UPDATE runs SET experiment = $1 WHERE workspace_id = $2 AND experiment = $3",
-            "UPDATE logged_models SET experiment = $1 WHERE workspace_id = $2 AND experiment = $3",
-        ] {
-            sqlx::query(statement)
-                .bind(&renamed.name)
-                .bind(workspace_id)
-                .bind(old_name)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query(
+        on_db!(self, |pool, durable| {
+            let workspace_id = renamed.parent.as_deref().unwrap_or_default();
+            let old_name = old_id.rsplit('/').next().unwrap_or_default();
+            let mut tx = pool.begin().await?;
+            let moved = sqlx::query(
+                "UPDATE resources SET id = $1, name = $2, properties = $3 WHERE id = $4",
+            )
+            .bind(&renamed.id)
+            .bind(&renamed.name)
+            .bind(&renamed.properties)
+            .bind(old_id)
+            .execute(&mut *tx)
+            .await?;
+            found(moved.rows_affected(), "experiment")?;
+            for statement in [
+                "UPDATE runs SET experiment = $1 WHERE workspace_id = $2 AND experiment = $3",
+                "UPDATE logged_models SET experiment = $1 WHERE workspace_id = $2 AND experiment = $3",
+            ] {
+                sqlx::query(statement)
+                    .bind(&renamed.name)
+                    .bind(workspace_id)
+                    .bind(old_name)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(
             "UPDATE role_assignments SET scope = $1 || substr(scope, length($2) + 1) \
              WHERE lower(scope) = lower($2) OR lower(substr(scope, 1, length($2) + 1)) = lower($2 || '/')",
         )
@@ -225,7 +236,8 @@ impl Store {
         .bind(old_id)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
-        Ok(())
+            tx.commit().await?;
+            Ok(())
+        })
     }
 }

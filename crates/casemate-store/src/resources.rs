@@ -1,10 +1,9 @@
 //! Resources by resource id, custom roles, and role assignments beyond a principal's own.
+use crate::backend::{Conn, StoreRow, on_conn, on_db};
 
 use crate::principals::{insert_principal_in, insert_role_assignment_in};
 use crate::records::parse_uuid;
 use crate::{PrincipalRecord, RoleAssignmentRecord, Store, StoreError, StoreResult};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,36 +25,31 @@ pub struct CustomRoleRecord {
     pub updated_at: i64,
 }
 
-fn resource_from_row(row: &SqliteRow) -> StoreResult<ResourceRecord> {
+fn resource_from_row(row: &impl StoreRow) -> StoreResult<ResourceRecord> {
     Ok(ResourceRecord {
-        id: row.try_get("id")?,
-        kind: row.try_get("kind")?,
-        parent: row.try_get("parent")?,
-        name: row.try_get("name")?,
-        properties: row.try_get("properties")?,
-        created_at: row.try_get("created_at")?,
-        created_by: row.try_get("created_by")?,
+        id: row.value("id")?,
+        kind: row.value("kind")?,
+        parent: row.value("parent")?,
+        name: row.value("name")?,
+        properties: row.value("properties")?,
+        created_at: row.value("created_at")?,
+        created_by: row.value("created_by")?,
     })
 }
 
-pub(crate) fn assignment_from_row(row: &SqliteRow) -> StoreResult<RoleAssignmentRecord> {
+pub(crate) fn assignment_from_row(row: &impl StoreRow) -> StoreResult<RoleAssignmentRecord> {
     Ok(RoleAssignmentRecord {
-        id: parse_uuid("role_assignments.id", row.try_get("id")?)?,
-        principal_id: parse_uuid(
-            "role_assignments.principal_id",
-            row.try_get("principal_id")?,
-        )?,
-        role_name: row.try_get("role_name")?,
-        scope: row.try_get("scope")?,
-        created_at: row.try_get("created_at")?,
+        id: parse_uuid("role_assignments.id", row.value("id")?)?,
+        principal_id: parse_uuid("role_assignments.principal_id", row.value("principal_id")?)?,
+        role_name: row.value("role_name")?,
+        scope: row.value("scope")?,
+        created_at: row.value("created_at")?,
     })
 }
 
-async fn insert_resource_in(
-    connection: &mut sqlx::SqliteConnection,
-    resource: &ResourceRecord,
-) -> StoreResult<()> {
-    sqlx::query(
+async fn insert_resource_in(connection: Conn<'_>, resource: &ResourceRecord) -> StoreResult<()> {
+    on_conn!(connection, |connection| {
+        sqlx::query(
         "INSERT INTO resources (id, kind, parent, name, properties, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&resource.id)
@@ -71,7 +65,8 @@ async fn insert_resource_in(
         StoreError::Conflict(_) => StoreError::Conflict(format!("{} already exists", resource.id)),
         other => other,
     })?;
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Everything a new workspace brings with it, created together or not at all.
@@ -84,29 +79,35 @@ pub struct Provisioning {
 
 impl Store {
     pub async fn insert_resource(&self, resource: &ResourceRecord) -> StoreResult<()> {
-        let mut connection = self.pool.acquire().await?;
-        insert_resource_in(&mut connection, resource).await
+        on_db!(self, |pool, durable| {
+            let mut connection = pool.acquire().await?;
+            insert_resource_in(Conn::from(&mut *connection), resource).await
+        })
     }
 
     pub async fn provision(&self, provisioning: &Provisioning) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        for resource in &provisioning.resources {
-            insert_resource_in(&mut tx, resource).await?;
-        }
-        insert_principal_in(&mut tx, &provisioning.identity).await?;
-        for assignment in &provisioning.assignments {
-            insert_role_assignment_in(&mut tx, assignment).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        on_db!(self, |pool, durable| {
+            let mut tx = pool.begin().await?;
+            for resource in &provisioning.resources {
+                insert_resource_in(Conn::from(&mut *tx), resource).await?;
+            }
+            insert_principal_in(Conn::from(&mut *tx), &provisioning.identity).await?;
+            for assignment in &provisioning.assignments {
+                insert_role_assignment_in(Conn::from(&mut *tx), assignment).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     pub async fn resource(&self, id: &str) -> StoreResult<Option<ResourceRecord>> {
-        let row = sqlx::query("SELECT * FROM resources WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(resource_from_row).transpose()
+        on_db!(self, |pool, durable| {
+            let row = sqlx::query("SELECT * FROM resources WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(resource_from_row).transpose()
+        })
     }
 
     pub async fn resources(
@@ -114,34 +115,40 @@ impl Store {
         kind: &str,
         parent: Option<&str>,
     ) -> StoreResult<Vec<ResourceRecord>> {
-        let rows = match parent {
-            Some(parent) => {
-                sqlx::query("SELECT * FROM resources WHERE kind = $1 AND parent = $2 ORDER BY name")
+        on_db!(self, |pool, durable| {
+            let rows = match parent {
+                Some(parent) => {
+                    sqlx::query(
+                        "SELECT * FROM resources WHERE kind = $1 AND parent = $2 ORDER BY name",
+                    )
                     .bind(kind)
                     .bind(parent)
-                    .fetch_all(&self.pool)
+                    .fetch_all(pool)
                     .await?
-            }
-            None => {
-                sqlx::query("SELECT * FROM resources WHERE kind = $1 ORDER BY name")
-                    .bind(kind)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
-        rows.iter().map(resource_from_row).collect()
+                }
+                None => {
+                    sqlx::query("SELECT * FROM resources WHERE kind = $1 ORDER BY name")
+                        .bind(kind)
+                        .fetch_all(pool)
+                        .await?
+                }
+            };
+            rows.iter().map(resource_from_row).collect()
+        })
     }
 
     pub async fn update_resource_properties(&self, id: &str, properties: &str) -> StoreResult<()> {
-        let updated = sqlx::query("UPDATE resources SET properties = $1 WHERE id = $2")
-            .bind(properties)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::NotFound("resource"));
-        }
-        Ok(())
+        on_db!(self, |pool, durable| {
+            let updated = sqlx::query("UPDATE resources SET properties = $1 WHERE id = $2")
+                .bind(properties)
+                .bind(id)
+                .execute(pool)
+                .await?;
+            if updated.rows_affected() == 0 {
+                return Err(StoreError::NotFound("resource"));
+            }
+            Ok(())
+        })
     }
 
     /// Replaces a resource's properties only if they are still `expected`; returns whether it
@@ -152,14 +159,17 @@ impl Store {
         expected: &str,
         properties: &str,
     ) -> StoreResult<bool> {
-        let updated =
-            sqlx::query("UPDATE resources SET properties = $1 WHERE id = $2 AND properties = $3")
-                .bind(properties)
-                .bind(id)
-                .bind(expected)
-                .execute(&self.pool)
-                .await?;
-        Ok(updated.rows_affected() == 1)
+        on_db!(self, |pool, durable| {
+            let updated = sqlx::query(
+                "UPDATE resources SET properties = $1 WHERE id = $2 AND properties = $3",
+            )
+            .bind(properties)
+            .bind(id)
+            .bind(expected)
+            .execute(pool)
+            .await?;
+            Ok(updated.rows_affected() == 1)
+        })
     }
 
     /// [`Self::replace_resource_properties`] together with a principal the new properties name
@@ -172,124 +182,141 @@ impl Store {
         principal: &PrincipalRecord,
         assignments: &[RoleAssignmentRecord],
     ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
-        let updated =
-            sqlx::query("UPDATE resources SET properties = $1 WHERE id = $2 AND properties = $3")
-                .bind(properties)
-                .bind(id)
-                .bind(expected)
-                .execute(&mut *tx)
-                .await?;
-        if updated.rows_affected() != 1 {
-            return Ok(false);
-        }
-        insert_principal_in(&mut tx, principal).await?;
-        for assignment in assignments {
-            insert_role_assignment_in(&mut tx, assignment).await?;
-        }
-        tx.commit().await?;
-        Ok(true)
+        on_db!(self, |pool, durable| {
+            let mut tx = pool.begin().await?;
+            let updated = sqlx::query(
+                "UPDATE resources SET properties = $1 WHERE id = $2 AND properties = $3",
+            )
+            .bind(properties)
+            .bind(id)
+            .bind(expected)
+            .execute(&mut *tx)
+            .await?;
+            if updated.rows_affected() != 1 {
+                return Ok(false);
+            }
+            insert_principal_in(Conn::from(&mut *tx), principal).await?;
+            for assignment in assignments {
+                insert_role_assignment_in(Conn::from(&mut *tx), assignment).await?;
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
     }
 
     /// Deletes resources (with a vault's secrets, keys and data keys), the principals named, and
     /// every role assignment at or below the resources, in one transaction.
     pub async fn delete_resources(&self, ids: &[String], principals: &[Uuid]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        for id in ids {
-            sqlx::query(
-                "DELETE FROM role_assignments WHERE lower(scope) = lower($1) \
+        on_db!(self, |pool, durable| {
+            let mut tx = pool.begin().await?;
+            for id in ids {
+                sqlx::query(
+                    "DELETE FROM role_assignments WHERE lower(scope) = lower($1) \
                  OR lower(substr(scope, 1, length($1) + 1)) = lower($1 || '/')",
-            )
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            // A vault's contents go with it; deleting its data keys makes any copy of its
-            // ciphertexts unopenable (crypto-shredding).
-            for statement in [
-                "DELETE FROM secrets WHERE vault = $1",
-                "DELETE FROM vault_keys WHERE vault = $1",
-                "DELETE FROM data_keys WHERE owner = $1",
-                "DELETE FROM runs WHERE workspace_id = $1",
-                "DELETE FROM snapshots WHERE workspace_id = $1",
-                "DELETE FROM registered_models WHERE workspace_id = $1",
-                "DELETE FROM logged_models WHERE workspace_id = $1",
-                "DELETE FROM workspace_events WHERE workspace_id = $1",
-                "DELETE FROM registry_tags WHERE registry_id = $1",
-                "DELETE FROM registry_manifests WHERE registry_id = $1",
-                "DELETE FROM registry_blobs WHERE registry_id = $1",
-                "DELETE FROM resources WHERE parent = $1",
-                "DELETE FROM resources WHERE id = $1",
-            ] {
-                sqlx::query(statement).bind(id).execute(&mut *tx).await?;
-            }
-        }
-        for principal in principals {
-            sqlx::query("DELETE FROM principals WHERE id = $1")
-                .bind(principal.to_string())
+                )
+                .bind(id)
                 .execute(&mut *tx)
                 .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+                // A vault's contents go with it; deleting its data keys makes any copy of its
+                // ciphertexts unopenable (crypto-shredding).
+                for statement in [
+                    "DELETE FROM secrets WHERE vault = $1",
+                    "DELETE FROM vault_keys WHERE vault = $1",
+                    "DELETE FROM data_keys WHERE owner = $1",
+                    "DELETE FROM runs WHERE workspace_id = $1",
+                    "DELETE FROM snapshots WHERE workspace_id = $1",
+                    "DELETE FROM registered_models WHERE workspace_id = $1",
+                    "DELETE FROM logged_models WHERE workspace_id = $1",
+                    "DELETE FROM workspace_events WHERE workspace_id = $1",
+                    "DELETE FROM registry_tags WHERE registry_id = $1",
+                    "DELETE FROM registry_manifests WHERE registry_id = $1",
+                    "DELETE FROM registry_blobs WHERE registry_id = $1",
+                    "DELETE FROM resources WHERE parent = $1",
+                    "DELETE FROM resources WHERE id = $1",
+                ] {
+                    sqlx::query(statement).bind(id).execute(&mut *tx).await?;
+                }
+            }
+            for principal in principals {
+                sqlx::query("DELETE FROM principals WHERE id = $1")
+                    .bind(principal.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     pub async fn children_count(&self, parent: &str) -> StoreResult<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM resources WHERE parent = $1")
-                .bind(parent)
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        on_db!(self, |pool, durable| {
+            Ok(
+                sqlx::query_scalar("SELECT COUNT(*) FROM resources WHERE parent = $1")
+                    .bind(parent)
+                    .fetch_one(pool)
+                    .await?,
+            )
+        })
     }
 
     pub async fn role_assignment(&self, id: Uuid) -> StoreResult<Option<RoleAssignmentRecord>> {
-        let row = sqlx::query("SELECT id, principal_id, role_name, scope, created_at FROM role_assignments WHERE id = $1")
+        on_db!(self, |pool, durable| {
+            let row = sqlx::query("SELECT id, principal_id, role_name, scope, created_at FROM role_assignments WHERE id = $1")
             .bind(id.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(pool)
             .await?;
-        row.as_ref().map(assignment_from_row).transpose()
+            row.as_ref().map(assignment_from_row).transpose()
+        })
     }
 
     pub async fn all_role_assignments(&self) -> StoreResult<Vec<RoleAssignmentRecord>> {
-        let rows = sqlx::query("SELECT id, principal_id, role_name, scope, created_at FROM role_assignments ORDER BY scope, created_at")
-            .fetch_all(&self.pool)
+        on_db!(self, |pool, durable| {
+            let rows = sqlx::query("SELECT id, principal_id, role_name, scope, created_at FROM role_assignments ORDER BY scope, created_at")
+            .fetch_all(pool)
             .await?;
-        rows.iter().map(assignment_from_row).collect()
+            rows.iter().map(assignment_from_row).collect()
+        })
     }
 
     pub async fn delete_role_assignment(&self, id: Uuid) -> StoreResult<()> {
-        let deleted = sqlx::query("DELETE FROM role_assignments WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await?;
-        if deleted.rows_affected() == 0 {
-            return Err(StoreError::NotFound("role assignment"));
-        }
-        Ok(())
+        on_db!(self, |pool, durable| {
+            let deleted = sqlx::query("DELETE FROM role_assignments WHERE id = $1")
+                .bind(id.to_string())
+                .execute(pool)
+                .await?;
+            if deleted.rows_affected() == 0 {
+                return Err(StoreError::NotFound("role assignment"));
+            }
+            Ok(())
+        })
     }
 
     pub async fn assignments_of_role(&self, role_name: &str) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM role_assignments WHERE role_name = $1 COLLATE NOCASE",
-        )
-        .bind(role_name)
-        .fetch_one(&self.pool)
-        .await?)
+        on_db!(self, |pool, durable| {
+            Ok(sqlx::query_scalar(
+                "SELECT COUNT(*) FROM role_assignments WHERE role_name = $1 COLLATE NOCASE",
+            )
+            .bind(role_name)
+            .fetch_one(pool)
+            .await?)
+        })
     }
 
     pub async fn insert_custom_role(&self, role: &CustomRoleRecord) -> StoreResult<()> {
-        sqlx::query("INSERT INTO custom_roles (name, definition, created_at, updated_at) VALUES ($1, $2, $3, $4)")
+        on_db!(self, |pool, durable| {
+            sqlx::query("INSERT INTO custom_roles (name, definition, created_at, updated_at) VALUES ($1, $2, $3, $4)")
             .bind(&role.name)
             .bind(&role.definition)
             .bind(role.created_at)
             .bind(role.updated_at)
-            .execute(&self.pool)
+            .execute(pool)
             .await
             .map_err(|e| match StoreError::from(e) {
                 StoreError::Conflict(_) => StoreError::Conflict(format!("a role named '{}' already exists", role.name)),
                 other => other,
             })?;
-        Ok(())
+            Ok(())
+        })
     }
 
     pub async fn update_custom_role(
@@ -298,59 +325,66 @@ impl Store {
         definition: &str,
         now: i64,
     ) -> StoreResult<()> {
-        let updated =
-            sqlx::query("UPDATE custom_roles SET definition = $1, updated_at = $2 WHERE name = $3")
-                .bind(definition)
-                .bind(now)
-                .bind(name)
-                .execute(&self.pool)
-                .await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::NotFound("role definition"));
-        }
-        Ok(())
+        on_db!(self, |pool, durable| {
+            let updated = sqlx::query(
+                "UPDATE custom_roles SET definition = $1, updated_at = $2 WHERE name = $3",
+            )
+            .bind(definition)
+            .bind(now)
+            .bind(name)
+            .execute(pool)
+            .await?;
+            if updated.rows_affected() == 0 {
+                return Err(StoreError::NotFound("role definition"));
+            }
+            Ok(())
+        })
     }
 
     pub async fn custom_roles(&self) -> StoreResult<Vec<CustomRoleRecord>> {
-        let rows = sqlx::query(
-            "SELECT name, definition, created_at, updated_at FROM custom_roles ORDER BY name",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(CustomRoleRecord {
-                    name: row.try_get("name")?,
-                    definition: row.try_get("definition")?,
-                    created_at: row.try_get("created_at")?,
-                    updated_at: row.try_get("updated_at")?,
+        on_db!(self, |pool, durable| {
+            let rows = sqlx::query(
+                "SELECT name, definition, created_at, updated_at FROM custom_roles ORDER BY name",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(CustomRoleRecord {
+                        name: row.value("name")?,
+                        definition: row.value("definition")?,
+                        created_at: row.value("created_at")?,
+                        updated_at: row.value("updated_at")?,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     /// Deletes a custom role unless an assignment still uses it (checked in the same transaction).
     pub async fn delete_custom_role(&self, name: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        let in_use: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM role_assignments WHERE role_name = $1 COLLATE NOCASE",
-        )
-        .bind(name)
-        .fetch_one(&mut *tx)
-        .await?;
-        if in_use > 0 {
-            return Err(StoreError::Conflict(format!(
-                "role '{name}' is still assigned {in_use} time(s); delete those assignments first"
-            )));
-        }
-        let deleted = sqlx::query("DELETE FROM custom_roles WHERE name = $1")
+        on_db!(self, |pool, durable| {
+            let mut tx = pool.begin().await?;
+            let in_use: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM role_assignments WHERE role_name = $1 COLLATE NOCASE",
+            )
             .bind(name)
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
-        if deleted.rows_affected() == 0 {
-            return Err(StoreError::NotFound("role definition"));
-        }
-        tx.commit().await?;
-        Ok(())
+            if in_use > 0 {
+                return Err(StoreError::Conflict(format!(
+                    "role '{name}' is still assigned {in_use} time(s); delete those assignments first"
+                )));
+            }
+            let deleted = sqlx::query("DELETE FROM custom_roles WHERE name = $1")
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            if deleted.rows_affected() == 0 {
+                return Err(StoreError::NotFound("role definition"));
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
 }

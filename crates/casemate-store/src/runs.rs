@@ -1,9 +1,8 @@
 //! Runs and what hangs off them: code snapshots, run tokens, metrics, tags and sealed log chunks.
+use crate::backend::{Conn, StoreRow, on_conn, on_db};
 
 use crate::records::{name_values, parse_uuid};
-use crate::{Durability, Store, StoreError, StoreResult};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use crate::{Store, StoreError, StoreResult};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,50 +80,48 @@ pub struct LogChunkRecord {
 /// The states a run can still leave.
 pub const IN_FLIGHT: [&str; 3] = ["Queued", "Preparing", "Running"];
 
-fn snapshot_from_row(row: &SqliteRow) -> StoreResult<SnapshotRecord> {
+fn snapshot_from_row(row: &impl StoreRow) -> StoreResult<SnapshotRecord> {
     Ok(SnapshotRecord {
-        workspace_id: row.try_get("workspace_id")?,
-        sha256: row.try_get("sha256")?,
-        blob: row.try_get("blob")?,
-        size: row.try_get("size")?,
-        files: row.try_get("files")?,
-        created_at: row.try_get("created_at")?,
-        created_by: row.try_get("created_by")?,
+        workspace_id: row.value("workspace_id")?,
+        sha256: row.value("sha256")?,
+        blob: row.value("blob")?,
+        size: row.value("size")?,
+        files: row.value("files")?,
+        created_at: row.value("created_at")?,
+        created_by: row.value("created_by")?,
     })
 }
 
-fn run_from_row(row: &SqliteRow) -> StoreResult<RunRecord> {
+fn run_from_row(row: &impl StoreRow) -> StoreResult<RunRecord> {
     Ok(RunRecord {
-        id: parse_uuid("runs.id", row.try_get("id")?)?,
-        workspace_id: row.try_get("workspace_id")?,
-        experiment: row.try_get("experiment")?,
-        compute: row.try_get("compute")?,
-        snapshot: row.try_get("snapshot")?,
-        command: row.try_get("command")?,
-        status: row.try_get("status")?,
-        reason: row.try_get("reason")?,
-        exit_code: row.try_get("exit_code")?,
-        submitted_by: parse_uuid("runs.submitted_by", row.try_get("submitted_by")?)?,
-        submitted_by_name: row.try_get("submitted_by_name")?,
-        submitted_at: row.try_get("submitted_at")?,
-        started_at: row.try_get("started_at")?,
-        ended_at: row.try_get("ended_at")?,
-        time_limit_seconds: row.try_get("time_limit_seconds")?,
-        pid: row.try_get("pid")?,
-        scratch: row.try_get("scratch")?,
-        environment: row.try_get("environment")?,
-        origin: row.try_get("origin")?,
-        lifecycle: row.try_get("lifecycle")?,
-        image: row.try_get("image")?,
-        image_digest: row.try_get("image_digest")?,
+        id: parse_uuid("runs.id", row.value("id")?)?,
+        workspace_id: row.value("workspace_id")?,
+        experiment: row.value("experiment")?,
+        compute: row.value("compute")?,
+        snapshot: row.value("snapshot")?,
+        command: row.value("command")?,
+        status: row.value("status")?,
+        reason: row.value("reason")?,
+        exit_code: row.value("exit_code")?,
+        submitted_by: parse_uuid("runs.submitted_by", row.value("submitted_by")?)?,
+        submitted_by_name: row.value("submitted_by_name")?,
+        submitted_at: row.value("submitted_at")?,
+        started_at: row.value("started_at")?,
+        ended_at: row.value("ended_at")?,
+        time_limit_seconds: row.value("time_limit_seconds")?,
+        pid: row.value("pid")?,
+        scratch: row.value("scratch")?,
+        environment: row.value("environment")?,
+        origin: row.value("origin")?,
+        lifecycle: row.value("lifecycle")?,
+        image: row.value("image")?,
+        image_digest: row.value("image_digest")?,
     })
 }
 
-async fn insert_run_row(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    run: &RunRecord,
-) -> StoreResult<()> {
-    sqlx::query(
+async fn insert_run_row(tx: Conn<'_>, run: &RunRecord) -> StoreResult<()> {
+    on_conn!(tx, |tx| {
+        sqlx::query(
         "INSERT INTO runs (id, workspace_id, experiment, compute, snapshot, command, status, reason, \
          exit_code, submitted_by, submitted_by_name, submitted_at, started_at, ended_at, \
          time_limit_seconds, pid, scratch, environment, origin, lifecycle, image, image_digest) \
@@ -152,37 +149,42 @@ async fn insert_run_row(
     .bind(&run.lifecycle)
     .bind(&run.image)
     .bind(&run.image_digest)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
-    Ok(())
+        Ok(())
+    })
 }
 
-async fn upsert_tags(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    run_id: Uuid,
-    tags: &[(String, String)],
-) -> StoreResult<()> {
-    for (name, value) in tags {
-        sqlx::query(
-            "INSERT INTO run_tags (run_id, name, value) VALUES ($1, $2, $3) \
+async fn upsert_tags(tx: Conn<'_>, run_id: Uuid, tags: &[(String, String)]) -> StoreResult<()> {
+    on_conn!(tx, |tx| {
+        for (name, value) in tags {
+            sqlx::query(
+                "INSERT INTO run_tags (run_id, name, value) VALUES ($1, $2, $3) \
              ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value",
-        )
-        .bind(run_id.to_string())
-        .bind(name)
-        .bind(value)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
+            )
+            .bind(run_id.to_string())
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(())
+    })
 }
 
 const INSERT_METRICS: &str = "INSERT INTO run_metrics (run_id, name, value, step, timestamp) ";
 /// The values `bind_metric` pushes for one row.
 const METRIC_COLUMNS: usize = 5;
 
-fn bind_metric(
-    run_id: &str,
-) -> impl Fn(&mut sqlx::query_builder::Separated<'_, sqlx::Sqlite, &'static str>, &MetricRecord) + '_
+fn bind_metric<'a, DB>(
+    run_id: &'a str,
+) -> impl Fn(&mut sqlx::query_builder::Separated<'_, DB, &'static str>, &MetricRecord) + 'a
+where
+    DB: sqlx::Database,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'a str: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    f64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     move |row, metric| {
         row.push_bind(run_id)
@@ -194,47 +196,45 @@ fn bind_metric(
 }
 
 /// Parameters are write-once: the same value again is fine, another value is a conflict.
-async fn insert_params(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    run_id: Uuid,
-    params: &[(String, String)],
-) -> StoreResult<()> {
-    let run_id = run_id.to_string();
-    for (name, value) in params {
-        let existing: Option<String> =
-            sqlx::query_scalar("SELECT value FROM run_params WHERE run_id = $1 AND name = $2")
-                .bind(&run_id)
-                .bind(name)
-                .fetch_optional(&mut **tx)
-                .await?;
-        match existing {
-            Some(old) if &old == value => {}
-            Some(_) => {
-                return Err(StoreError::Conflict(format!(
-                    "param '{name}' was already logged with another value; parameters cannot change"
-                )));
-            }
-            None => {
-                sqlx::query("INSERT INTO run_params (run_id, name, value) VALUES ($1, $2, $3)")
+async fn insert_params(tx: Conn<'_>, run_id: Uuid, params: &[(String, String)]) -> StoreResult<()> {
+    on_conn!(tx, |tx| {
+        let run_id = run_id.to_string();
+        for (name, value) in params {
+            let existing: Option<String> =
+                sqlx::query_scalar("SELECT value FROM run_params WHERE run_id = $1 AND name = $2")
                     .bind(&run_id)
                     .bind(name)
-                    .bind(value)
-                    .execute(&mut **tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
+            match existing {
+                Some(old) if &old == value => {}
+                Some(_) => {
+                    return Err(StoreError::Conflict(format!(
+                        "param '{name}' was already logged with another value; parameters cannot change"
+                    )));
+                }
+                None => {
+                    sqlx::query("INSERT INTO run_params (run_id, name, value) VALUES ($1, $2, $3)")
+                        .bind(&run_id)
+                        .bind(name)
+                        .bind(value)
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// (run, name, value) rows of run_params or run_tags.
-fn run_items(rows: &[SqliteRow]) -> StoreResult<Vec<(Uuid, String, String)>> {
+fn run_items(rows: &[impl StoreRow]) -> StoreResult<Vec<(Uuid, String, String)>> {
     rows.iter()
         .map(|row| {
             Ok((
-                parse_uuid("run item run_id", row.try_get("run_id")?)?,
-                row.try_get("name")?,
-                row.try_get("value")?,
+                parse_uuid("run item run_id", row.value("run_id")?)?,
+                row.value("name")?,
+                row.value("value")?,
             ))
         })
         .collect()
@@ -259,7 +259,8 @@ impl Store {
     /// Records a snapshot unless the workspace already has one with this digest; returns whether
     /// this call recorded it.
     pub async fn insert_snapshot(&self, snapshot: &SnapshotRecord) -> StoreResult<bool> {
-        let result = sqlx::query(
+        on_db!(self, |pool, durable| {
+            let result = sqlx::query(
             "INSERT INTO snapshots (workspace_id, sha256, blob, size, files, created_at, created_by) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (workspace_id, sha256) DO NOTHING",
         )
@@ -270,9 +271,10 @@ impl Store {
         .bind(snapshot.files)
         .bind(snapshot.created_at)
         .bind(&snapshot.created_by)
-        .execute(&self.pool)
+        .execute(pool)
         .await?;
-        Ok(result.rows_affected() == 1)
+            Ok(result.rows_affected() == 1)
+        })
     }
 
     pub async fn snapshot(
@@ -280,19 +282,23 @@ impl Store {
         workspace_id: &str,
         sha256: &str,
     ) -> StoreResult<Option<SnapshotRecord>> {
-        let row = sqlx::query("SELECT * FROM snapshots WHERE workspace_id = $1 AND sha256 = $2")
-            .bind(workspace_id)
-            .bind(sha256)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(snapshot_from_row).transpose()
+        on_db!(self, |pool, durable| {
+            let row =
+                sqlx::query("SELECT * FROM snapshots WHERE workspace_id = $1 AND sha256 = $2")
+                    .bind(workspace_id)
+                    .bind(sha256)
+                    .fetch_optional(pool)
+                    .await?;
+            row.as_ref().map(snapshot_from_row).transpose()
+        })
     }
 
     /// A new run and its token, together or not at all.
     pub async fn insert_run(&self, run: &RunRecord, token: &RunTokenRecord) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        insert_run_row(&mut tx, run).await?;
-        sqlx::query(
+        on_db!(self, |pool, durable| {
+            let mut tx = pool.begin().await?;
+            insert_run_row(Conn::from(&mut *tx), run).await?;
+            sqlx::query(
             "INSERT INTO run_tokens (id, run_id, secret_hash, expires_at, revoked_at) VALUES ($1, $2, $3, $4, NULL)",
         )
         .bind(token.id.to_string())
@@ -301,8 +307,9 @@ impl Store {
         .bind(token.expires_at)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
-        Ok(())
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// A run a tracking client made, with its first tags, together or not at all.
@@ -311,39 +318,47 @@ impl Store {
         run: &RunRecord,
         tags: &[(String, String)],
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        insert_run_row(&mut tx, run).await?;
-        upsert_tags(&mut tx, run.id, tags).await?;
-        tx.commit().await?;
-        Ok(())
+        on_db!(self, |pool, durable| {
+            let mut tx = pool.begin().await?;
+            insert_run_row(Conn::from(&mut *tx), run).await?;
+            upsert_tags(Conn::from(&mut *tx), run.id, tags).await?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
     pub async fn run(&self, id: Uuid) -> StoreResult<Option<RunRecord>> {
-        let row = sqlx::query("SELECT * FROM runs WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(run_from_row).transpose()
+        on_db!(self, |pool, durable| {
+            let row = sqlx::query("SELECT * FROM runs WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(run_from_row).transpose()
+        })
     }
 
     /// A workspace's runs, newest first.
     pub async fn runs_of(&self, workspace_id: &str) -> StoreResult<Vec<RunRecord>> {
-        let rows = sqlx::query(
-            "SELECT * FROM runs WHERE workspace_id = $1 ORDER BY submitted_at DESC, id",
-        )
-        .bind(workspace_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(run_from_row).collect()
+        on_db!(self, |pool, durable| {
+            let rows = sqlx::query(
+                "SELECT * FROM runs WHERE workspace_id = $1 ORDER BY submitted_at DESC, id",
+            )
+            .bind(workspace_id)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(run_from_row).collect()
+        })
     }
 
     pub async fn in_flight_runs(&self) -> StoreResult<Vec<RunRecord>> {
-        let rows = sqlx::query(
+        on_db!(self, |pool, durable| {
+            let rows = sqlx::query(
             "SELECT * FROM runs WHERE origin = 'submitted' AND status IN ('Queued', 'Preparing', 'Running') \
              ORDER BY submitted_at",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(pool)
         .await?;
-        rows.iter().map(run_from_row).collect()
+            rows.iter().map(run_from_row).collect()
+        })
     }
 
     /// Moves an in-flight run to Preparing or Running; false when it has already ended.
@@ -354,7 +369,8 @@ impl Store {
         started_at: Option<i64>,
         pid: Option<i64>,
     ) -> StoreResult<bool> {
-        let result = sqlx::query(
+        on_db!(self, |pool, durable| {
+            let result = sqlx::query(
             "UPDATE runs SET status = $1, started_at = COALESCE($2, started_at), pid = COALESCE($3, pid) \
              WHERE id = $4 AND status IN ('Queued', 'Preparing', 'Running')",
         )
@@ -362,9 +378,10 @@ impl Store {
         .bind(started_at)
         .bind(pid)
         .bind(id.to_string())
-        .execute(&self.pool)
+        .execute(pool)
         .await?;
-        Ok(result.rows_affected() == 1)
+            Ok(result.rows_affected() == 1)
+        })
     }
 
     /// Ends an in-flight run and revokes its tokens in one durable transaction (no request
@@ -377,92 +394,106 @@ impl Store {
         exit_code: Option<i64>,
         ended_at: i64,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool_for(Durability::Now).begin().await?;
-        let result = sqlx::query(
-            "UPDATE runs SET status = $1, reason = $2, exit_code = $3, ended_at = $4 \
+        on_db!(self, |pool, durable| {
+            let mut tx = durable.begin().await?;
+            let result = sqlx::query(
+                "UPDATE runs SET status = $1, reason = $2, exit_code = $3, ended_at = $4 \
              WHERE id = $5 AND status IN ('Queued', 'Preparing', 'Running')",
-        )
-        .bind(status)
-        .bind(reason)
-        .bind(exit_code)
-        .bind(ended_at)
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
-        if result.rows_affected() == 0 {
-            return Ok(false);
-        }
-        sqlx::query(
-            "UPDATE run_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE run_id = $2",
-        )
-        .bind(ended_at / 1000)
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+            )
+            .bind(status)
+            .bind(reason)
+            .bind(exit_code)
+            .bind(ended_at)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+            if result.rows_affected() == 0 {
+                return Ok(false);
+            }
+            sqlx::query(
+                "UPDATE run_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE run_id = $2",
+            )
+            .bind(ended_at / 1000)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(true)
+        })
     }
 
     pub async fn set_run_scratch(&self, id: Uuid, scratch: Option<&str>) -> StoreResult<()> {
-        sqlx::query("UPDATE runs SET scratch = $1 WHERE id = $2")
-            .bind(scratch)
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        on_db!(self, |pool, durable| {
+            sqlx::query("UPDATE runs SET scratch = $1 WHERE id = $2")
+                .bind(scratch)
+                .bind(id.to_string())
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
     }
 
     pub async fn set_run_image_digest(&self, id: Uuid, digest: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE runs SET image_digest = $1 WHERE id = $2")
-            .bind(digest)
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        on_db!(self, |pool, durable| {
+            sqlx::query("UPDATE runs SET image_digest = $1 WHERE id = $2")
+                .bind(digest)
+                .bind(id.to_string())
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
     }
 
     pub async fn set_run_environment(&self, id: Uuid, sealed: Option<&[u8]>) -> StoreResult<()> {
-        sqlx::query("UPDATE runs SET environment = $1 WHERE id = $2")
-            .bind(sealed)
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        on_db!(self, |pool, durable| {
+            sqlx::query("UPDATE runs SET environment = $1 WHERE id = $2")
+                .bind(sealed)
+                .bind(id.to_string())
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
     }
 
     pub async fn delete_run(&self, id: Uuid) -> StoreResult<()> {
-        sqlx::query("DELETE FROM runs WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        on_db!(self, |pool, durable| {
+            sqlx::query("DELETE FROM runs WHERE id = $1")
+                .bind(id.to_string())
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
     }
 
     /// The scratch directories a workspace's runs still keep.
     pub async fn run_scratch_dirs(&self, workspace_id: &str) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT scratch FROM runs WHERE workspace_id = $1 AND scratch IS NOT NULL",
-        )
-        .bind(workspace_id)
-        .fetch_all(&self.pool)
-        .await?)
+        on_db!(self, |pool, durable| {
+            Ok(sqlx::query_scalar(
+                "SELECT scratch FROM runs WHERE workspace_id = $1 AND scratch IS NOT NULL",
+            )
+            .bind(workspace_id)
+            .fetch_all(pool)
+            .await?)
+        })
     }
 
     pub async fn run_token(&self, id: Uuid) -> StoreResult<Option<RunTokenRecord>> {
-        let row = sqlx::query("SELECT * FROM run_tokens WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| {
-            Ok(RunTokenRecord {
-                id: parse_uuid("run_tokens.id", row.try_get("id")?)?,
-                run_id: parse_uuid("run_tokens.run_id", row.try_get("run_id")?)?,
-                secret_hash: row.try_get("secret_hash")?,
-                expires_at: row.try_get("expires_at")?,
-                revoked_at: row.try_get("revoked_at")?,
+        on_db!(self, |pool, durable| {
+            let row = sqlx::query("SELECT * FROM run_tokens WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(pool)
+                .await?;
+            row.map(|row| {
+                Ok(RunTokenRecord {
+                    id: parse_uuid("run_tokens.id", row.value("id")?)?,
+                    run_id: parse_uuid("run_tokens.run_id", row.value("run_id")?)?,
+                    secret_hash: row.value("secret_hash")?,
+                    expires_at: row.value("expires_at")?,
+                    revoked_at: row.value("revoked_at")?,
+                })
             })
+            .transpose()
         })
-        .transpose()
     }
 
     /// Stores metrics for a run only while it is in `workspace_id` and not deleted, checking and
@@ -474,109 +505,124 @@ impl Store {
         run_id: Uuid,
         metrics: &[MetricRecord],
     ) -> StoreResult<bool> {
-        if metrics.is_empty() || metrics.len() > crate::MAX_BINDS_PER_STATEMENT / METRIC_COLUMNS {
-            return Ok(false);
-        }
-        let run = run_id.to_string();
-        let mut builder = sqlx::QueryBuilder::new(
-            "INSERT INTO run_metrics (run_id, name, value, step, timestamp) \
+        on_db!(self, |pool, durable| {
+            if metrics.is_empty() || metrics.len() > crate::MAX_BINDS_PER_STATEMENT / METRIC_COLUMNS
+            {
+                return Ok(false);
+            }
+            let run = run_id.to_string();
+            let mut builder = sqlx::QueryBuilder::new(
+                "INSERT INTO run_metrics (run_id, name, value, step, timestamp) \
              SELECT column1, column2, column3, column4, column5 FROM (",
-        );
-        let bind = bind_metric(&run);
-        builder.push_values(metrics, |mut row, metric| bind(&mut row, metric));
-        builder
-            .push(") WHERE EXISTS (SELECT 1 FROM runs WHERE id = ")
-            .push_bind(&run)
-            .push(" AND workspace_id = ")
-            .push_bind(workspace_id)
-            .push(" AND lifecycle = 'active')");
-        let inserted = builder
-            .build()
-            .persistent(crate::keep_prepared(metrics.len()))
-            .execute(&self.pool)
-            .await?;
-        Ok(inserted.rows_affected() > 0)
+            );
+            let bind = bind_metric(&run);
+            builder.push_values(metrics, |mut row, metric| bind(&mut row, metric));
+            builder
+                .push(") AS batch WHERE EXISTS (SELECT 1 FROM runs WHERE id = ")
+                .push_bind(&run)
+                .push(" AND workspace_id = ")
+                .push_bind(workspace_id)
+                .push(" AND lifecycle = 'active')");
+            let inserted = builder
+                .build()
+                .persistent(crate::keep_prepared(metrics.len()))
+                .execute(pool)
+                .await?;
+            Ok(inserted.rows_affected() > 0)
+        })
     }
 
     pub async fn insert_metrics(&self, run_id: Uuid, metrics: &[MetricRecord]) -> StoreResult<()> {
-        let run_id = run_id.to_string();
-        crate::insert_rows(
-            &self.pool,
-            INSERT_METRICS,
-            METRIC_COLUMNS,
-            metrics,
-            bind_metric(&run_id),
-        )
-        .await
+        on_db!(self, |pool, durable| {
+            let run_id = run_id.to_string();
+            crate::insert_rows(
+                pool,
+                INSERT_METRICS,
+                METRIC_COLUMNS,
+                metrics,
+                bind_metric(&run_id),
+            )
+            .await
+        })
     }
 
     /// A run's metrics in the order they were logged. A point logged again with the same name,
     /// value, step and time is the same point, listed once, as MLflow keeps it (its client logs
     /// a run's metrics again, linked to each model the run logs).
     pub async fn metrics(&self, run_id: Uuid) -> StoreResult<Vec<MetricRecord>> {
-        let rows = sqlx::query(
-            "SELECT name, value, step, timestamp FROM run_metrics WHERE run_id = $1 \
+        on_db!(self, |pool, durable| {
+            let rows = sqlx::query(
+                "SELECT name, value, step, timestamp FROM run_metrics WHERE run_id = $1 \
              GROUP BY name, value, step, timestamp ORDER BY MIN(seq)",
-        )
-        .bind(run_id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(MetricRecord {
-                    name: row.try_get("name")?,
-                    value: row.try_get("value")?,
-                    step: row.try_get("step")?,
-                    timestamp: row.try_get("timestamp")?,
+            )
+            .bind(run_id.to_string())
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(MetricRecord {
+                        name: row.value("name")?,
+                        value: row.value("value")?,
+                        step: row.value("step")?,
+                        timestamp: row.value("timestamp")?,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     pub async fn set_run_tags(&self, run_id: Uuid, tags: &[(String, String)]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        upsert_tags(&mut tx, run_id, tags).await?;
-        tx.commit().await?;
-        Ok(())
+        on_db!(self, |pool, durable| {
+            let mut tx = pool.begin().await?;
+            upsert_tags(Conn::from(&mut *tx), run_id, tags).await?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// Stores a tracking client's metrics, parameters and tags in one transaction.
     pub async fn log_batch(&self, run_id: Uuid, batch: &TrackingBatch) -> StoreResult<()> {
-        if batch.params.is_empty() && batch.tags.is_empty() {
-            return self.insert_metrics(run_id, &batch.metrics).await;
-        }
-        let mut tx = self.pool.begin().await?;
-        let run = run_id.to_string();
-        crate::insert_rows_in(
-            &mut tx,
-            INSERT_METRICS,
-            METRIC_COLUMNS,
-            &batch.metrics,
-            bind_metric(&run),
-        )
-        .await?;
-        upsert_tags(&mut tx, run_id, &batch.tags).await?;
-        insert_params(&mut tx, run_id, &batch.params).await?;
-        tx.commit().await?;
-        Ok(())
+        on_db!(self, |pool, durable| {
+            if batch.params.is_empty() && batch.tags.is_empty() {
+                return self.insert_metrics(run_id, &batch.metrics).await;
+            }
+            let mut tx = pool.begin().await?;
+            let run = run_id.to_string();
+            crate::insert_rows_in(
+                &mut *tx,
+                INSERT_METRICS,
+                METRIC_COLUMNS,
+                &batch.metrics,
+                bind_metric(&run),
+            )
+            .await?;
+            upsert_tags(Conn::from(&mut *tx), run_id, &batch.tags).await?;
+            insert_params(Conn::from(&mut *tx), run_id, &batch.params).await?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     pub async fn delete_run_tag(&self, run_id: Uuid, name: &str) -> StoreResult<bool> {
-        let result = sqlx::query("DELETE FROM run_tags WHERE run_id = $1 AND name = $2")
-            .bind(run_id.to_string())
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected() == 1)
+        on_db!(self, |pool, durable| {
+            let result = sqlx::query("DELETE FROM run_tags WHERE run_id = $1 AND name = $2")
+                .bind(run_id.to_string())
+                .bind(name)
+                .execute(pool)
+                .await?;
+            Ok(result.rows_affected() == 1)
+        })
     }
 
     pub async fn run_params(&self, run_id: Uuid) -> StoreResult<Vec<(String, String)>> {
-        let rows =
-            sqlx::query("SELECT name, value FROM run_params WHERE run_id = $1 ORDER BY name")
-                .bind(run_id.to_string())
-                .fetch_all(&self.pool)
-                .await?;
-        name_values(&rows)
+        on_db!(self, |pool, durable| {
+            let rows =
+                sqlx::query("SELECT name, value FROM run_params WHERE run_id = $1 ORDER BY name")
+                    .bind(run_id.to_string())
+                    .fetch_all(pool)
+                    .await?;
+            name_values(&rows)
+        })
     }
 
     /// Every parameter of a workspace's runs, as (run, name, value), by run and name.
@@ -584,14 +630,16 @@ impl Store {
         &self,
         workspace_id: &str,
     ) -> StoreResult<Vec<(Uuid, String, String)>> {
-        let rows = sqlx::query(
-            "SELECT p.run_id, p.name, p.value FROM run_params p JOIN runs r ON r.id = p.run_id \
+        on_db!(self, |pool, durable| {
+            let rows = sqlx::query(
+                "SELECT p.run_id, p.name, p.value FROM run_params p JOIN runs r ON r.id = p.run_id \
              WHERE r.workspace_id = $1 ORDER BY p.run_id, p.name",
-        )
-        .bind(workspace_id)
-        .fetch_all(&self.pool)
-        .await?;
-        run_items(&rows)
+            )
+            .bind(workspace_id)
+            .fetch_all(pool)
+            .await?;
+            run_items(&rows)
+        })
     }
 
     /// Every tag of a workspace's runs, as (run, name, value), by run and name.
@@ -599,14 +647,16 @@ impl Store {
         &self,
         workspace_id: &str,
     ) -> StoreResult<Vec<(Uuid, String, String)>> {
-        let rows = sqlx::query(
-            "SELECT t.run_id, t.name, t.value FROM run_tags t JOIN runs r ON r.id = t.run_id \
+        on_db!(self, |pool, durable| {
+            let rows = sqlx::query(
+                "SELECT t.run_id, t.name, t.value FROM run_tags t JOIN runs r ON r.id = t.run_id \
              WHERE r.workspace_id = $1 ORDER BY t.run_id, t.name",
-        )
-        .bind(workspace_id)
-        .fetch_all(&self.pool)
-        .await?;
-        run_items(&rows)
+            )
+            .bind(workspace_id)
+            .fetch_all(pool)
+            .await?;
+            run_items(&rows)
+        })
     }
 
     /// The latest value of every metric of a workspace's runs, or of one of them.
@@ -615,32 +665,34 @@ impl Store {
         workspace_id: &str,
         run: Option<Uuid>,
     ) -> StoreResult<Vec<LatestMetric>> {
-        let rows = sqlx::query(
+        on_db!(self, |pool, durable| {
+            let rows = sqlx::query(
             "SELECT run_id, name, value, step, timestamp FROM ( \
                SELECT m.run_id, m.name, m.value, m.step, m.timestamp, ROW_NUMBER() OVER ( \
                  PARTITION BY m.run_id, m.name ORDER BY m.step DESC, m.timestamp DESC, m.value DESC \
                ) AS position \
                FROM run_metrics m JOIN runs r ON r.id = m.run_id \
                WHERE r.workspace_id = $1 AND ($2 IS NULL OR m.run_id = $2) \
-             ) WHERE position = 1 ORDER BY run_id, name",
+             ) AS ranked WHERE position = 1 ORDER BY run_id, name",
         )
         .bind(workspace_id)
         .bind(run.map(|id| id.to_string()))
-        .fetch_all(&self.pool)
+        .fetch_all(pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(LatestMetric {
-                    run_id: parse_uuid("run_metrics.run_id", row.try_get("run_id")?)?,
-                    metric: MetricRecord {
-                        name: row.try_get("name")?,
-                        value: row.try_get("value")?,
-                        step: row.try_get("step")?,
-                        timestamp: row.try_get("timestamp")?,
-                    },
+            rows.iter()
+                .map(|row| {
+                    Ok(LatestMetric {
+                        run_id: parse_uuid("run_metrics.run_id", row.value("run_id")?)?,
+                        metric: MetricRecord {
+                            name: row.value("name")?,
+                            value: row.value("value")?,
+                            step: row.value("step")?,
+                            timestamp: row.value("timestamp")?,
+                        },
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     /// Sets a tracked run's status (and end time); false when the run is not a tracked one.
@@ -650,36 +702,44 @@ impl Store {
         status: &str,
         ended_at: Option<i64>,
     ) -> StoreResult<bool> {
-        let result = sqlx::query(
-            "UPDATE runs SET status = $1, ended_at = $2 WHERE id = $3 AND origin = 'tracked'",
-        )
-        .bind(status)
-        .bind(ended_at)
-        .bind(id.to_string())
-        .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected() == 1)
+        on_db!(self, |pool, durable| {
+            let result = sqlx::query(
+                "UPDATE runs SET status = $1, ended_at = $2 WHERE id = $3 AND origin = 'tracked'",
+            )
+            .bind(status)
+            .bind(ended_at)
+            .bind(id.to_string())
+            .execute(pool)
+            .await?;
+            Ok(result.rows_affected() == 1)
+        })
     }
 
     pub async fn set_run_lifecycle(&self, id: Uuid, lifecycle: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE runs SET lifecycle = $1 WHERE id = $2")
-            .bind(lifecycle)
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        on_db!(self, |pool, durable| {
+            sqlx::query("UPDATE runs SET lifecycle = $1 WHERE id = $2")
+                .bind(lifecycle)
+                .bind(id.to_string())
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
     }
 
     pub async fn run_tags(&self, run_id: Uuid) -> StoreResult<Vec<(String, String)>> {
-        let rows = sqlx::query("SELECT name, value FROM run_tags WHERE run_id = $1 ORDER BY name")
-            .bind(run_id.to_string())
-            .fetch_all(&self.pool)
-            .await?;
-        name_values(&rows)
+        on_db!(self, |pool, durable| {
+            let rows =
+                sqlx::query("SELECT name, value FROM run_tags WHERE run_id = $1 ORDER BY name")
+                    .bind(run_id.to_string())
+                    .fetch_all(pool)
+                    .await?;
+            name_values(&rows)
+        })
     }
 
     pub async fn insert_log_chunk(&self, run_id: Uuid, chunk: &LogChunkRecord) -> StoreResult<()> {
-        sqlx::query(
+        on_db!(self, |pool, durable| {
+            sqlx::query(
             "INSERT INTO run_log_chunks (run_id, seq, stream, data_key, sealed) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(run_id.to_string())
@@ -687,9 +747,10 @@ impl Store {
         .bind(&chunk.stream)
         .bind(&chunk.data_key)
         .bind(&chunk.sealed)
-        .execute(&self.pool)
+        .execute(pool)
         .await?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Up to `limit` log chunks after `after`, in order.
@@ -699,23 +760,25 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> StoreResult<Vec<LogChunkRecord>> {
-        let rows = sqlx::query(
+        on_db!(self, |pool, durable| {
+            let rows = sqlx::query(
             "SELECT seq, stream, data_key, sealed FROM run_log_chunks WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
         .bind(run_id.to_string())
         .bind(after)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(LogChunkRecord {
-                    seq: row.try_get("seq")?,
-                    stream: row.try_get("stream")?,
-                    data_key: row.try_get("data_key")?,
-                    sealed: row.try_get("sealed")?,
+            rows.iter()
+                .map(|row| {
+                    Ok(LogChunkRecord {
+                        seq: row.value("seq")?,
+                        stream: row.value("stream")?,
+                        data_key: row.value("data_key")?,
+                        sealed: row.value("sealed")?,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 }

@@ -1,9 +1,20 @@
 use super::*;
 use uuid::Uuid;
 
+/// A fresh store: SQLite in a temporary directory, or, with `CASEMATE_TEST_DATABASE_URL` set
+/// (`.ci/run` sets it for its PostgreSQL pass), a new database on that PostgreSQL server.
 async fn open_temp() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("casemate.db")).await.unwrap();
+    let store = match std::env::var("CASEMATE_TEST_DATABASE_URL") {
+        Ok(admin) => {
+            let name = format!("casemate_store_{}", Uuid::new_v4().simple());
+            let url = Store::create_postgres_database(&admin, &name)
+                .await
+                .unwrap();
+            Store::open_postgres(&url).await.unwrap()
+        }
+        Err(_) => Store::open(&dir.path().join("casemate.db")).await.unwrap(),
+    };
     (dir, store)
 }
 
@@ -42,18 +53,21 @@ async fn migrates_an_empty_database_and_reopens_it() {
         assert_eq!(mode, 0o600, "{file}");
     }
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(reopened.pool())
+        .fetch_one(reopened.sqlite_pool().unwrap())
         .await
         .unwrap();
     assert_eq!(mode, "wal");
     // The durability argument in the crate's documentation rests on these two settings.
     let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
-        .fetch_one(reopened.pool())
+        .fetch_one(reopened.sqlite_pool().unwrap())
         .await
         .unwrap();
     assert_eq!(sync, 1, "ordinary commits: synchronous = NORMAL");
     let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
-        .fetch_one(&reopened.durable)
+        .fetch_one(match &reopened.pools {
+            crate::backend::Pools::Sqlite { durable, .. } => durable,
+            crate::backend::Pools::Postgres { .. } => unreachable!("opened on SQLite"),
+        })
         .await
         .unwrap();
     assert_eq!(sync, 2, "durable commits: synchronous = FULL");
@@ -251,7 +265,7 @@ async fn upgrades_a_database_made_by_the_previous_release() {
         sqlx::query_scalar::<_, String>(
             "SELECT value FROM installation WHERE key = 'gate_generation'",
         )
-        .fetch_one(store.pool())
+        .fetch_one(store.sqlite_pool().unwrap())
         .await
         .unwrap()
     };
@@ -261,7 +275,7 @@ async fn upgrades_a_database_made_by_the_previous_release() {
     store.delete_principal(alice).await.unwrap();
     assert!(store.role_assignments_for(alice).await.unwrap().is_empty());
     let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-        .fetch_one(store.pool())
+        .fetch_one(store.sqlite_pool().unwrap())
         .await
         .unwrap();
     assert_eq!(foreign_keys, 1);

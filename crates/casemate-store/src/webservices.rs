@@ -1,6 +1,7 @@
 //! Web services, their tokens and their scoring log (migration 0010).
+use crate::backend::on_db;
 
-use crate::{Durability, Store, StoreError, StoreResult};
+use crate::{Store, StoreError, StoreResult};
 
 /// One deployed service. Key columns are empty for token-auth services.
 #[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -93,7 +94,8 @@ pub struct ServiceState<'a> {
 
 impl Store {
     pub async fn insert_web_service(&self, service: &WebServiceRecord) -> StoreResult<()> {
-        sqlx::query(
+        on_db!(self, |pool, durable| {
+            sqlx::query(
             "INSERT INTO web_services (id, workspace_id, name, kind, models, snapshot, entry_script, \
              python, compute, compute_type, auth_mode, primary_key, primary_key_hash, \
              secondary_key, secondary_key_hash, max_body_bytes, token_ttl_seconds, state, \
@@ -124,7 +126,7 @@ impl Store {
         .bind(service.created_at)
         .bind(service.updated_at)
         .bind(&service.created_by)
-        .execute(&self.pool)
+        .execute(pool)
         .await
         .map_err(|error| match StoreError::from(error) {
             StoreError::Conflict(_) => {
@@ -132,7 +134,8 @@ impl Store {
             }
             other => other,
         })?;
-        Ok(())
+            Ok(())
+        })
     }
 
     pub async fn web_service(
@@ -140,36 +143,44 @@ impl Store {
         workspace_id: &str,
         name: &str,
     ) -> StoreResult<Option<WebServiceRecord>> {
-        Ok(
-            sqlx::query_as("SELECT * FROM web_services WHERE workspace_id = $1 AND name = $2")
-                .bind(workspace_id)
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        on_db!(self, |pool, durable| {
+            Ok(
+                sqlx::query_as("SELECT * FROM web_services WHERE workspace_id = $1 AND name = $2")
+                    .bind(workspace_id)
+                    .bind(name)
+                    .fetch_optional(pool)
+                    .await?,
+            )
+        })
     }
 
     pub async fn web_service_by_id(&self, id: &str) -> StoreResult<Option<WebServiceRecord>> {
-        Ok(sqlx::query_as("SELECT * FROM web_services WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        on_db!(self, |pool, durable| {
+            Ok(sqlx::query_as("SELECT * FROM web_services WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?)
+        })
     }
 
     pub async fn web_services(&self, workspace_id: &str) -> StoreResult<Vec<WebServiceRecord>> {
-        Ok(
-            sqlx::query_as("SELECT * FROM web_services WHERE workspace_id = $1 ORDER BY name")
-                .bind(workspace_id)
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        on_db!(self, |pool, durable| {
+            Ok(
+                sqlx::query_as("SELECT * FROM web_services WHERE workspace_id = $1 ORDER BY name")
+                    .bind(workspace_id)
+                    .fetch_all(pool)
+                    .await?,
+            )
+        })
     }
 
     /// Every service of the installation: those to start again when the server starts.
     pub async fn all_web_services(&self) -> StoreResult<Vec<WebServiceRecord>> {
-        Ok(sqlx::query_as("SELECT * FROM web_services ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?)
+        on_db!(self, |pool, durable| {
+            Ok(sqlx::query_as("SELECT * FROM web_services ORDER BY id")
+                .fetch_all(pool)
+                .await?)
+        })
     }
 
     /// Replaces what an update may change: models, code, interpreter, limits.
@@ -177,7 +188,8 @@ impl Store {
         &self,
         service: &WebServiceRecord,
     ) -> StoreResult<()> {
-        let changed = sqlx::query(
+        on_db!(self, |pool, durable| {
+            let changed = sqlx::query(
             "UPDATE web_services SET models = $1, snapshot = $2, entry_script = $3, python = $4, \
              max_body_bytes = $5, token_ttl_seconds = $6, updated_at = $7 WHERE id = $8",
         )
@@ -189,12 +201,13 @@ impl Store {
         .bind(service.token_ttl_seconds)
         .bind(service.updated_at)
         .bind(&service.id)
-        .execute(&self.durable)
+        .execute(durable)
         .await?;
-        if changed.rows_affected() == 0 {
-            return Err(StoreError::NotFound("web service"));
-        }
-        Ok(())
+            if changed.rows_affected() == 0 {
+                return Err(StoreError::NotFound("web service"));
+            }
+            Ok(())
+        })
     }
 
     pub async fn set_web_service_state(
@@ -202,19 +215,21 @@ impl Store {
         id: &str,
         state: &ServiceState<'_>,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE web_services SET state = $1, state_reason = $2, pid = $3, \
+        on_db!(self, |pool, durable| {
+            sqlx::query(
+                "UPDATE web_services SET state = $1, state_reason = $2, pid = $3, \
              restarts = restarts + $4, updated_at = $5 WHERE id = $6",
-        )
-        .bind(state.state)
-        .bind(state.reason)
-        .bind(state.pid)
-        .bind(i64::from(state.restarted))
-        .bind(state.time_ms)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+            )
+            .bind(state.state)
+            .bind(state.reason)
+            .bind(state.pid)
+            .bind(i64::from(state.restarted))
+            .bind(state.time_ms)
+            .bind(id)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
     }
 
     /// Replaces one key slot (`primary` or `secondary`): durable on return, so a regenerated
@@ -227,48 +242,55 @@ impl Store {
         hash: &[u8],
         time_ms: i64,
     ) -> StoreResult<()> {
-        let statement = match slot {
-            "primary" => {
-                "UPDATE web_services SET primary_key = $1, primary_key_hash = $2, updated_at = $3 WHERE id = $4"
+        on_db!(self, |pool, durable| {
+            let statement = match slot {
+                "primary" => {
+                    "UPDATE web_services SET primary_key = $1, primary_key_hash = $2, updated_at = $3 WHERE id = $4"
+                }
+                "secondary" => {
+                    "UPDATE web_services SET secondary_key = $1, secondary_key_hash = $2, updated_at = $3 WHERE id = $4"
+                }
+                _ => return Err(StoreError::Corrupt(format!("no key slot '{slot}'"))),
+            };
+            let changed = sqlx::query(statement)
+                .bind(sealed)
+                .bind(hash)
+                .bind(time_ms)
+                .bind(id)
+                .execute(durable)
+                .await?;
+            if changed.rows_affected() == 0 {
+                return Err(StoreError::NotFound("web service"));
             }
-            "secondary" => {
-                "UPDATE web_services SET secondary_key = $1, secondary_key_hash = $2, updated_at = $3 WHERE id = $4"
-            }
-            _ => return Err(StoreError::Corrupt(format!("no key slot '{slot}'"))),
-        };
-        let changed = sqlx::query(statement)
-            .bind(sealed)
-            .bind(hash)
-            .bind(time_ms)
-            .bind(id)
-            .execute(&self.durable)
-            .await?;
-        if changed.rows_affected() == 0 {
-            return Err(StoreError::NotFound("web service"));
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Deletes a service with its tokens; its scoring log stays for audit.
     pub async fn delete_web_service(&self, id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM web_services WHERE id = $1")
-            .bind(id)
-            .execute(&self.durable)
-            .await?;
-        Ok(())
+        on_db!(self, |pool, durable| {
+            sqlx::query("DELETE FROM web_services WHERE id = $1")
+                .bind(id)
+                .execute(durable)
+                .await?;
+            Ok(())
+        })
     }
 
     /// Deletes every service of a workspace (workspace deletion).
     pub async fn delete_workspace_web_services(&self, workspace_id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM web_services WHERE workspace_id = $1")
-            .bind(workspace_id)
-            .execute(&self.durable)
-            .await?;
-        Ok(())
+        on_db!(self, |pool, durable| {
+            sqlx::query("DELETE FROM web_services WHERE workspace_id = $1")
+                .bind(workspace_id)
+                .execute(durable)
+                .await?;
+            Ok(())
+        })
     }
 
     pub async fn insert_service_token(&self, token: &ServiceTokenRecord) -> StoreResult<()> {
-        sqlx::query(
+        on_db!(self, |pool, durable| {
+            sqlx::query(
             "INSERT INTO service_tokens (id, service_id, principal_id, secret_hash, expires_at) \
              VALUES ($1, $2, $3, $4, $5)",
         )
@@ -277,55 +299,62 @@ impl Store {
         .bind(&token.principal_id)
         .bind(&token.secret_hash)
         .bind(token.expires_at)
-        .execute(&self.pool)
+        .execute(pool)
         .await?;
-        Ok(())
+            Ok(())
+        })
     }
 
     pub async fn service_token(&self, id: &str) -> StoreResult<Option<ServiceTokenRecord>> {
-        Ok(sqlx::query_as("SELECT * FROM service_tokens WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        on_db!(self, |pool, durable| {
+            Ok(sqlx::query_as("SELECT * FROM service_tokens WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?)
+        })
     }
 
     /// Drops tokens that expired before `now` (Unix seconds).
     pub async fn delete_expired_service_tokens(&self, now: i64) -> StoreResult<u64> {
-        Ok(
-            sqlx::query("DELETE FROM service_tokens WHERE expires_at < $1")
-                .bind(now)
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
-        )
+        on_db!(self, |pool, durable| {
+            Ok(
+                sqlx::query("DELETE FROM service_tokens WHERE expires_at < $1")
+                    .bind(now)
+                    .execute(pool)
+                    .await?
+                    .rows_affected(),
+            )
+        })
     }
 
     /// Appends scoring records, durable on return.
     pub async fn append_scoring_records(&self, records: &[ScoringRecord]) -> StoreResult<()> {
-        crate::insert_rows(
-            self.pool_for(Durability::Now),
-            "INSERT INTO scoring_requests (service_id, workspace_id, time_ms, method, url, \
+        on_db!(self, |pool, durable| {
+            crate::insert_rows(
+                durable,
+                "INSERT INTO scoring_requests (service_id, workspace_id, time_ms, method, url, \
              user_agent, compute_type, status, request_id, model_us, overhead_us, \
              client_address, credential) ",
-            13,
-            records,
-            |row, record| {
-                row.push_bind(record.service_id.clone())
-                    .push_bind(record.workspace_id.clone())
-                    .push_bind(record.time_ms)
-                    .push_bind(record.method.clone())
-                    .push_bind(record.url.clone())
-                    .push_bind(record.user_agent.clone())
-                    .push_bind(record.compute_type.clone())
-                    .push_bind(record.status)
-                    .push_bind(record.request_id.clone())
-                    .push_bind(record.model_us)
-                    .push_bind(record.overhead_us)
-                    .push_bind(record.client_address.clone())
-                    .push_bind(record.credential.clone());
-            },
-        )
-        .await
+                13,
+                records,
+                |row, record| {
+                    row.push_bind(record.service_id.clone())
+                        .push_bind(record.workspace_id.clone())
+                        .push_bind(record.time_ms)
+                        .push_bind(record.method.clone())
+                        .push_bind(record.url.clone())
+                        .push_bind(record.user_agent.clone())
+                        .push_bind(record.compute_type.clone())
+                        .push_bind(record.status)
+                        .push_bind(record.request_id.clone())
+                        .push_bind(record.model_us)
+                        .push_bind(record.overhead_us)
+                        .push_bind(record.client_address.clone())
+                        .push_bind(record.credential.clone());
+                },
+            )
+            .await
+        })
     }
 
     /// A service's scoring records at or after `since_ms`, oldest first, at most `limit`.
@@ -335,15 +364,17 @@ impl Store {
         since_ms: i64,
         limit: i64,
     ) -> StoreResult<Vec<ScoringRecord>> {
-        Ok(sqlx::query_as(
-            "SELECT service_id, workspace_id, time_ms, method, url, user_agent, compute_type, \
+        on_db!(self, |pool, durable| {
+            Ok(sqlx::query_as(
+                "SELECT service_id, workspace_id, time_ms, method, url, user_agent, compute_type, \
              status, request_id, model_us, overhead_us, client_address, credential \
              FROM scoring_requests WHERE service_id = $1 AND time_ms >= $2 ORDER BY seq LIMIT $3",
-        )
-        .bind(service_id)
-        .bind(since_ms)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+            )
+            .bind(service_id)
+            .bind(since_ms)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?)
+        })
     }
 }

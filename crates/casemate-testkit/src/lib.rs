@@ -166,6 +166,30 @@ fn s3_blobs(home: &Path) -> ConfigLayer {
     }
 }
 
+/// With `CASEMATE_TEST_DATABASE_URL` set (a PostgreSQL server, connected to as a role that may
+/// create databases), every test server keeps its metadata in a database of its own there,
+/// named by its home so a restart finds it again: `.ci/run` runs the whole suite so once more.
+async fn postgres_metadata(home: &Path) -> ConfigLayer {
+    let Ok(admin) = std::env::var("CASEMATE_TEST_DATABASE_URL") else {
+        return ConfigLayer::default();
+    };
+    let name: String = home
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let url = casemate_store::Store::create_postgres_database(&admin, &format!("casemate{name}"))
+        .await
+        .unwrap();
+    ConfigLayer {
+        database_url: Some(Sensitive::new(url)),
+        ..Default::default()
+    }
+}
+
 pub struct TestServer {
     pub server: RunningServer,
     pub clock: Arc<ManualClock>,
@@ -215,7 +239,8 @@ impl TestServer {
         }
         .over(layer)
         .over(hsm)
-        .over(s3_blobs(home.path()));
+        .over(s3_blobs(home.path()))
+        .over(postgres_metadata(home.path()).await);
         let config = ServerConfig::resolve(layer, Some(Sensitive::new(ADMIN_PASSWORD))).unwrap();
         let clock = Arc::new(ManualClock::starting_now());
         let directory_lock = token.as_ref().map(SoftHsmToken::lock_directory);
@@ -353,27 +378,73 @@ impl TestServer {
 
     /// Runs SQL directly against the server's database, as an intruder (or a broken disk) would.
     pub async fn sql(&self, statement: &'static str) -> Result<(), String> {
-        sqlx::raw_sql(statement)
-            .execute(self.server.services.store.pool())
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        let store = &self.server.services.store;
+        let done = match (store.sqlite_pool(), store.postgres_pool()) {
+            (Some(pool), _) => sqlx::raw_sql(statement).execute(pool).await.map(|_| ()),
+            (_, Some(pool)) => sqlx::raw_sql(statement).execute(pool).await.map(|_| ()),
+            (None, None) => unreachable!("a store has one backend"),
+        };
+        done.map_err(|e| e.to_string())
+    }
+
+    /// [`Self::sql`] in the dialect of the server's database, for what the two write
+    /// differently (triggers, casts to bytes).
+    pub async fn sql_per_backend(
+        &self,
+        sqlite: &'static str,
+        postgres: &'static str,
+    ) -> Result<(), String> {
+        if self.server.services.store.sqlite_pool().is_some() {
+            self.sql(sqlite).await
+        } else {
+            self.sql(postgres).await
+        }
+    }
+
+    /// On PostgreSQL, every row of every table in text form (byte columns as hex, `\x…`), for
+    /// tests that search the database for what must not be there; None on SQLite, whose files
+    /// are under the home.
+    pub async fn postgres_rows(&self) -> Option<String> {
+        let pool = self.server.services.store.postgres_pool()?;
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let mut text = String::new();
+        for table in tables {
+            let statement =
+                format!("SELECT COALESCE(string_agg(t::text, E'\\n'), '') FROM \"{table}\" t");
+            let rows: String = sqlx::query_scalar(sqlx::AssertSqlSafe(statement))
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            text.push_str(&rows);
+            text.push('\n');
+        }
+        Some(text)
     }
 
     /// One text value, straight from the database.
     pub async fn sql_scalar(&self, query: &'static str) -> String {
-        sqlx::query_scalar(query)
-            .fetch_one(self.server.services.store.pool())
-            .await
-            .unwrap()
+        let store = &self.server.services.store;
+        match (store.sqlite_pool(), store.postgres_pool()) {
+            (Some(pool), _) => sqlx::query_scalar(query).fetch_one(pool).await.unwrap(),
+            (_, Some(pool)) => sqlx::query_scalar(query).fetch_one(pool).await.unwrap(),
+            (None, None) => unreachable!("a store has one backend"),
+        }
     }
 
     /// Every data key as stored: (id, owner, wrapped bytes).
     pub async fn data_keys(&self) -> Vec<(String, String, Vec<u8>)> {
-        sqlx::query_as("SELECT id, owner, wrapped FROM data_keys")
-            .fetch_all(self.server.services.store.pool())
-            .await
-            .unwrap()
+        let query = "SELECT id, owner, wrapped FROM data_keys";
+        let store = &self.server.services.store;
+        match (store.sqlite_pool(), store.postgres_pool()) {
+            (Some(pool), _) => sqlx::query_as(query).fetch_all(pool).await.unwrap(),
+            (_, Some(pool)) => sqlx::query_as(query).fetch_all(pool).await.unwrap(),
+            (None, None) => unreachable!("a store has one backend"),
+        }
     }
 
     /// Appends one correctly chained record to the activity log straight through the store, as
@@ -412,10 +483,18 @@ impl TestServer {
     /// Counts the rows of a table, straight from the database.
     pub async fn count_rows(&self, table: &str) -> i64 {
         let statement = format!("SELECT COUNT(*) FROM {table}");
-        sqlx::query_scalar(sqlx::AssertSqlSafe(statement))
-            .fetch_one(self.server.services.store.pool())
-            .await
-            .unwrap()
+        let store = &self.server.services.store;
+        match (store.sqlite_pool(), store.postgres_pool()) {
+            (Some(pool), _) => sqlx::query_scalar(sqlx::AssertSqlSafe(statement))
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            (_, Some(pool)) => sqlx::query_scalar(sqlx::AssertSqlSafe(statement))
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            (None, None) => unreachable!("a store has one backend"),
+        }
     }
 
     pub async fn stop(self) {

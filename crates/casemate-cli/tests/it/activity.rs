@@ -230,7 +230,10 @@ async fn verify_catches_a_record_edited_in_the_database() {
         .unwrap_err();
     assert!(refused.contains("append-only"), "{refused}");
     server
-        .sql("DROP TRIGGER activity_log_is_append_only_update; UPDATE activity_log SET caller_name = 'mallory' WHERE seq = 2;")
+        .sql_per_backend(
+            "DROP TRIGGER activity_log_is_append_only_update; UPDATE activity_log SET caller_name = 'mallory' WHERE seq = 2;",
+            "DROP TRIGGER activity_log_is_append_only_update ON activity_log; UPDATE activity_log SET caller_name = 'mallory' WHERE seq = 2;",
+        )
         .await
         .unwrap();
     let report = admin.verify_activity().await.unwrap();
@@ -247,7 +250,13 @@ async fn verify_catches_a_removed_record() {
     let admin = server.admin().await;
     admin.create_resource_group("team").await.unwrap();
     admin.create_resource_group("lab").await.unwrap();
-    server.sql("DROP TRIGGER activity_log_is_append_only_delete; DELETE FROM activity_log WHERE seq = 3;").await.unwrap();
+    server
+        .sql_per_backend(
+            "DROP TRIGGER activity_log_is_append_only_delete; DELETE FROM activity_log WHERE seq = 3;",
+            "DROP TRIGGER activity_log_is_append_only_delete ON activity_log; DELETE FROM activity_log WHERE seq = 3;",
+        )
+        .await
+        .unwrap();
     let report = admin.verify_activity().await.unwrap();
     assert_eq!(report.first_problem.unwrap().seq, 3);
     server.stop().await;
@@ -282,7 +291,11 @@ async fn an_unwritable_activity_log_fails_requests_closed_and_changes_nothing() 
     let server = TestServer::start().await;
     let admin = server.admin().await;
     server
-        .sql("CREATE TRIGGER activity_log_read_only BEFORE INSERT ON activity_log BEGIN SELECT RAISE(ABORT, 'read-only'); END;")
+        .sql_per_backend(
+            "CREATE TRIGGER activity_log_read_only BEFORE INSERT ON activity_log BEGIN SELECT RAISE(ABORT, 'read-only'); END;",
+            "CREATE FUNCTION read_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'read-only'; END; $$; \
+             CREATE TRIGGER activity_log_read_only BEFORE INSERT ON activity_log FOR EACH ROW EXECUTE FUNCTION read_only();",
+        )
         .await
         .unwrap();
     let message = api_error(
@@ -297,7 +310,10 @@ async fn an_unwritable_activity_log_fails_requests_closed_and_changes_nothing() 
         "ServiceUnavailable",
     );
     server
-        .sql("DROP TRIGGER activity_log_read_only;")
+        .sql_per_backend(
+            "DROP TRIGGER activity_log_read_only;",
+            "DROP TRIGGER activity_log_read_only ON activity_log;",
+        )
         .await
         .unwrap();
     api_error(admin.get_resource_group("team").await, 404, "NotFound");

@@ -161,7 +161,10 @@ async fn a_runs_image_is_pulled_as_its_compute_identity_verified_and_its_digest_
     assert_eq!(ended.status, RunStatus::Failed);
     assert!(ended.reason.unwrap().contains("does not exist"));
     server
-        .sql("UPDATE registry_manifests SET content = CAST('{\"schemaVersion\":2}' AS BLOB) WHERE registry_id = '/resourceGroups/team/registries/private'")
+        .sql_per_backend(
+            "UPDATE registry_manifests SET content = CAST('{\"schemaVersion\":2}' AS BLOB) WHERE registry_id = '/resourceGroups/team/registries/private'",
+            "UPDATE registry_manifests SET content = convert_to('{\"schemaVersion\":2}', 'UTF8') WHERE registry_id = '/resourceGroups/team/registries/private'",
+        )
         .await
         .unwrap();
     let run = submit(&admin, &code.id, "gpu", "team/private/base/py:v1")

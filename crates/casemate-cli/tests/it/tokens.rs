@@ -298,7 +298,7 @@ async fn changes_made_outside_the_server_take_effect_on_the_next_request() {
     let bob = server.new_user("bob").await;
     bob.userinfo().await.unwrap();
     server
-        .sql("UPDATE principals SET enabled = 0 WHERE name = 'bob';")
+        .sql("UPDATE principals SET enabled = FALSE WHERE name = 'bob';")
         .await
         .unwrap();
     api_error(bob.userinfo().await, 401, "Unauthenticated");

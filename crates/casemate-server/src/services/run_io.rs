@@ -93,8 +93,10 @@ fn checked_dataset(input: &DatasetInput) -> Result<RunIoRecord> {
     Ok(RunIoRecord {
         direction: INPUT.to_owned(),
         kind: DATASET.to_owned(),
-        // A dataset logged again in the same context is the same input.
-        item_key: format!("{}\0{}\0{context}", dataset.name, dataset.digest),
+        // A dataset logged again in the same context is the same input. A JSON array keeps the
+        // parts apart without a NUL, which PostgreSQL's text cannot hold.
+        item_key: serde_json::to_string(&[dataset.name.as_str(), &dataset.digest, context])
+            .map_err(Error::internal)?,
         body: serde_json::to_string(input).map_err(Error::internal)?,
     })
 }
