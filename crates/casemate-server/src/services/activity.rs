@@ -151,10 +151,15 @@ async fn append_batch(
     Ok((seq, hash))
 }
 
+/// Appends refused because another replica took the sequence number first, retried each on
+/// the head read afresh: replicas appending at once each win within a few tries.
+const CONFLICT_RETRIES: u32 = 32;
+
 async fn writer(store: Store, metrics: Arc<Metrics>, mut queue: mpsc::Receiver<Pending>) {
     // The head is kept between batches and read from the store again after any failure, so a
-    // failed batch leaves no gap. Another process appending to the same log takes a sequence
-    // number this one expected: the append is refused as a conflict and retried once on the
+    // failed batch leaves no gap. Another process appending to the same log (a replica on the
+    // same PostgreSQL) takes a sequence number this one expected: the append is refused as a
+    // conflict (the sequence number is unique, so the chain never forks) and retried on the
     // head read afresh.
     let mut head: Option<Head> = None;
     while let Some(first) = queue.recv().await {
@@ -166,7 +171,9 @@ async fn writer(store: Store, metrics: Arc<Metrics>, mut queue: mpsc::Receiver<P
             }
         }
         let mut written = append_batch(&store, &metrics, head.take(), &batch).await;
-        if matches!(written, Err(StoreError::Conflict(_))) {
+        let mut retries = 0;
+        while matches!(written, Err(StoreError::Conflict(_))) && retries < CONFLICT_RETRIES {
+            retries += 1;
             written = append_batch(&store, &metrics, None, &batch).await;
         }
         let outcome = match written {
