@@ -70,6 +70,8 @@ pub struct ConfigLayer {
     pub max_snapshot_bytes: Option<u64>,
     pub local_max_concurrent_runs: Option<u32>,
     pub local_max_run_seconds: Option<u64>,
+    /// How long a replica's lease holds without renewal.
+    pub replica_lease_seconds: Option<u64>,
     pub signing_key_rotation_days: Option<i64>,
     pub key_provider: Option<KeyProviderKind>,
     pub pkcs11_module: Option<PathBuf>,
@@ -126,6 +128,7 @@ impl ConfigLayer {
                 .local_max_concurrent_runs
                 .or(lower.local_max_concurrent_runs),
             local_max_run_seconds: self.local_max_run_seconds.or(lower.local_max_run_seconds),
+            replica_lease_seconds: self.replica_lease_seconds.or(lower.replica_lease_seconds),
             signing_key_rotation_days: self
                 .signing_key_rotation_days
                 .or(lower.signing_key_rotation_days),
@@ -242,6 +245,8 @@ pub struct ServerConfig {
     /// The built-in `local` target's concurrent runs and time limit.
     pub local_max_concurrent_runs: u32,
     pub local_max_run_seconds: u64,
+    /// How long a replica's lease holds: a replica silent this long has its runs failed.
+    pub replica_lease_seconds: u64,
     pub signing_key_rotation_days: i64,
     pub key_provider: KeyProviderConfig,
     pub blobs: crate::blob_store::BlobConfig,
@@ -325,6 +330,10 @@ impl ServerConfig {
         if !(1..=30 * 86_400).contains(&local_max_run_seconds) {
             return Err("local_max_run_seconds: must be between 1 and 2592000 (30 days)".into());
         }
+        let replica_lease_seconds = layer.replica_lease_seconds.unwrap_or(30);
+        if !(3..=3600).contains(&replica_lease_seconds) {
+            return Err("replica_lease_seconds: must be between 3 and 3600".into());
+        }
         let signing_key_rotation_days = layer.signing_key_rotation_days.unwrap_or(30);
         if !(1..=365).contains(&signing_key_rotation_days) {
             return Err("signing_key_rotation_days: must be between 1 and 365".into());
@@ -344,6 +353,7 @@ impl ServerConfig {
             max_snapshot_bytes,
             local_max_concurrent_runs,
             local_max_run_seconds,
+            replica_lease_seconds,
             signing_key_rotation_days,
             key_provider,
             blobs,
@@ -364,6 +374,28 @@ mod tests {
         std::fs::write(&path, "listen = \"127.0.0.1:1\"\nlisten_port = 5\n").unwrap();
         let err = ConfigLayer::from_file(&path).unwrap_err();
         assert!(err.contains("unknown field `listen_port`"), "{err}");
+    }
+
+    #[test]
+    fn a_replica_lease_outside_its_range_is_refused() {
+        for seconds in [2, 3601] {
+            let layer = ConfigLayer {
+                replica_lease_seconds: Some(seconds),
+                ..Default::default()
+            };
+            let err = ServerConfig::resolve(layer, None).unwrap_err();
+            assert_eq!(err, "replica_lease_seconds: must be between 3 and 3600");
+        }
+        let layer = ConfigLayer {
+            replica_lease_seconds: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(
+            ServerConfig::resolve(layer, None)
+                .unwrap()
+                .replica_lease_seconds,
+            3
+        );
     }
 
     #[test]

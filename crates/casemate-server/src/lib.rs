@@ -66,6 +66,7 @@ pub struct RunningServer {
     pub services: Arc<Services>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    heartbeat: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -77,7 +78,9 @@ impl RunningServer {
         if let Err(error) = (&mut self.task).await {
             tracing::error!(%error, "server task failed");
         }
+        self.heartbeat.abort();
         self.services.stop_all_runs().await;
+        self.services.leave_replicas().await;
         self.services.webservices.stop_all();
         self.services.store.close().await;
     }
@@ -214,7 +217,7 @@ pub async fn start(
         url: format!("{scheme}://{loopback}"),
         ca_cert: tls.as_ref().map(|material| material.cert_path.clone()),
     });
-    let interrupted = services.recover_interrupted_runs().await?;
+    let interrupted = services.join_replicas().await?;
     if interrupted > 0 {
         tracing::warn!(
             interrupted,
@@ -232,6 +235,7 @@ pub async fn start(
     if services_back > 0 {
         tracing::info!(services = services_back, "web services are starting again");
     }
+    let heartbeat = services.spawn_replica_heartbeat();
     let app = api::app(services.clone(), config.max_body_bytes);
     let (shutdown_tx, shutdown_rx) = oneshot::channel();
     let acceptor = tls
@@ -248,5 +252,6 @@ pub async fn start(
         services,
         shutdown: Some(shutdown_tx),
         task,
+        heartbeat,
     })
 }

@@ -45,6 +45,8 @@ pub struct RunRecord {
     pub image: Option<String>,
     /// The manifest digest `image` resolved to before the run started.
     pub image_digest: Option<String>,
+    /// The replica driving a submitted run (none for a tracked run).
+    pub owner_replica: Option<String>,
 }
 
 pub const ORIGIN_SUBMITTED: &str = "submitted";
@@ -92,7 +94,7 @@ fn snapshot_from_row(row: &impl StoreRow) -> StoreResult<SnapshotRecord> {
     })
 }
 
-fn run_from_row(row: &impl StoreRow) -> StoreResult<RunRecord> {
+pub(crate) fn run_from_row(row: &impl StoreRow) -> StoreResult<RunRecord> {
     Ok(RunRecord {
         id: parse_uuid("runs.id", row.value("id")?)?,
         workspace_id: row.value("workspace_id")?,
@@ -116,6 +118,7 @@ fn run_from_row(row: &impl StoreRow) -> StoreResult<RunRecord> {
         lifecycle: row.value("lifecycle")?,
         image: row.value("image")?,
         image_digest: row.value("image_digest")?,
+        owner_replica: row.value("owner_replica")?,
     })
 }
 
@@ -124,8 +127,8 @@ async fn insert_run_row(tx: Conn<'_>, run: &RunRecord) -> StoreResult<()> {
         sqlx::query(
         "INSERT INTO runs (id, workspace_id, experiment, compute, snapshot, command, status, reason, \
          exit_code, submitted_by, submitted_by_name, submitted_at, started_at, ended_at, \
-         time_limit_seconds, pid, scratch, environment, origin, lifecycle, image, image_digest) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+         time_limit_seconds, pid, scratch, environment, origin, lifecycle, image, image_digest, owner_replica) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
     )
     .bind(run.id.to_string())
     .bind(&run.workspace_id)
@@ -149,6 +152,7 @@ async fn insert_run_row(tx: Conn<'_>, run: &RunRecord) -> StoreResult<()> {
     .bind(&run.lifecycle)
     .bind(&run.image)
     .bind(&run.image_digest)
+    .bind(&run.owner_replica)
     .execute(&mut *tx)
     .await?;
         Ok(())
@@ -345,18 +349,6 @@ impl Store {
             .bind(workspace_id)
             .fetch_all(pool)
             .await?;
-            rows.iter().map(run_from_row).collect()
-        })
-    }
-
-    pub async fn in_flight_runs(&self) -> StoreResult<Vec<RunRecord>> {
-        on_db!(self, |pool, durable| {
-            let rows = sqlx::query(
-            "SELECT * FROM runs WHERE origin = 'submitted' AND status IN ('Queued', 'Preparing', 'Running') \
-             ORDER BY submitted_at",
-        )
-        .fetch_all(pool)
-        .await?;
             rows.iter().map(run_from_row).collect()
         })
     }

@@ -297,3 +297,130 @@ async fn debug_output_of_the_store_shows_no_cached_hashes() {
     assert!(shown.contains("GateCache"), "{shown}");
     assert!(!shown.contains("hash"), "{shown}");
 }
+
+fn submitted_run(owner: Option<&str>, submitted_at: i64) -> (RunRecord, RunTokenRecord) {
+    let id = Uuid::new_v4();
+    let run = RunRecord {
+        id,
+        workspace_id: "ws".into(),
+        experiment: "exp".into(),
+        compute: "local".into(),
+        snapshot: "snap".into(),
+        command: "true".into(),
+        status: "Running".into(),
+        reason: None,
+        exit_code: None,
+        submitted_by: Uuid::new_v4(),
+        submitted_by_name: "alice".into(),
+        submitted_at,
+        started_at: None,
+        ended_at: None,
+        time_limit_seconds: 60,
+        pid: None,
+        scratch: None,
+        environment: None,
+        origin: ORIGIN_SUBMITTED.into(),
+        lifecycle: "active".into(),
+        image: None,
+        image_digest: None,
+        owner_replica: owner.map(str::to_owned),
+    };
+    let token = RunTokenRecord {
+        id: Uuid::new_v4(),
+        run_id: id,
+        secret_hash: vec![1; 32],
+        expires_at: i64::MAX,
+        revoked_at: None,
+    };
+    (run, token)
+}
+
+fn replica(id: &str, lease_expires_at: i64) -> ReplicaRecord {
+    ReplicaRecord {
+        id: id.into(),
+        host: "host".into(),
+        pid: 1,
+        started_at: 0,
+        lease_expires_at,
+    }
+}
+
+#[tokio::test]
+async fn leases_decide_whose_runs_are_orphaned_and_each_is_ended_once() {
+    let (_dir, store) = open_temp().await;
+    store.register_replica(&replica("a", 1000)).await.unwrap();
+    store.register_replica(&replica("b", 1000)).await.unwrap();
+    let mut ids = Vec::new();
+    for (owner, at) in [(Some("a"), 1), (Some("b"), 2), (None, 3)] {
+        let (run, token) = submitted_run(owner, at);
+        store.insert_run(&run, &token).await.unwrap();
+        assert_eq!(
+            store.run(run.id).await.unwrap().unwrap().owner_replica,
+            owner.map(str::to_owned)
+        );
+        ids.push(run.id);
+    }
+    let (a_run, b_run, unowned) = (ids[0], ids[1], ids[2]);
+    let orphaned = |now, me: &'static str, mine| {
+        let store = store.clone();
+        async move {
+            let runs = store.orphaned_runs(now, me, mine).await.unwrap();
+            runs.into_iter().map(|r| r.id).collect::<Vec<_>>()
+        }
+    };
+
+    assert_eq!(
+        orphaned(500, "b", false).await,
+        [unowned],
+        "both leases hold"
+    );
+    assert_eq!(
+        orphaned(1500, "b", false).await,
+        [a_run, unowned],
+        "a's lease ran out; b's own runs are never orphans to b"
+    );
+    assert_eq!(
+        orphaned(500, "a", true).await,
+        [a_run, unowned],
+        "a restarted: its previous life's runs"
+    );
+
+    assert!(store.renew_replica_lease("b", 500, 2000).await.unwrap());
+    assert!(
+        !store.renew_replica_lease("a", 1500, 2500).await.unwrap(),
+        "a lease that ran out is not renewed"
+    );
+    assert!(
+        store
+            .finish_run(a_run, "Failed", Some("lease"), None, 1500)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .finish_run(a_run, "Failed", Some("again"), None, 1501)
+            .await
+            .unwrap(),
+        "a run is ended once"
+    );
+    assert_eq!(store.in_flight_runs_of("b").await.unwrap(), [b_run]);
+    assert_eq!(store.forget_expired_replicas(1500).await.unwrap(), 1);
+    assert!(store.replica("a").await.unwrap().is_none());
+    assert_eq!(
+        store.replica("b").await.unwrap().unwrap().lease_expires_at,
+        2000
+    );
+
+    store.register_replica(&replica("c", 5000)).await.unwrap();
+    store.expire_other_replicas("c").await.unwrap();
+    assert_eq!(
+        store.replica("b").await.unwrap().unwrap().lease_expires_at,
+        0
+    );
+    assert_eq!(
+        store.replica("c").await.unwrap().unwrap().lease_expires_at,
+        5000
+    );
+    store.remove_replica("c").await.unwrap();
+    assert!(store.replica("c").await.unwrap().is_none());
+}

@@ -16,6 +16,7 @@ pub mod python_sdk;
 pub mod rbac;
 pub mod registry;
 pub mod registry_changes;
+pub mod replicas;
 pub mod resources;
 pub mod run_io;
 pub mod runs;
@@ -67,6 +68,8 @@ pub struct Services {
     /// The server's own secret files, which no snapshot may carry a copy of.
     pub(crate) own_key_material: snapshots::OwnKeyMaterial,
     pub runs: runs::RunRegistry,
+    /// This process among the replicas sharing the database.
+    pub replica: replicas::Replica,
     /// The web services this server runs.
     pub webservices: crate::webservices::Runtime,
     pub(crate) scoring_log: crate::webservices::scoring_log::ScoringLog,
@@ -122,6 +125,10 @@ impl Services {
             max_artifact_bytes: config.max_artifact_bytes,
             max_snapshot_bytes: config.max_snapshot_bytes,
             own_key_material,
+            replica: replicas::Replica::of_home(
+                &config.home,
+                std::time::Duration::from_secs(config.replica_lease_seconds),
+            )?,
             runs: runs::RunRegistry::new(
                 config.home.join("runs"),
                 config.home.join("python"),

@@ -5,10 +5,7 @@
 //! The lifecycle knows executors only through [`Executor`]; it never asks which engine runs it.
 
 use super::computes::ComputeTarget;
-use super::executor::{
-    Execution, Executor, Exit, Launch, OutputStream, kill_process_group, make_private_dir,
-    process_has_environment,
-};
+use super::executor::{Execution, Executor, Exit, Launch, OutputStream, make_private_dir};
 use super::masking::{FetchedSecrets, Masker};
 use super::resources::WorkspaceStorage;
 use super::{Caller, Credential, Services};
@@ -44,8 +41,13 @@ const RECORD_END_WAIT: Duration = Duration::from_secs(10);
 /// Why a run is being stopped from outside.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum StopRequest {
-    Cancel { by: String },
+    Cancel {
+        by: String,
+    },
     Shutdown,
+    /// The database says the run has ended: canceled through another replica, or failed by
+    /// one after this replica's lease ran out.
+    EndedElsewhere,
 }
 
 struct ActiveRun {
@@ -122,6 +124,20 @@ impl RunRegistry {
     fn secrets_of(&self, run: Uuid) -> Option<Arc<FetchedSecrets>> {
         let active = self.active.lock().unwrap_or_else(|p| p.into_inner());
         active.get(&run).map(|a| a.secrets.clone())
+    }
+
+    /// The runs this process drives now.
+    pub(super) fn driven_runs(&self) -> Vec<Uuid> {
+        let active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        active.keys().copied().collect()
+    }
+
+    /// Stops the runs this process drives that the database says have ended.
+    pub(super) fn stop_ended_elsewhere(&self, ended: impl Iterator<Item = Uuid>) {
+        let ended: std::collections::HashSet<Uuid> = ended.collect();
+        if !ended.is_empty() {
+            self.request_stop(StopRequest::EndedElsewhere, |id, _| ended.contains(id));
+        }
     }
 
     /// Asks the runs `select`ed to stop; returns what tells when each has recorded its end.
@@ -388,6 +404,9 @@ impl Ending {
             StopRequest::Shutdown => {
                 Self::failed(format!("the server shut down while the run was {phase}"))
             }
+            StopRequest::EndedElsewhere => Self::failed(format!(
+                "the run was ended through another replica while it was {phase}"
+            )),
         }
     }
 }
@@ -616,6 +635,7 @@ impl Services {
             lifecycle: "active".to_owned(),
             image: image.as_ref().map(|i| i.reference.to_string()),
             image_digest: None,
+            owner_replica: Some(self.replica.id.clone()),
         };
         let token = RunTokenRecord {
             id: credential.id,
@@ -918,7 +938,7 @@ impl Services {
         Ok(())
     }
 
-    async fn wipe_scratch(&self, run_id: Uuid) {
+    pub(super) async fn wipe_scratch(&self, run_id: Uuid) {
         let scratch = self.runs.runs_dir.join(run_id.simple().to_string());
         match tokio::fs::remove_dir_all(&scratch).await {
             Ok(()) => {}
@@ -1261,48 +1281,6 @@ impl Services {
             expires_at: super::signing::to_time(record.expires_at)?,
         };
         super::identity::caller_from(principal, credential)
-    }
-
-    /// Start-up: runs a previous process left in flight are marked Failed, any process group
-    /// of theirs still alive on this machine is killed, and their Ray jobs are stopped.
-    pub async fn recover_interrupted_runs(&self) -> Result<usize> {
-        let interrupted = self.store.in_flight_runs().await?;
-        for run in &interrupted {
-            if let Some(pid) = run.pid.and_then(|p| u32::try_from(p).ok())
-                && process_has_environment(pid, &format!("CASEMATE_RUN_ID={}", run.id))
-            {
-                kill_process_group(pid);
-            }
-            if let Some(ray) = self.ray_of_compute(&run.workspace_id, &run.compute).await? {
-                match self.ray_credential(&run.workspace_id, &ray).await {
-                    Ok(credential) => {
-                        crate::ray::stop_orphaned_job(&ray.address, credential, run.id);
-                    }
-                    Err(error) => {
-                        tracing::warn!(run = %run.id, %error, "could not stop the Ray job of an interrupted run");
-                    }
-                }
-            }
-            let reason = format!(
-                "the server stopped while the run was {}; casemate restarted and marked it Failed",
-                run.status
-            );
-            self.store
-                .finish_run(
-                    run.id,
-                    RunStatus::Failed.as_str(),
-                    Some(&reason),
-                    None,
-                    unix_millis(self.now()),
-                )
-                .await?;
-            let storage = self.workspace_storage_by_id(&run.workspace_id).await?;
-            if storage.is_some_and(|s| s.hbi) {
-                self.wipe_scratch(run.id).await;
-            }
-            tracing::warn!(run = %run.id, "run interrupted by a restart marked Failed");
-        }
-        Ok(interrupted.len())
     }
 
     /// Shutdown: stops every run this process drives, and waits for each to record its end.

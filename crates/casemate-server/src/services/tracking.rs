@@ -713,6 +713,7 @@ impl Services {
             lifecycle: ACTIVE.to_owned(),
             image: None,
             image_digest: None,
+            owner_replica: None,
         };
         self.store.insert_tracked_run(&record, &tags).await?;
         self.mlflow_run_full(&storage.id, &record).await
