@@ -3,6 +3,9 @@
 // A test-support crate: failing loudly on set-up errors is what a test wants.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod postgres;
+pub use postgres::PostgresServer;
+
 use casemate_client::Client;
 use casemate_server::RunningServer;
 use casemate_server::config::{ConfigLayer, KeyProviderKind, ServerConfig};

@@ -14,16 +14,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
-const BUCKET: &str = "casemate-blobs";
+pub(crate) const BUCKET: &str = "casemate-blobs";
 
 /// moto's S3 server on a loopback port, killed when dropped.
-struct S3Server {
-    endpoint: String,
+pub(crate) struct S3Server {
+    pub endpoint: String,
     child: Child,
 }
 
 impl S3Server {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         // This process's plain-HTTP calls to moto go through reqwest's rustls backend.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let venv = tokio::task::spawn_blocking(|| venv_with("moto-venv", &["moto[server]>=5,<6"]))

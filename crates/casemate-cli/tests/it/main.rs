@@ -43,6 +43,7 @@ mod ray;
 mod rbac;
 mod registries;
 mod registry_admin;
+mod replicas;
 mod run_images;
 mod runs;
 mod secrets;

@@ -9,14 +9,18 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-struct ServerProcess {
-    child: Child,
-    url: String,
-    stdout: String,
+pub(crate) struct ServerProcess {
+    pub child: Child,
+    pub url: String,
+    pub stdout: String,
 }
 
 /// Starts `casemate server` on an ephemeral port and reads its start-up banner.
-async fn start_server(home: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
+pub(crate) async fn start_server(
+    home: &Path,
+    extra_args: &[&str],
+    env: &[(&str, &str)],
+) -> ServerProcess {
     let mut command = Command::new(env!("CARGO_BIN_EXE_casemate"));
     command
         .args(["server", "--listen", "127.0.0.1:0"])
@@ -54,7 +58,23 @@ async fn start_server(home: &Path, extra_args: &[&str], env: &[(&str, &str)]) ->
     ServerProcess { child, url, stdout }
 }
 
-async fn terminate(mut server: ServerProcess) -> (std::process::ExitStatus, String) {
+/// The server at `url` (its certificate pinned by the fingerprint it presents) signed in as the
+/// bootstrap administrator with the kit's password.
+pub(crate) async fn sign_in_admin(url: &str) -> casemate_client::Client {
+    let fingerprint = casemate_client::probe_fingerprint(url).await.unwrap();
+    let anonymous = casemate_client::Client::new(url, Some(&fingerprint)).unwrap();
+    let token = anonymous
+        .token(&casemate_types::wire::TokenRequest::password(
+            "admin",
+            casemate_types::Sensitive::new(casemate_testkit::ADMIN_PASSWORD),
+            None,
+        ))
+        .await
+        .unwrap();
+    anonymous.with_bearer(token.access_token)
+}
+
+pub(crate) async fn terminate(mut server: ServerProcess) -> (std::process::ExitStatus, String) {
     let pid = server.child.id().unwrap();
     let status = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -253,8 +273,21 @@ async fn plain_http_on_loopback_when_asked() {
 }
 
 /// The processes on this machine started for `run` (casemate gives each its run id).
-fn run_processes(run: uuid::Uuid) -> Vec<String> {
+pub(crate) fn run_processes(run: uuid::Uuid) -> Vec<String> {
     processes_with(&format!("CASEMATE_RUN_ID={run}"))
+}
+
+/// Waits (up to ten seconds) until no process of `run` is left on this machine.
+pub(crate) async fn wait_until_run_processes_are_gone(run: uuid::Uuid) {
+    let mut left = run_processes(run);
+    for _ in 0..200 {
+        if left.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        left = run_processes(run);
+    }
+    panic!("processes {left:?} of run {run} are still alive");
 }
 
 /// The live processes with `marker` (`NAME=value`) in their environment.
@@ -276,24 +309,11 @@ fn processes_with(marker: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_killed_mid_run_fails_the_run_at_its_next_start_and_stops_what_it_left() {
-    use casemate_types::wire::{CreateWorkspaceRequest, RunStatus, TokenRequest};
+    use casemate_types::wire::{CreateWorkspaceRequest, RunStatus};
     let home = tempfile::tempdir().unwrap();
     let env = [("CASEMATE_ADMIN_PASSWORD", casemate_testkit::ADMIN_PASSWORD)];
-    let sign_in = |url: String| async move {
-        let fingerprint = casemate_client::probe_fingerprint(&url).await.unwrap();
-        let anonymous = casemate_client::Client::new(&url, Some(&fingerprint)).unwrap();
-        let token = anonymous
-            .token(&TokenRequest::password(
-                "admin",
-                casemate_types::Sensitive::new(casemate_testkit::ADMIN_PASSWORD),
-                None,
-            ))
-            .await
-            .unwrap();
-        anonymous.with_bearer(token.access_token)
-    };
     let mut server = start_server(home.path(), &[], &env).await;
-    let admin = sign_in(server.url.clone()).await;
+    let admin = sign_in_admin(&server.url).await;
     admin.create_resource_group("team").await.unwrap();
     admin
         .create_workspace("team", "vision", &CreateWorkspaceRequest::default())
@@ -313,7 +333,7 @@ async fn a_server_killed_mid_run_fails_the_run_at_its_next_start_and_stops_what_
     );
 
     let restarted = start_server(home.path(), &[], &env).await;
-    let admin = sign_in(restarted.url.clone()).await;
+    let admin = sign_in_admin(&restarted.url).await;
     let after = admin.get_run("team", "vision", run.id).await.unwrap();
     assert_eq!(after.status, RunStatus::Failed);
     let reason = after.reason.unwrap();
@@ -321,41 +341,17 @@ async fn a_server_killed_mid_run_fails_the_run_at_its_next_start_and_stops_what_
         reason.contains("the server stopped while the run was Running"),
         "{reason}"
     );
-    let mut left = orphans.clone();
-    for _ in 0..100 {
-        left = run_processes(run.id);
-        if left.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(
-        left.is_empty(),
-        "processes {left:?} of run {} outlived the restart",
-        run.id
-    );
+    wait_until_run_processes_are_gone(run.id).await;
     terminate(restarted).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_scoring_process_does_not_outlive_a_killed_server() {
-    use casemate_types::wire::{CreateServiceRequest, ServiceModel, TokenRequest};
+    use casemate_types::wire::{CreateServiceRequest, ServiceModel};
     let home = tempfile::tempdir().unwrap();
     let env = [("CASEMATE_ADMIN_PASSWORD", casemate_testkit::ADMIN_PASSWORD)];
     let mut server = start_server(home.path(), &[], &env).await;
-    let fingerprint = casemate_client::probe_fingerprint(&server.url)
-        .await
-        .unwrap();
-    let anonymous = casemate_client::Client::new(&server.url, Some(&fingerprint)).unwrap();
-    let token = anonymous
-        .token(&TokenRequest::password(
-            "admin",
-            casemate_types::Sensitive::new(casemate_testkit::ADMIN_PASSWORD),
-            None,
-        ))
-        .await
-        .unwrap();
-    let admin = anonymous.with_bearer(token.access_token);
+    let admin = sign_in_admin(&server.url).await;
     admin.create_resource_group("team").await.unwrap();
     admin
         .create_workspace("team", "vision", &Default::default())
