@@ -70,7 +70,7 @@ where
 
 pub fn print(name: &str, figures: &Figures) {
     println!(
-        "{name:<28} {:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   errors {:>4}   RSS {:>6.1} MiB (peak {:.1})",
+        "{name:<38} {:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   errors {:>4}   RSS {:>6.1} MiB (peak {:.1})",
         figures.requests_per_second,
         figures.p50.as_secs_f64() * 1e3,
         figures.p99.as_secs_f64() * 1e3,

@@ -5,6 +5,7 @@
 //! on PATH or named by `MLFLOW_BIN`), against `mlflow server` with its SQLite backend in the
 //! same run.
 
+use crate::backend::Backend;
 use crate::server::{CasemateServer, ChildProcess, find_program, free_port, memory_kib};
 use anyhow::{Context, bail};
 use casemate_client::Client;
@@ -122,9 +123,9 @@ async fn measure(target: &Target) -> anyhow::Result<(f64, f64)> {
     ))
 }
 
-async fn bench_casemate() -> anyhow::Result<Figures> {
+async fn bench_casemate(backend: &Backend) -> anyhow::Result<Figures> {
     let home = tempfile::tempdir()?;
-    let server = CasemateServer::start(home.path())?;
+    let server = CasemateServer::start_on(home.path(), backend.database_url().await.as_deref())?;
     let (admin, token) = server.admin().await?;
     admin.create_resource_group("bench").await?;
     admin
@@ -198,26 +199,36 @@ fn process_tree_rss(root: u32) -> u64 {
 
 fn print(name: &str, figures: &Figures) {
     println!(
-        "{name:<34} log-batch {:>9.0} points/s   log-metric {:>6.0} req/s   RSS {:>6.1} MiB",
+        "{name:<44} log-batch {:>9.0} points/s   log-metric {:>6.0} req/s   RSS {:>6.1} MiB",
         figures.points_per_second,
         figures.requests_per_second,
         figures.rss_kib as f64 / 1024.0
     );
 }
 
-pub async fn run() -> anyhow::Result<()> {
+/// `mlflow [--backend sqlite|postgres]`.
+pub async fn run(args: &[String]) -> anyhow::Result<()> {
+    let backends = Backend::from_args("mlflow", args)?;
     println!(
         "MLflow logging from one client, one connection: log-batch of {BATCH} metrics, then sequential log-metric, {} s each",
         MEASURE.as_secs()
     );
-    let casemate = bench_casemate().await?;
-    print("casemate (TLS, token, audited)", &casemate);
+    let mut casemate = None;
+    for backend in &backends {
+        let figures = bench_casemate(backend).await?;
+        print(
+            &format!("casemate (TLS, token, audited, {})", backend.label()),
+            &figures,
+        );
+        casemate.get_or_insert(figures);
+    }
+    let casemate = casemate.context("no backend was measured")?;
     match find_program("MLFLOW_BIN", "mlflow") {
         Some(mlflow) => {
             let reference = bench_mlflow(&mlflow).await?;
             print("mlflow server (HTTP, SQLite)", &reference);
             println!(
-                "casemate / mlflow: {:.1}x points/s (target at least 100x), {:.1}x req/s (target at least 50x); casemate RSS target under 64 MiB",
+                "casemate (SQLite) / mlflow: {:.1}x points/s (target at least 100x), {:.1}x req/s (target at least 50x); casemate RSS target under 64 MiB",
                 casemate.points_per_second / reference.points_per_second.max(1e-9),
                 casemate.requests_per_second / reference.requests_per_second.max(1e-9),
             );

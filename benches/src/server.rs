@@ -91,17 +91,26 @@ pub struct CasemateServer {
 }
 
 impl CasemateServer {
-    /// Starts `casemate server` and reads its URL and certificate fingerprint from stdout.
+    /// Starts `casemate server` on embedded SQLite.
     pub fn start(home: &Path) -> anyhow::Result<Self> {
-        let mut process = ChildProcess::spawn(
-            Command::new(casemate_binary()?)
-                .args(["server", "--listen", "127.0.0.1:0", "--home"])
-                .arg(home)
-                .env("CASEMATE_ADMIN_PASSWORD", ADMIN_PASSWORD)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null()),
-        )?;
+        Self::start_on(home, None)
+    }
+
+    /// Starts `casemate server`, its metadata in `database_url` when given, and reads its URL
+    /// and certificate fingerprint from stdout.
+    pub fn start_on(home: &Path, database_url: Option<&str>) -> anyhow::Result<Self> {
+        let mut command = Command::new(casemate_binary()?);
+        command
+            .args(["server", "--listen", "127.0.0.1:0", "--home"])
+            .arg(home)
+            .env("CASEMATE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(url) = database_url {
+            command.args(["--database-url", url]);
+        }
+        let mut process = ChildProcess::spawn(&mut command)?;
         let stdout = process.0.stdout.take().context("no stdout")?;
         let (mut url, mut fingerprint) = (String::new(), String::new());
         for line in std::io::BufReader::new(stdout).lines() {
