@@ -40,7 +40,7 @@ pub enum StartError {
     #[error(transparent)]
     Crypto(#[from] casemate_crypto::CryptoError),
     #[error("metadata store: {0}")]
-    Store(#[from] casemate_store::StoreError),
+    Store(casemate_store::StoreError),
     #[error("blob store: {0}")]
     BlobStore(String),
     #[error("TLS: {0}")]
@@ -51,7 +51,21 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error("start-up: {0}")]
-    Service(#[from] error::Error),
+    Service(error::Error),
+}
+
+// Written out rather than `#[from]`, which would also make the inner error the source: the
+// message already carries it, and `{:#}` would print it twice.
+impl From<casemate_store::StoreError> for StartError {
+    fn from(error: casemate_store::StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+impl From<error::Error> for StartError {
+    fn from(error: error::Error) -> Self {
+        Self::Service(error)
+    }
 }
 
 /// A server that is accepting connections.

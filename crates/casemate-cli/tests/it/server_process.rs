@@ -229,6 +229,24 @@ async fn refuses_a_root_key_readable_by_others() {
     );
 }
 
+/// A replica given a root key other than the installation's (here: the file replaced) refuses
+/// to start, saying what every replica needs, and says it once.
+#[tokio::test(flavor = "multi_thread")]
+async fn refuses_a_root_key_that_does_not_open_the_installation() {
+    let home = tempfile::tempdir().unwrap();
+    let (exit, _) = terminate(start_server(home.path(), &[], &[]).await).await;
+    assert!(exit.success());
+    let key = home.path().join("root.key");
+    std::fs::remove_file(&key).unwrap();
+    let stderr = refused_start(home.path(), &[]).await;
+    let needs = "every replica of an installation needs the same root key";
+    assert!(
+        stderr.contains("does not open signing key") && stderr.contains(needs),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches(needs).count(), 1, "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn refuses_unknown_config_keys_and_plain_http_off_loopback() {
     let home = tempfile::tempdir().unwrap();

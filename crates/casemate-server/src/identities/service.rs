@@ -307,6 +307,6 @@ impl Services {
         let principal = self.enabled_principal(chosen.principal_id).await?;
         let lifetime =
             (record.time_limit_seconds - (self.now_unix() - record.submitted_at / 1000)).max(60);
-        self.sign_identity_token(&principal, lifetime)
+        self.sign_identity_token(&principal, lifetime).await
     }
 }

@@ -63,7 +63,9 @@ impl Services {
         {
             let caller = self.authenticate_pat(None, secret).await?;
             let principal = self.enabled_principal(caller.principal_id).await?;
-            let minted = self.sign_identity_token(&principal, REGISTRY_TOKEN_SECONDS)?;
+            let minted = self
+                .sign_identity_token(&principal, REGISTRY_TOKEN_SECONDS)
+                .await?;
             (minted.access_token, minted.expires_in)
         } else if secret.expose().starts_with(opaque::CLIENT_SECRET_PREFIX) {
             let minted = self
@@ -75,7 +77,9 @@ impl Services {
             .starts_with(opaque::REGISTRY_ADMIN_PASSWORD_PREFIX)
         {
             let admin = self.authenticate_registry_admin(username, secret).await?;
-            let minted = self.sign_identity_token(&admin, REGISTRY_TOKEN_SECONDS)?;
+            let minted = self
+                .sign_identity_token(&admin, REGISTRY_TOKEN_SECONDS)
+                .await?;
             (minted.access_token, minted.expires_in)
         } else {
             let caller = self.authenticate_bearer(secret).await?;

@@ -13,7 +13,8 @@ use time::{Duration, OffsetDateTime};
 
 /// Tokens may be presented this long past what their key's window strictly needs (clock skew).
 const SKEW: Duration = Duration::minutes(2);
-/// How often an unknown key id may make this process re-read the keys (another process may have rotated).
+/// How often this process re-reads the keys, for an unknown key id or before signing (another
+/// replica may have rotated).
 const RELOAD_INTERVAL: Duration = Duration::seconds(5);
 
 struct Ring {
@@ -40,10 +41,19 @@ async fn read_ring(
     let Some(active_record) = records.iter().rev().find(|r| r.retired_at.is_none()) else {
         return Ok(None);
     };
-    let secret = root_key.unwrap(
-        &active_record.wrapped_secret,
-        &wrap_context(&active_record.kid),
-    )?;
+    let secret = root_key
+        .unwrap(
+            &active_record.wrapped_secret,
+            &wrap_context(&active_record.kid),
+        )
+        .map_err(|_| {
+            Error::internal(format!(
+                "the root key {} does not open signing key {}: every replica of an installation \
+                 needs the same root key (the same root.key file, or the same HSM key)",
+                root_key.key_id(),
+                active_record.kid
+            ))
+        })?;
     let active = Arc::new(SigningKey::from_secret_bytes(&secret)?);
     let mut verifiers = HashMap::new();
     for record in records.iter() {
@@ -89,8 +99,20 @@ impl SigningKeyRing {
         self.ring.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn active(&self) -> Arc<SigningKey> {
-        self.read().active.clone()
+    /// The key that signs now. Another replica may have rotated: a ring older than a few
+    /// seconds is re-read first, so no replica keeps signing with a key the others retired.
+    pub async fn active(
+        &self,
+        store: &Store,
+        root_key: &dyn KeyProvider,
+        now: OffsetDateTime,
+    ) -> Result<Arc<SigningKey>> {
+        if self.read().loaded_at + RELOAD_INTERVAL <= now
+            && let Some(ring) = read_ring(store, root_key, now).await?
+        {
+            *self.ring.write().unwrap_or_else(|p| p.into_inner()) = ring;
+        }
+        Ok(self.read().active.clone())
     }
 
     /// Makes a new key active; the old one keeps verifying the tokens it signed.
@@ -206,4 +228,81 @@ async fn insert_new_key(
 
 pub fn to_time(unix_seconds: i64) -> Result<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(unix_seconds).map_err(Error::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use casemate_crypto::FileKeyProvider;
+
+    fn settings() -> AuthSettings {
+        AuthSettings {
+            issuer: "https://casemate.test".into(),
+            access_token_ttl_seconds: 3600,
+            session_ttl_seconds: 86_400,
+            require_mfa: false,
+            signing_key_rotation_days: 30,
+        }
+    }
+
+    /// Two replicas' rings over one database: after one rotates, the other signs with the new
+    /// key once its ring is older than the reload interval, and verifies the new key's tokens.
+    #[tokio::test]
+    async fn a_ring_follows_a_rotation_made_by_another_replica() {
+        let home = tempfile::tempdir().unwrap();
+        let store = Store::open(&home.path().join("casemate.db")).await.unwrap();
+        let root_key = FileKeyProvider::load_or_create(&home.path().join("root.key")).unwrap();
+        let start = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let (settings, issuer) = (settings(), "https://casemate.test");
+        let first = SigningKeyRing::load(&store, &root_key, start, &settings)
+            .await
+            .unwrap();
+        let second = SigningKeyRing::load(&store, &root_key, start, &settings)
+            .await
+            .unwrap();
+        let old_kid = second
+            .active(&store, &root_key, start)
+            .await
+            .unwrap()
+            .kid()
+            .to_owned();
+
+        let new_kid = first
+            .rotate(&store, &root_key, start, &settings)
+            .await
+            .unwrap();
+        assert_ne!(new_kid, old_kid);
+        let within_interval = start + RELOAD_INTERVAL - Duration::seconds(1);
+        let kept = second.active(&store, &root_key, within_interval).await;
+        assert_eq!(kept.unwrap().kid(), old_kid);
+
+        let after_interval = start + RELOAD_INTERVAL;
+        let active = second
+            .active(&store, &root_key, after_interval)
+            .await
+            .unwrap();
+        assert_eq!(active.kid(), new_kid);
+        let claims = AccessClaims {
+            iss: issuer.into(),
+            sub: uuid::Uuid::new_v4(),
+            kind: casemate_types::wire::PrincipalKind::User,
+            sid: None,
+            scp: casemate_types::wire::TokenScope::Full,
+            iat: after_interval,
+            nbf: after_interval,
+            exp: after_interval + Duration::minutes(5),
+            jti: uuid::Uuid::new_v4(),
+        };
+        let token = first
+            .active(&store, &root_key, after_interval)
+            .await
+            .unwrap()
+            .sign(&claims)
+            .unwrap();
+        let verified = second
+            .verify(&store, &root_key, &token, issuer, after_interval)
+            .await
+            .unwrap();
+        assert_eq!(verified.jti, claims.jti);
+    }
 }

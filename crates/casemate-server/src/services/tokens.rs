@@ -222,7 +222,9 @@ impl Services {
             .await?
             .filter(|p| p.enabled)
             .ok_or_else(|| refused("principal disabled or deleted"))?;
-        let mut response = self.sign_access_token(&principal, session.id, TokenScope::Full)?;
+        let mut response = self
+            .sign_access_token(&principal, session.id, TokenScope::Full)
+            .await?;
         response.refresh_token = Some(next_credential.token);
         Ok(response)
     }
@@ -255,12 +257,12 @@ impl Services {
         self.store
             .insert_session(&session, refresh_record.as_ref())
             .await?;
-        let mut response = self.sign_access_token(principal, session.id, scope)?;
+        let mut response = self.sign_access_token(principal, session.id, scope).await?;
         response.refresh_token = refresh.map(|credential| credential.token);
         Ok(response)
     }
 
-    fn sign_access_token(
+    async fn sign_access_token(
         &self,
         principal: &PrincipalRecord,
         session_id: Uuid,
@@ -273,9 +275,10 @@ impl Services {
             }
         };
         self.sign_claims(principal, Some(session_id), scope, lifetime)
+            .await
     }
 
-    fn sign_claims(
+    async fn sign_claims(
         &self,
         principal: &PrincipalRecord,
         session_id: Option<Uuid>,
@@ -296,7 +299,11 @@ impl Services {
             exp: now + Duration::seconds(lifetime),
             jti: Uuid::new_v4(),
         };
-        let token = self.signing.active().sign(&claims)?;
+        let token = self
+            .signing
+            .active(&self.store, self.root_key.as_ref(), now)
+            .await?
+            .sign(&claims)?;
         Ok(TokenResponse {
             access_token: Sensitive::new(token),
             token_type: "Bearer".into(),
@@ -308,13 +315,14 @@ impl Services {
 
     /// An access token for a managed identity, with no session, living at most `lifetime`
     /// seconds (and no longer than any access token may).
-    pub(crate) fn sign_identity_token(
+    pub(crate) async fn sign_identity_token(
         &self,
         identity: &PrincipalRecord,
         lifetime: i64,
     ) -> Result<TokenResponse> {
         let lifetime = lifetime.clamp(1, self.settings.access_token_ttl_seconds);
         self.sign_claims(identity, None, TokenScope::Full, lifetime)
+            .await
     }
 
     /// Ends the caller's sign-in session: its access and refresh tokens stop working at once.
