@@ -632,8 +632,8 @@ impl Services {
         })
     }
 
-    /// Start-up: every service comes back. A process a previous server left running is stopped
-    /// first.
+    /// Start-up: every service comes back. A process this replica left running is stopped
+    /// first; one another replica on the same machine started is its own and stays.
     pub async fn recover_web_services(self: &Arc<Self>) -> Result<usize> {
         // A service that never came up stays Failed until it is updated or deleted.
         let records: Vec<WebServiceRecord> = self
@@ -646,6 +646,7 @@ impl Services {
         for record in &records {
             if let Some(pid) = record.pid.and_then(|p| u32::try_from(p).ok())
                 && process_has_environment(pid, &format!("CASEMATE_SERVICE_ID={}", record.id))
+                && process_has_environment(pid, &format!("CASEMATE_REPLICA_ID={}", self.replica.id))
             {
                 kill_process_group(pid);
             }

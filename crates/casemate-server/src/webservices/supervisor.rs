@@ -428,6 +428,10 @@ impl Supervisor {
                 Sensitive::new(definition.id.clone()),
             ),
             (
+                "CASEMATE_REPLICA_ID".into(),
+                Sensitive::new(self.services.replica.id.clone()),
+            ),
+            (
                 "CASEMATE_SERVICE_NAME".into(),
                 Sensitive::new(definition.name.clone()),
             ),
