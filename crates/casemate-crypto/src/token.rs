@@ -196,8 +196,18 @@ pub fn verify<'k>(
     .map_err(|_| TokenError::BadSignature)?;
     let claims: AccessClaims = serde_json::from_str(trusted.payload())
         .map_err(|e| TokenError::BadClaims(e.to_string()))?;
+    check_claims(&claims, issuer, now)?;
+    Ok(claims)
+}
+
+/// The issuer and validity window of claims whose signature was verified.
+pub fn check_claims(
+    claims: &AccessClaims,
+    issuer: &str,
+    now: OffsetDateTime,
+) -> Result<(), TokenError> {
     if claims.iss != issuer {
-        return Err(TokenError::WrongIssuer(claims.iss));
+        return Err(TokenError::WrongIssuer(claims.iss.clone()));
     }
     if now >= claims.exp {
         return Err(TokenError::Expired);
@@ -205,7 +215,7 @@ pub fn verify<'k>(
     if now < claims.nbf {
         return Err(TokenError::NotYetValid);
     }
-    Ok(claims)
+    Ok(())
 }
 
 #[cfg(test)]

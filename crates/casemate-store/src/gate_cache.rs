@@ -1,17 +1,25 @@
-//! The rows the gate reads on every request (sessions, principals, role assignments, custom
-//! roles, personal access tokens, run tokens and whose each run is), kept between changes.
+//! The rows read on every request, kept between changes: what the gate reads (sessions,
+//! principals, role assignments, custom roles, personal access tokens, run tokens and whose each
+//! run is, web services and their tokens), and, for read-only requests, the resources and vault
+//! items handlers read (resources, secrets, secret versions, data keys).
 //!
-//! Triggers count every change to those tables in `installation.gate_generation` (migration
-//! 0007), whoever makes it. `refresh_gate_cache` reads the count, one query per request, and
-//! drops everything kept when it has moved. A row is kept only under the count seen before it
-//! was read, so a read that raced a change is never kept past it. A revocation, a disabled
-//! principal or a removed role assignment therefore takes effect on the next request, as it did
-//! without the cache.
+//! Triggers count every change to those tables, whoever makes it: the gate's tables in
+//! `installation.gate_generation` (migration 0007), resources and vault items in
+//! `installation.resource_generation` (migration 0015). `refresh_gate_cache` reads both counts,
+//! one query per request, and drops what is kept under a count that has moved. A row is kept only
+//! under the counts seen before it was read, so a read that raced a change is never kept past it.
+//! A revocation, a disabled principal, a removed role assignment, a disabled secret version or a
+//! deleted workspace therefore takes effect on the next request, as it did without the cache.
+//!
+//! The resources and vault items are answered from what is kept only inside
+//! [`Store::reading_kept`], which the gate wraps around read-only requests after refreshing: a
+//! background task, or a request that changes what it then reads back, reads the database.
 use crate::backend::on_db;
 
 use crate::{
-    CustomRoleRecord, PatRecord, PrincipalRecord, RoleAssignmentRecord, RunTokenRecord,
-    ServiceTokenRecord, SessionRecord, Store, StoreResult, WebServiceRecord,
+    CustomRoleRecord, DataKeyRecord, PatRecord, PrincipalRecord, ResourceRecord,
+    RoleAssignmentRecord, RunTokenRecord, SecretRecord, SecretVersionRecord, ServiceTokenRecord,
+    SessionRecord, Store, StoreResult, WebServiceRecord,
 };
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -21,7 +29,10 @@ use uuid::Uuid;
 
 /// Past this many rows of one kind, that kind is dropped and read afresh: memory stays bounded
 /// whatever ids clients present.
-const MAX_ROWS_PER_KIND: usize = 10_000;
+pub(crate) const MAX_ROWS_PER_KIND: usize = 10_000;
+/// Secret versions carry their sealed value (up to 25 KiB): fewer are kept, so what is kept
+/// stays a few MiB at most.
+pub(crate) const MAX_SECRET_VERSIONS_KEPT: usize = 256;
 
 /// Whose run a run token belongs to: what the gate needs of the run, none of which changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,20 +41,49 @@ pub struct RunOwner {
     pub submitted_by: Uuid,
 }
 
+/// The two change counts, as last read.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Generations {
+    gate: i64,
+    resources: i64,
+}
+
+tokio::task_local! {
+    /// Set around a read-only request, after the counts were read for it.
+    static READING_KEPT: ();
+}
+
 #[derive(Default)]
-struct Kept {
-    generation: i64,
-    sessions: HashMap<Uuid, Option<SessionRecord>>,
-    principals: HashMap<Uuid, Option<PrincipalRecord>>,
-    assignments: HashMap<Uuid, Vec<RoleAssignmentRecord>>,
+pub(crate) struct Kept {
+    generations: Generations,
+    pub(crate) gate: GateRows,
+    pub(crate) resources: ResourceRows,
+}
+
+#[derive(Default)]
+pub(crate) struct GateRows {
+    pub(crate) sessions: HashMap<Uuid, Option<SessionRecord>>,
+    pub(crate) principals: HashMap<Uuid, Option<PrincipalRecord>>,
+    pub(crate) assignments: HashMap<Uuid, Vec<RoleAssignmentRecord>>,
     /// Keyed by `()`: there is one list, kept the way every other kind is.
-    custom_roles: HashMap<(), Vec<CustomRoleRecord>>,
-    pats: HashMap<Uuid, Option<PatRecord>>,
-    run_tokens: HashMap<Uuid, Option<RunTokenRecord>>,
-    run_owners: HashMap<Uuid, Option<RunOwner>>,
+    pub(crate) custom_roles: HashMap<(), Vec<CustomRoleRecord>>,
+    pub(crate) pats: HashMap<Uuid, Option<PatRecord>>,
+    pub(crate) run_tokens: HashMap<Uuid, Option<RunTokenRecord>>,
+    pub(crate) run_owners: HashMap<Uuid, Option<RunOwner>>,
     /// Keyed by workspace id and service name, both lower-cased.
-    web_services: HashMap<(String, String), Option<WebServiceRecord>>,
-    service_tokens: HashMap<String, Option<ServiceTokenRecord>>,
+    pub(crate) web_services: HashMap<(String, String), Option<WebServiceRecord>>,
+    pub(crate) service_tokens: HashMap<String, Option<ServiceTokenRecord>>,
+}
+
+#[derive(Default)]
+pub(crate) struct ResourceRows {
+    pub(crate) resources: HashMap<String, Option<ResourceRecord>>,
+    /// Keyed by vault id and secret name.
+    pub(crate) secrets: HashMap<(String, String), Option<SecretRecord>>,
+    /// Keyed by vault id, secret name and version (`None`: the latest).
+    pub(crate) secret_versions:
+        HashMap<(String, String, Option<String>), Option<SecretVersionRecord>>,
+    pub(crate) data_keys: HashMap<String, Option<DataKeyRecord>>,
 }
 
 #[derive(Default)]
@@ -51,6 +91,11 @@ pub(crate) struct GateCache {
     kept: Mutex<Kept>,
     hits: AtomicU64,
     misses: AtomicU64,
+    /// One read of the counts at a time; requests that arrived before it began share it.
+    reading: tokio::sync::Mutex<()>,
+    /// How many reads of the counts have begun, and the number of the last one that finished.
+    reads_begun: AtomicU64,
+    last_read_finished: AtomicU64,
 }
 
 /// How often the gate's reads were answered from what was kept, since the process started.
@@ -64,7 +109,7 @@ pub struct GateCacheCounts {
 impl std::fmt::Debug for GateCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GateCache")
-            .field("generation", &self.kept().generation)
+            .field("generations", &self.kept().generations)
             .finish_non_exhaustive()
     }
 }
@@ -83,24 +128,74 @@ impl Store {
         }
     }
 
-    /// Reads the change count; if it has moved since the last request, drops every kept row.
+    /// Reads the change counts; drops every kept row under a count that has moved.
+    ///
+    /// Concurrent requests share reads as group commit shares syncs: a request waits for the
+    /// read in progress, then is answered by the next read, which began after it arrived, so
+    /// it sees every change committed before it arrived. One read serves a whole queue.
     pub async fn refresh_gate_cache(&self) -> StoreResult<()> {
+        let cache = &self.gate_cache;
+        let arrived_after = cache.reads_begun.load(Ordering::SeqCst);
+        let _reading = cache.reading.lock().await;
+        if cache.last_read_finished.load(Ordering::SeqCst) > arrived_after {
+            return Ok(());
+        }
+        let read = cache.reads_begun.fetch_add(1, Ordering::SeqCst) + 1;
+        self.read_change_counts().await?;
+        cache.last_read_finished.store(read, Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn read_change_counts(&self) -> StoreResult<()> {
         on_db!(self, |pool, durable| {
-            let generation: i64 = sqlx::query_scalar(
-                "SELECT CAST(value AS BIGINT) FROM installation WHERE key = 'gate_generation'",
+            let counts: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT key, CAST(value AS BIGINT) FROM installation \
+                 WHERE key IN ('gate_generation', 'resource_generation')",
             )
-            .fetch_one(pool)
+            .fetch_all(pool)
             .await?;
+            let count = |key: &str| {
+                counts
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map_or(0, |(_, value)| *value)
+            };
+            let (gate, resources) = (count("gate_generation"), count("resource_generation"));
             let mut kept = self.gate_cache.kept();
-            // A slower request's older count never takes the cache back.
-            if generation > kept.generation {
-                *kept = Kept {
-                    generation,
-                    ..Kept::default()
-                };
+            // Counts only grow; a smaller one would be a database restored from a backup, and
+            // dropping what is kept is right then too.
+            if gate != kept.generations.gate {
+                kept.generations.gate = gate;
+                kept.gate = GateRows::default();
+            }
+            if resources != kept.generations.resources {
+                kept.generations.resources = resources;
+                kept.resources = ResourceRows::default();
             }
             Ok(())
         })
+    }
+
+    /// Runs `work` (a read-only request, after [`Store::refresh_gate_cache`]) with resources and
+    /// vault items answered from what is kept.
+    pub async fn reading_kept<F: Future>(work: F) -> F::Output {
+        READING_KEPT.scope((), work).await
+    }
+
+    /// `read` answered from what is kept when inside [`Store::reading_kept`], else as is.
+    /// Keys are lower-cased ids and names where the tables compare them without case.
+    pub(crate) async fn kept_when_reading<K: Eq + Hash, V: Clone>(
+        &self,
+        rows: fn(&mut Kept) -> &mut HashMap<K, V>,
+        limit: usize,
+        key: K,
+        read: impl Future<Output = StoreResult<V>>,
+    ) -> StoreResult<V> {
+        if READING_KEPT.try_with(|()| ()).is_ok() {
+            self.kept_under_counts(rows, limit, key, read).await
+        } else {
+            read.await
+        }
     }
 
     async fn gate_cached<K: Eq + Hash, V: Clone>(
@@ -109,20 +204,31 @@ impl Store {
         key: K,
         read: impl Future<Output = StoreResult<V>>,
     ) -> StoreResult<V> {
-        let generation = {
+        self.kept_under_counts(rows, MAX_ROWS_PER_KIND, key, read)
+            .await
+    }
+
+    async fn kept_under_counts<K: Eq + Hash, V: Clone>(
+        &self,
+        rows: fn(&mut Kept) -> &mut HashMap<K, V>,
+        limit: usize,
+        key: K,
+        read: impl Future<Output = StoreResult<V>>,
+    ) -> StoreResult<V> {
+        let generations = {
             let mut kept = self.gate_cache.kept();
             if let Some(value) = rows(&mut kept).get(&key) {
                 self.gate_cache.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(value.clone());
             }
             self.gate_cache.misses.fetch_add(1, Ordering::Relaxed);
-            kept.generation
+            kept.generations
         };
         let value = read.await?;
         let mut kept = self.gate_cache.kept();
-        if kept.generation == generation {
+        if kept.generations == generations {
             let rows = rows(&mut kept);
-            if rows.len() >= MAX_ROWS_PER_KIND {
+            if rows.len() >= limit {
                 rows.clear();
             }
             rows.insert(key, value.clone());
@@ -131,12 +237,12 @@ impl Store {
     }
 
     pub async fn session_for_gate(&self, id: Uuid) -> StoreResult<Option<SessionRecord>> {
-        self.gate_cached(|k| &mut k.sessions, id, self.session(id))
+        self.gate_cached(|k| &mut k.gate.sessions, id, self.session(id))
             .await
     }
 
     pub async fn principal_for_gate(&self, id: Uuid) -> StoreResult<Option<PrincipalRecord>> {
-        self.gate_cached(|k| &mut k.principals, id, self.principal_by_id(id))
+        self.gate_cached(|k| &mut k.gate.principals, id, self.principal_row(id))
             .await
     }
 
@@ -145,7 +251,7 @@ impl Store {
         principal_id: Uuid,
     ) -> StoreResult<Vec<RoleAssignmentRecord>> {
         self.gate_cached(
-            |k| &mut k.assignments,
+            |k| &mut k.gate.assignments,
             principal_id,
             self.role_assignments_for(principal_id),
         )
@@ -153,21 +259,22 @@ impl Store {
     }
 
     pub async fn custom_roles_for_gate(&self) -> StoreResult<Vec<CustomRoleRecord>> {
-        self.gate_cached(|k| &mut k.custom_roles, (), self.custom_roles())
+        self.gate_cached(|k| &mut k.gate.custom_roles, (), self.custom_roles())
             .await
     }
 
     pub async fn pat_for_gate(&self, id: Uuid) -> StoreResult<Option<PatRecord>> {
-        self.gate_cached(|k| &mut k.pats, id, self.pat(id)).await
+        self.gate_cached(|k| &mut k.gate.pats, id, self.pat(id))
+            .await
     }
 
     pub async fn run_token_for_gate(&self, id: Uuid) -> StoreResult<Option<RunTokenRecord>> {
-        self.gate_cached(|k| &mut k.run_tokens, id, self.run_token(id))
+        self.gate_cached(|k| &mut k.gate.run_tokens, id, self.run_token(id))
             .await
     }
 
     pub async fn run_owner_for_gate(&self, run_id: Uuid) -> StoreResult<Option<RunOwner>> {
-        self.gate_cached(|k| &mut k.run_owners, run_id, async {
+        self.gate_cached(|k| &mut k.gate.run_owners, run_id, async {
             Ok(self.run(run_id).await?.map(|run| RunOwner {
                 workspace_id: run.workspace_id,
                 submitted_by: run.submitted_by,
@@ -183,7 +290,7 @@ impl Store {
     ) -> StoreResult<Option<WebServiceRecord>> {
         let key = (workspace_id.to_ascii_lowercase(), name.to_ascii_lowercase());
         self.gate_cached(
-            |k| &mut k.web_services,
+            |k| &mut k.gate.web_services,
             key,
             self.web_service(workspace_id, name),
         )
@@ -195,7 +302,7 @@ impl Store {
         id: &str,
     ) -> StoreResult<Option<ServiceTokenRecord>> {
         self.gate_cached(
-            |k| &mut k.service_tokens,
+            |k| &mut k.gate.service_tokens,
             id.to_owned(),
             self.service_token(id),
         )

@@ -39,6 +39,16 @@ impl Store {
     }
 
     pub async fn principal_by_id(&self, id: Uuid) -> StoreResult<Option<PrincipalRecord>> {
+        self.kept_when_reading(
+            |k| &mut k.gate.principals,
+            crate::gate_cache::MAX_ROWS_PER_KIND,
+            id,
+            self.principal_row(id),
+        )
+        .await
+    }
+
+    pub(crate) async fn principal_row(&self, id: Uuid) -> StoreResult<Option<PrincipalRecord>> {
         on_db!(self, |pool, durable| {
             let row = sqlx::query(select_principals!("WHERE id = $1"))
                 .bind(id.to_string())

@@ -101,6 +101,16 @@ impl Store {
     }
 
     pub async fn resource(&self, id: &str) -> StoreResult<Option<ResourceRecord>> {
+        self.kept_when_reading(
+            |k| &mut k.resources.resources,
+            crate::gate_cache::MAX_ROWS_PER_KIND,
+            id.to_ascii_lowercase(),
+            self.resource_row(id),
+        )
+        .await
+    }
+
+    async fn resource_row(&self, id: &str) -> StoreResult<Option<ResourceRecord>> {
         on_db!(self, |pool, durable| {
             let row = sqlx::query("SELECT * FROM resources WHERE id = $1")
                 .bind(id)

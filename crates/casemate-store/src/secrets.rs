@@ -100,6 +100,16 @@ impl Store {
     }
 
     pub async fn data_key(&self, id: &str) -> StoreResult<Option<DataKeyRecord>> {
+        self.kept_when_reading(
+            |k| &mut k.resources.data_keys,
+            crate::gate_cache::MAX_ROWS_PER_KIND,
+            id.to_owned(),
+            self.data_key_row(id),
+        )
+        .await
+    }
+
+    async fn data_key_row(&self, id: &str) -> StoreResult<Option<DataKeyRecord>> {
         on_db!(self, |pool, durable| {
             let row = sqlx::query("SELECT * FROM data_keys WHERE id = $1")
                 .bind(id)
@@ -157,6 +167,16 @@ impl Store {
     }
 
     pub async fn secret(&self, vault: &str, name: &str) -> StoreResult<Option<SecretRecord>> {
+        self.kept_when_reading(
+            |k| &mut k.resources.secrets,
+            crate::gate_cache::MAX_ROWS_PER_KIND,
+            (vault.to_ascii_lowercase(), name.to_ascii_lowercase()),
+            self.secret_row(vault, name),
+        )
+        .await
+    }
+
+    async fn secret_row(&self, vault: &str, name: &str) -> StoreResult<Option<SecretRecord>> {
         on_db!(self, |pool, durable| {
             let row = sqlx::query("SELECT * FROM secrets WHERE vault = $1 AND name = $2")
                 .bind(vault)
@@ -222,6 +242,25 @@ impl Store {
 
     /// A given version, or the latest with `None`.
     pub async fn secret_version(
+        &self,
+        vault: &str,
+        name: &str,
+        version: Option<&str>,
+    ) -> StoreResult<Option<SecretVersionRecord>> {
+        self.kept_when_reading(
+            |k| &mut k.resources.secret_versions,
+            crate::gate_cache::MAX_SECRET_VERSIONS_KEPT,
+            (
+                vault.to_ascii_lowercase(),
+                name.to_ascii_lowercase(),
+                version.map(str::to_owned),
+            ),
+            self.secret_version_row(vault, name, version),
+        )
+        .await
+    }
+
+    async fn secret_version_row(
         &self,
         vault: &str,
         name: &str,

@@ -4,18 +4,30 @@ use uuid::Uuid;
 /// A fresh store: SQLite in a temporary directory, or, with `CASEMATE_TEST_DATABASE_URL` set
 /// (`.ci/run` sets it for its PostgreSQL pass), a new database on that PostgreSQL server.
 async fn open_temp() -> (tempfile::TempDir, Store) {
+    let (dir, store, _) = open_temp_twice().await;
+    (dir, store)
+}
+
+/// Two stores on one new database, as two processes (replicas) would open it.
+async fn open_temp_twice() -> (tempfile::TempDir, Store, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = match std::env::var("CASEMATE_TEST_DATABASE_URL") {
+    match std::env::var("CASEMATE_TEST_DATABASE_URL") {
         Ok(admin) => {
             let name = format!("casemate_store_{}", Uuid::new_v4().simple());
             let url = Store::create_postgres_database(&admin, &name)
                 .await
                 .unwrap();
-            Store::open_postgres(&url).await.unwrap()
+            let first = Store::open_postgres(&url).await.unwrap();
+            let second = Store::open_postgres(&url).await.unwrap();
+            (dir, first, second)
         }
-        Err(_) => Store::open(&dir.path().join("casemate.db")).await.unwrap(),
-    };
-    (dir, store)
+        Err(_) => {
+            let path = dir.path().join("casemate.db");
+            let first = Store::open(&path).await.unwrap();
+            let second = Store::open(&path).await.unwrap();
+            (dir, first, second)
+        }
+    }
 }
 
 fn user(name: &str) -> PrincipalRecord {
@@ -423,4 +435,118 @@ async fn leases_decide_whose_runs_are_orphaned_and_each_is_ended_once() {
     );
     store.remove_replica("c").await.unwrap();
     assert!(store.replica("c").await.unwrap().is_none());
+}
+
+/// What a read-only request reads of resources and secrets is kept until the change counts move,
+/// whoever moved them: here another store on the same database, as another replica would.
+#[tokio::test]
+async fn kept_resources_and_secrets_follow_another_processs_changes() {
+    let (_dir, store, other) = open_temp_twice().await;
+    let id = "/resourceGroups/g/workspaces/w";
+    let workspace = ResourceRecord {
+        id: id.into(),
+        kind: "workspaces".into(),
+        parent: None,
+        name: "w".into(),
+        properties: r#"{"v":1}"#.into(),
+        created_at: 1,
+        created_by: "test".into(),
+    };
+    store.insert_resource(&workspace).await.unwrap();
+    store
+        .insert_data_key(&DataKeyRecord {
+            id: "dk".into(),
+            owner: id.into(),
+            wrapped: vec![1; 40],
+            wrapping_key: "root".into(),
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+    let version = SecretVersionRecord {
+        vault: "/resourceGroups/g/vaults/v".into(),
+        name: "db-password".into(),
+        version: "v1".into(),
+        seq: 0,
+        ciphertext: vec![2; 48],
+        data_key: "dk".into(),
+        enabled: true,
+        not_before: None,
+        expires: None,
+        content_type: None,
+        tags: "{}".into(),
+        created_at: 1,
+        updated_at: 1,
+    };
+    store.add_secret_version(&version).await.unwrap();
+    let read = || async {
+        let properties = store.resource(id).await.unwrap().unwrap().properties;
+        let upper = store.resource(&id.to_uppercase()).await.unwrap().unwrap();
+        assert_eq!(upper.properties, properties, "ids compare without case");
+        let enabled = store
+            .secret_version(&version.vault, "DB-Password", None)
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled;
+        (properties, enabled)
+    };
+    let request = || async {
+        store.refresh_gate_cache().await.unwrap();
+        Store::reading_kept(read()).await
+    };
+    let request_for = |id: &str| {
+        let id = id.to_owned();
+        let store = &store;
+        async move {
+            store.refresh_gate_cache().await.unwrap();
+            Store::reading_kept(store.resource(&id)).await.unwrap()
+        }
+    };
+    assert_eq!(request().await, (r#"{"v":1}"#.to_owned(), true));
+
+    other
+        .update_resource_properties(id, r#"{"v":2}"#)
+        .await
+        .unwrap();
+    let disable = SecretAttributeChange {
+        enabled: Some(false),
+        not_before: None,
+        expires: None,
+        content_type: None,
+        tags: None,
+    };
+    other
+        .update_secret_version(&version.vault, &version.name, "v1", &disable, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        Store::reading_kept(read()).await,
+        (r#"{"v":1}"#.to_owned(), true),
+        "within one request, what was kept under its counts"
+    );
+    assert_eq!(
+        read().await,
+        (r#"{"v":2}"#.to_owned(), false),
+        "outside a read-only request, the database"
+    );
+    assert_eq!(
+        request().await,
+        (r#"{"v":2}"#.to_owned(), false),
+        "the next request sees the change"
+    );
+
+    let group = ResourceRecord {
+        id: "/resourceGroups/g".into(),
+        kind: "resourceGroups".into(),
+        name: "g".into(),
+        ..workspace.clone()
+    };
+    store.insert_resource(&group).await.unwrap();
+    assert!(request_for(&group.id).await.is_some());
+    other
+        .delete_resources(std::slice::from_ref(&group.id), &[])
+        .await
+        .unwrap();
+    assert!(request_for(&group.id).await.is_none(), "a deletion counts");
 }

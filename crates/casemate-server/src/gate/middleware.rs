@@ -388,7 +388,11 @@ async fn admit(
         return unavailable.into_response();
     }
     request.extensions_mut().insert(caller.clone());
-    let response = next.run(request).await;
+    let response = if changes_state {
+        next.run(request).await
+    } else {
+        Services::reading_kept(next.run(request)).await
+    };
     let status = response.status();
     let outcome = if status.is_client_error() || status.is_server_error() {
         Outcome::Failed

@@ -141,6 +141,12 @@ impl Services {
         Ok(self.store.refresh_gate_cache().await?)
     }
 
+    /// Runs a read-only request's handler with resources and vault items read as kept under the
+    /// counts [`Services::refresh_gate_cache`] just read.
+    pub async fn reading_kept<F: Future>(work: F) -> F::Output {
+        casemate_store::Store::reading_kept(work).await
+    }
+
     pub(crate) async fn enabled_principal(&self, id: Uuid) -> Result<PrincipalRecord> {
         match self.store.principal_for_gate(id).await? {
             Some(principal) if principal.enabled => Ok(principal),

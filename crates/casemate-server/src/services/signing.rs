@@ -8,7 +8,7 @@ use casemate_crypto::token::{AccessClaims, SigningKey, TokenError, VerifyingKey}
 use casemate_store::{SigningKeyRecord, Store};
 use casemate_types::wire::{PublicKey, PublicKeySet, SigningKeyStatus};
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use time::{Duration, OffsetDateTime};
 
 /// Tokens may be presented this long past what their key's window strictly needs (clock skew).
@@ -24,8 +24,17 @@ struct Ring {
     loaded_at: OffsetDateTime,
 }
 
+/// Past this many, the tokens already verified are forgotten and verified again.
+const MAX_VERIFIED: usize = 10_000;
+
 pub struct SigningKeyRing {
     ring: RwLock<Ring>,
+    /// Tokens whose signature this process has checked, by the SHA-256 of the token (never the
+    /// token itself), with the key that signed them and their claims: a client presents the same
+    /// token on every request until it expires, and an Ed25519 check is most of a request's CPU.
+    /// The key must still be in the ring with its window open, and the claims are checked
+    /// against the clock, on every use.
+    verified: Mutex<HashMap<[u8; 32], (String, AccessClaims)>>,
 }
 
 fn wrap_context(kid: &str) -> Vec<u8> {
@@ -87,6 +96,7 @@ impl SigningKeyRing {
         };
         let this = Self {
             ring: RwLock::new(ring),
+            verified: Mutex::new(HashMap::new()),
         };
         let age = now.unix_timestamp() - this.read().active_created_at;
         if age >= settings.signing_key_rotation_days * 86_400 {
@@ -161,7 +171,7 @@ impl SigningKeyRing {
         now: OffsetDateTime,
     ) -> Result<AccessClaims, TokenError> {
         let ring = self.read();
-        casemate_crypto::token::verify(token, issuer, now, |kid| {
+        let trusted = |kid: &str| {
             ring.verifiers
                 .get(kid)
                 .filter(|(_, record)| {
@@ -170,7 +180,27 @@ impl SigningKeyRing {
                         .is_none_or(|until| now.unix_timestamp() < until)
                 })
                 .map(|(verifier, _)| verifier)
-        })
+        };
+        let digest = casemate_crypto::sha256(token.as_bytes());
+        let seen = self.verified().get(&digest).cloned();
+        if let Some((kid, claims)) = seen
+            && trusted(&kid).is_some()
+        {
+            casemate_crypto::token::check_claims(&claims, issuer, now)?;
+            return Ok(claims);
+        }
+        let claims = casemate_crypto::token::verify(token, issuer, now, trusted)?;
+        let kid = casemate_crypto::token::token_kid(token)?;
+        let mut verified = self.verified();
+        if verified.len() >= MAX_VERIFIED {
+            verified.clear();
+        }
+        verified.insert(digest, (kid, claims.clone()));
+        Ok(claims)
+    }
+
+    fn verified(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], (String, AccessClaims)>> {
+        self.verified.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn public_key_set(&self, issuer: &str, now: OffsetDateTime) -> Result<PublicKeySet> {
@@ -304,5 +334,73 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(verified.jti, claims.jti);
+    }
+
+    /// A token verified once is not trusted past its expiry, nor past its key's window, nor
+    /// for another token that differs in one character.
+    #[tokio::test]
+    async fn a_verified_token_is_checked_again_on_every_use() {
+        let home = tempfile::tempdir().unwrap();
+        let store = Store::open(&home.path().join("casemate.db")).await.unwrap();
+        let root_key = FileKeyProvider::load_or_create(&home.path().join("root.key")).unwrap();
+        let start = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let (settings, issuer) = (settings(), "https://casemate.test");
+        let ring = SigningKeyRing::load(&store, &root_key, start, &settings)
+            .await
+            .unwrap();
+        let claims = |exp: OffsetDateTime| AccessClaims {
+            iss: issuer.into(),
+            sub: uuid::Uuid::new_v4(),
+            kind: casemate_types::wire::PrincipalKind::User,
+            sid: None,
+            scp: casemate_types::wire::TokenScope::Full,
+            iat: start,
+            nbf: start,
+            exp,
+            jti: uuid::Uuid::new_v4(),
+        };
+        let key = ring.active(&store, &root_key, start).await.unwrap();
+        let short = key.sign(&claims(start + Duration::minutes(5))).unwrap();
+        let long = key.sign(&claims(start + Duration::hours(3))).unwrap();
+        for token in [&short, &long] {
+            ring.verify(&store, &root_key, token, issuer, start)
+                .await
+                .unwrap();
+        }
+
+        let expired = ring
+            .verify(
+                &store,
+                &root_key,
+                &short,
+                issuer,
+                start + Duration::minutes(5),
+            )
+            .await;
+        assert_eq!(expired.unwrap_err(), TokenError::Expired);
+        let other_issuer = ring
+            .verify(&store, &root_key, &short, "https://elsewhere.test", start)
+            .await;
+        assert!(matches!(other_issuer, Err(TokenError::WrongIssuer(_))));
+        let mut tampered = short.clone().into_bytes();
+        let middle = tampered.len() / 2;
+        tampered[middle] = if tampered[middle] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        let refused = ring
+            .verify(&store, &root_key, &tampered, issuer, start)
+            .await;
+        assert!(refused.is_err(), "a changed token is verified afresh");
+
+        ring.rotate(&store, &root_key, start, &settings)
+            .await
+            .unwrap();
+        let window_closed = start + Duration::seconds(settings.access_token_ttl_seconds) + SKEW;
+        let retired = ring
+            .verify(&store, &root_key, &long, issuer, window_closed)
+            .await;
+        assert!(
+            matches!(retired, Err(TokenError::UnknownKey(_))),
+            "{retired:?}"
+        );
     }
 }
