@@ -3,6 +3,7 @@
 pub mod api;
 pub mod blob_store;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod gate;
 pub mod identities;

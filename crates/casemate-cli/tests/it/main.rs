@@ -28,6 +28,7 @@ mod activity;
 mod artifacts;
 mod blob_s3;
 mod cli;
+mod console;
 mod gate;
 mod hardening;
 mod hsm;

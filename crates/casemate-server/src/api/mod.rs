@@ -12,6 +12,7 @@ mod resources;
 mod runs;
 mod vault;
 
+use crate::console;
 use crate::error::Error;
 use crate::gate;
 use crate::identities;
@@ -39,6 +40,14 @@ struct ApiDoc;
 pub fn routes() -> OpenApiRouter<Arc<Services>> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::health))
+        .routes(routes!(console::api::page))
+        .routes(routes!(console::api::file))
+        .routes(routes!(
+            console::api::sign_in,
+            console::api::show,
+            console::api::sign_out
+        ))
+        .routes(routes!(console::api::refresh))
         .routes(routes!(auth::openapi))
         .routes(routes!(auth::public_keys))
         .routes(routes!(auth::token))

@@ -4,9 +4,9 @@ use super::BodyLimit;
 use crate::error::Error;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
-use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use casemate_types::error::without_value;
 use serde::de::DeserializeOwned;
 
@@ -15,8 +15,11 @@ use serde::de::DeserializeOwned;
 pub struct ApiJson<T>(pub T);
 
 fn content_type(request: &Request) -> String {
-    request
-        .headers()
+    content_type_of(request.headers())
+}
+
+fn content_type_of(headers: &HeaderMap) -> String {
+    headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(|v| {
@@ -31,6 +34,16 @@ fn content_type(request: &Request) -> String {
 
 fn is_json(content_type: &str) -> bool {
     content_type == "application/json" || content_type.ends_with("+json")
+}
+
+/// Refuses a request whose body is not declared JSON: also what keeps a cross-site HTML form
+/// (which cannot send that type without a CORS preflight, never granted) out of a route.
+pub fn require_json(headers: &HeaderMap) -> Result<(), Error> {
+    if is_json(&content_type_of(headers)) {
+        Ok(())
+    } else {
+        Err(Error::invalid("content-type", "must be application/json"))
+    }
 }
 
 async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, Error> {
@@ -108,9 +121,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Error;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_json(&content_type(&request)) {
-            return Err(Error::invalid("content-type", "must be application/json"));
-        }
+        require_json(request.headers())?;
         let bytes = read_body(request, state).await?;
         decode_json(&bytes).map(ApiJson)
     }

@@ -1,3 +1,4 @@
+use super::session_cookie;
 use super::table::{self, Access};
 use super::{AnsweredRoute, BodyLimit, ClientAddress, RequestId};
 use crate::error::Error;
@@ -81,14 +82,24 @@ pub async fn request_context(
 
 pub(super) enum Presented {
     Bearer(Sensitive),
-    Basic { username: String, secret: Sensitive },
+    /// The web console's access token, from its HttpOnly cookie.
+    SessionCookie(Sensitive),
+    Basic {
+        username: String,
+        secret: Sensitive,
+    },
 }
 
 pub(super) fn presented_credential(
     headers: &axum::http::HeaderMap,
 ) -> Result<Option<Presented>, Error> {
+    // An Authorization header wins over the console's cookie: a script client is never
+    // mistaken for a browser session (and so never needs the CSRF token).
     let Some(value) = headers.get(AUTHORIZATION) else {
-        return Ok(None);
+        return Ok(
+            session_cookie::cookie(headers, session_cookie::ACCESS_COOKIE)
+                .map(Presented::SessionCookie),
+        );
     };
     let value = value
         .to_str()
@@ -125,7 +136,9 @@ async fn authenticate(
 ) -> Result<Caller, Error> {
     match presented? {
         None => Err(Error::unauthenticated("no credential presented")),
-        Some(Presented::Bearer(token)) => services.authenticate_bearer(&token).await,
+        Some(Presented::Bearer(token) | Presented::SessionCookie(token)) => {
+            services.authenticate_bearer(&token).await
+        }
         // Basic carries a personal access token, never a password: no password hashing per request.
         Some(Presented::Basic { username, secret }) => {
             services.authenticate_pat(Some(&username), &secret).await
@@ -348,6 +361,10 @@ async fn admit(
         return error.into_response();
     }
     let presented = presented_credential(request.headers());
+    let cookie_token = match &presented {
+        Ok(Some(Presented::SessionCookie(token))) => Some(token.clone()),
+        _ => None,
+    };
     let caller = match authenticate(services, presented).await {
         Ok(caller) => caller,
         Err(error) => return refuse_unauthenticated(&audit, client_address, error).await,
@@ -357,6 +374,22 @@ async fn admit(
         Ok(scope) => scope,
         Err(error) => return error.into_response(),
     };
+    let changes_state = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if changes_state
+        && let Some(token) = &cookie_token
+        && !session_cookie::carries_csrf_token(request.headers(), token)
+    {
+        return audit
+            .deny(
+                Error::ForbiddenOther(format!(
+                    "a request signed in by the console's cookie that may change state must carry \
+                     the session's {} header",
+                    session_cookie::CSRF_HEADER
+                )),
+                "",
+            )
+            .await;
+    }
     if caller.token_scope() == TokenScope::MfaEnrollment && !enrollment_ok {
         return audit
             .deny(Error::ForbiddenOther(
@@ -381,7 +414,6 @@ async fn admit(
     }
     // A request that may change something is recorded before it runs, so that if the log cannot
     // be written nothing happens.
-    let changes_state = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
     if changes_state
         && let Err(unavailable) = audit.record(Outcome::Started, 0, String::new()).await
     {

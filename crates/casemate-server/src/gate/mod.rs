@@ -4,6 +4,7 @@
 pub mod extract;
 mod middleware;
 mod scoring;
+pub mod session_cookie;
 pub mod table;
 
 pub use middleware::{RequestContext, gate, request_context};

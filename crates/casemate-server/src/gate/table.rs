@@ -111,6 +111,12 @@ const fn scoring(path: &'static str) -> RouteRule {
 
 pub const ROUTES: &[RouteRule] = &[
     public("GET", "/health"),
+    public("GET", "/"),
+    public("GET", "/console/{file}"),
+    public("POST", "/console/session"),
+    public("POST", "/console/session/refresh"),
+    enrolling("GET", "/console/session", "console/session/read"),
+    enrolling("DELETE", "/console/session", "console/session/delete"),
     public("GET", "/openapi.json"),
     public("GET", "/.well-known/casemate-keys"),
     public("POST", "/oauth2/token"),

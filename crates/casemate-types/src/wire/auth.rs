@@ -191,3 +191,28 @@ pub struct Health {
     pub status: String,
     pub version: String,
 }
+
+/// `POST /console/session`: the web console's password sign-in. The session it opens lives in
+/// HttpOnly cookies, never in what the page's script can read.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSignIn {
+    pub username: String,
+    pub password: Sensitive,
+    /// The current TOTP code, for users with a second factor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp: Option<Sensitive>,
+}
+
+/// The console's session as its page sees it: who is signed in, and the value every
+/// state-changing request must carry in `x-csrf-token`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConsoleSession {
+    pub name: String,
+    pub display_name: String,
+    pub object_id: Uuid,
+    pub scope: TokenScope,
+    pub csrf_token: String,
+    /// Seconds until the access token in the cookie expires; the page refreshes before then.
+    pub expires_in: i64,
+}
