@@ -268,11 +268,19 @@ async fn refresh_renews_the_cookies_and_sign_out_ends_the_session() {
     );
 }
 
+/// (case, headers, body, the field the refusal must name)
+type SignInCase = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    &'static str,
+);
+
 #[tokio::test(flavor = "multi_thread")]
 async fn console_sign_in_refuses_bad_input_naming_the_field() {
     let server = TestServer::start().await;
     let client = server.anonymous();
-    let cases: [(&str, &[(&str, &str)], &str, &str); 5] = [
+    let cases: [SignInCase; 5] = [
         (
             "form-encoded",
             &[("content-type", "application/x-www-form-urlencoded")],
