@@ -36,7 +36,7 @@ struct Session {
     csrf: String,
 }
 
-async fn sign_in(client: &Client) -> Session {
+async fn sign_in_response(client: &Client) -> RawResponse {
     let body = serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD});
     let response = client
         .raw(
@@ -53,6 +53,11 @@ async fn sign_in(client: &Client) -> Session {
         "{}",
         String::from_utf8_lossy(&response.body)
     );
+    response
+}
+
+async fn sign_in(client: &Client) -> Session {
+    let response = sign_in_response(client).await;
     let cookies = set_cookies(&response);
     let session = body_json(&response);
     Session {
@@ -66,17 +71,7 @@ async fn sign_in(client: &Client) -> Session {
 async fn the_session_cookies_are_http_only_secure_strict_and_kept_from_the_page() {
     let server = TestServer::start().await;
     let client = server.anonymous();
-    let body = serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD});
-    let response = client
-        .raw(
-            "POST",
-            "/console/session",
-            &[JSON],
-            body.to_string().into_bytes(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.status, 200);
+    let response = sign_in_response(&client).await;
     let cookies = set_cookies(&response);
     assert_eq!(cookies.len(), 2, "{cookies:?}");
     for cookie in &cookies {
