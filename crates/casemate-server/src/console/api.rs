@@ -117,8 +117,10 @@ async fn opened_session(services: &Services, tokens: TokenResponse) -> ApiResult
 fn with_cookies(body: impl IntoResponse, cookies: Vec<String>) -> ApiResult<Response> {
     let mut response = ([(CACHE_CONTROL, "no-store")], body).into_response();
     for cookie in cookies {
-        let value = HeaderValue::from_str(&cookie)
+        let mut value = HeaderValue::from_str(&cookie)
             .map_err(|_| Error::internal("a session token is not a valid cookie value"))?;
+        // The value is a token: kept out of any Debug of the headers.
+        value.set_sensitive(true);
         response.headers_mut().append(SET_COOKIE, value);
     }
     Ok(response)

@@ -30,6 +30,17 @@ fn cookie_pair(cookies: &[String], name: &str) -> String {
         .to_owned()
 }
 
+/// One request, as a browser would make it: no Authorization header, only what `headers` carry.
+async fn send(
+    client: &Client,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> RawResponse {
+    client.raw(method, path, headers, body).await.unwrap()
+}
+
 struct Session {
     access: String,
     refresh: String,
@@ -38,15 +49,14 @@ struct Session {
 
 async fn sign_in_response(client: &Client) -> RawResponse {
     let body = serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD});
-    let response = client
-        .raw(
-            "POST",
-            "/console/session",
-            &[JSON],
-            body.to_string().into_bytes(),
-        )
-        .await
-        .unwrap();
+    let response = send(
+        client,
+        "POST",
+        "/console/session",
+        &[JSON],
+        body.to_string().into_bytes(),
+    )
+    .await;
     assert_eq!(
         response.status,
         200,
@@ -111,23 +121,14 @@ async fn a_cookie_request_that_changes_state_needs_the_csrf_token_and_refusals_a
     let cookie = ("cookie", session.access.as_str());
 
     // Reading needs only the cookie.
-    let read = client
-        .raw("GET", "/resourceGroups", &[cookie], vec![])
-        .await
-        .unwrap();
+    let read = send(&client, "GET", "/resourceGroups", &[cookie], vec![]).await;
     assert_eq!(read.status, 200);
-    let shown = client
-        .raw("GET", "/console/session", &[cookie], vec![])
-        .await
-        .unwrap();
+    let shown = send(&client, "GET", "/console/session", &[cookie], vec![]).await;
     assert_eq!(body_json(&shown)["csrf_token"], session.csrf.as_str());
 
     // Changing state without the token, or with another, is refused and recorded; with it, done.
     for headers in [vec![cookie], vec![cookie, ("x-csrf-token", "forged")]] {
-        let refused = client
-            .raw("PUT", "/resourceGroups/forged", &headers, vec![])
-            .await
-            .unwrap();
+        let refused = send(&client, "PUT", "/resourceGroups/forged", &headers, vec![]).await;
         assert_eq!(refused.status, 403);
         let message = body_json(&refused)["error"]["message"]
             .as_str()
@@ -135,15 +136,14 @@ async fn a_cookie_request_that_changes_state_needs_the_csrf_token_and_refusals_a
             .to_owned();
         assert!(message.contains("x-csrf-token"), "{message}");
     }
-    let made = client
-        .raw(
-            "PUT",
-            "/resourceGroups/team",
-            &[cookie, ("x-csrf-token", &session.csrf)],
-            vec![],
-        )
-        .await
-        .unwrap();
+    let made = send(
+        &client,
+        "PUT",
+        "/resourceGroups/team",
+        &[cookie, ("x-csrf-token", &session.csrf)],
+        vec![],
+    )
+    .await;
     assert_eq!(made.status, 201, "{}", String::from_utf8_lossy(&made.body));
     let admin = server.admin().await;
     let forged = admin
@@ -171,31 +171,33 @@ async fn refresh_renews_the_cookies_and_sign_out_ends_the_session() {
 
     // Refresh must be declared JSON (no cross-site form can send it) and carry its cookie.
     let refresh_cookie = ("cookie", session.refresh.as_str());
-    let as_form = client
-        .raw(
-            "POST",
-            "/console/session/refresh",
-            &[refresh_cookie],
-            vec![],
-        )
-        .await
-        .unwrap();
+    let as_form = send(
+        &client,
+        "POST",
+        "/console/session/refresh",
+        &[refresh_cookie],
+        vec![],
+    )
+    .await;
     assert_eq!(as_form.status, 400);
     assert!(String::from_utf8_lossy(&as_form.body).contains("content-type"));
-    let without = client
-        .raw("POST", "/console/session/refresh", &[JSON], b"{}".to_vec())
-        .await
-        .unwrap();
+    let without = send(
+        &client,
+        "POST",
+        "/console/session/refresh",
+        &[JSON],
+        b"{}".to_vec(),
+    )
+    .await;
     assert_eq!(without.status, 401);
-    let renewed = client
-        .raw(
-            "POST",
-            "/console/session/refresh",
-            &[JSON, refresh_cookie],
-            b"{}".to_vec(),
-        )
-        .await
-        .unwrap();
+    let renewed = send(
+        &client,
+        "POST",
+        "/console/session/refresh",
+        &[JSON, refresh_cookie],
+        b"{}".to_vec(),
+    )
+    .await;
     assert_eq!(
         renewed.status,
         200,
@@ -216,20 +218,16 @@ async fn refresh_renews_the_cookies_and_sign_out_ends_the_session() {
 
     // Signing out needs the CSRF token too, clears both cookies and ends the session.
     let cookie = ("cookie", access.as_str());
-    let refused = client
-        .raw("DELETE", "/console/session", &[cookie], vec![])
-        .await
-        .unwrap();
+    let refused = send(&client, "DELETE", "/console/session", &[cookie], vec![]).await;
     assert_eq!(refused.status, 403);
-    let out = client
-        .raw(
-            "DELETE",
-            "/console/session",
-            &[cookie, ("x-csrf-token", &csrf)],
-            vec![],
-        )
-        .await
-        .unwrap();
+    let out = send(
+        &client,
+        "DELETE",
+        "/console/session",
+        &[cookie, ("x-csrf-token", &csrf)],
+        vec![],
+    )
+    .await;
     assert_eq!(out.status, 204);
     let cleared = set_cookies(&out);
     assert_eq!(cleared.len(), 2);
@@ -237,26 +235,22 @@ async fn refresh_renews_the_cookies_and_sign_out_ends_the_session() {
         cleared.iter().all(|c| c.contains("Max-Age=0")),
         "{cleared:?}"
     );
-    let after = client
-        .raw("GET", "/console/session", &[cookie], vec![])
-        .await
-        .unwrap();
+    let after = send(&client, "GET", "/console/session", &[cookie], vec![]).await;
     assert_eq!(after.status, 401);
-    let reused = client
-        .raw(
-            "POST",
-            "/console/session/refresh",
-            &[
-                JSON,
-                (
-                    "cookie",
-                    &cookie_pair(&cookies, "__Secure-casemate-refresh"),
-                ),
-            ],
-            b"{}".to_vec(),
-        )
-        .await
-        .unwrap();
+    let reused = send(
+        &client,
+        "POST",
+        "/console/session/refresh",
+        &[
+            JSON,
+            (
+                "cookie",
+                &cookie_pair(&cookies, "__Secure-casemate-refresh"),
+            ),
+        ],
+        b"{}".to_vec(),
+    )
+    .await;
     assert_eq!(
         reused.status, 401,
         "the refresh token died with the session"
@@ -303,30 +297,28 @@ async fn console_sign_in_refuses_bad_input_naming_the_field() {
         ),
     ];
     for (case, headers, body, field) in cases {
-        let response = client
-            .raw(
-                "POST",
-                "/console/session",
-                headers,
-                body.as_bytes().to_vec(),
-            )
-            .await
-            .unwrap();
+        let response = send(
+            &client,
+            "POST",
+            "/console/session",
+            headers,
+            body.as_bytes().to_vec(),
+        )
+        .await;
         assert_eq!(response.status, 400, "{case}");
         let error = body_json(&response);
         let message = error["error"]["message"].as_str().unwrap();
         assert!(message.contains(field), "{case}: {message}");
         assert!(set_cookies(&response).is_empty(), "{case}");
     }
-    let wrong = client
-        .raw(
-            "POST",
-            "/console/session",
-            &[JSON],
-            br#"{"username":"admin","password":"not-it"}"#.to_vec(),
-        )
-        .await
-        .unwrap();
+    let wrong = send(
+        &client,
+        "POST",
+        "/console/session",
+        &[JSON],
+        br#"{"username":"admin","password":"not-it"}"#.to_vec(),
+    )
+    .await;
     assert_eq!(wrong.status, 401);
     assert!(set_cookies(&wrong).is_empty());
 }
@@ -336,7 +328,7 @@ async fn the_console_files_come_with_a_strict_policy_and_nothing_else_is_served(
     let server = TestServer::start().await;
     let client = server.anonymous();
     for path in ["/", "/console/app.js", "/console/console.css"] {
-        let response = client.raw("GET", path, &[], vec![]).await.unwrap();
+        let response = send(&client, "GET", path, &[], vec![]).await;
         assert_eq!(response.status, 200, "{path}");
         let policy = response.headers["content-security-policy"]
             .to_str()
@@ -352,17 +344,14 @@ async fn the_console_files_come_with_a_strict_policy_and_nothing_else_is_served(
         assert_eq!(response.headers["x-frame-options"], "DENY");
         assert_eq!(response.headers["x-content-type-options"], "nosniff");
     }
-    let page = client.raw("GET", "/", &[], vec![]).await.unwrap();
+    let page = send(&client, "GET", "/", &[], vec![]).await;
     assert!(
         page.headers["content-type"]
             .to_str()
             .unwrap()
             .starts_with("text/html")
     );
-    let script = client
-        .raw("GET", "/console/app.js", &[], vec![])
-        .await
-        .unwrap();
+    let script = send(&client, "GET", "/console/app.js", &[], vec![]).await;
     assert!(
         script.headers["content-type"]
             .to_str()
@@ -374,7 +363,7 @@ async fn the_console_files_come_with_a_strict_policy_and_nothing_else_is_served(
         "/console/..%2Fconfig.toml",
         "/console/",
     ] {
-        let response = client.raw("GET", missing, &[], vec![]).await.unwrap();
+        let response = send(&client, "GET", missing, &[], vec![]).await;
         assert_eq!(response.status, 404, "{missing}");
     }
 }
