@@ -2,6 +2,7 @@
 //! opaque credentials and TOTP. No I/O beyond the key file; no HTTP.
 
 pub mod aead;
+pub mod id_token;
 pub mod keyprovider;
 pub mod opaque;
 pub mod password;
