@@ -49,14 +49,13 @@ mod run_images;
 mod runs;
 mod secrets;
 mod server_process;
+mod sso;
 mod tokens;
 mod webservices;
 mod workspaces;
 
 use casemate_client::{ClientError, RawResponse};
 
-/// Asserts an API error with this status and code, and returns its message.
-#[track_caller]
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -66,6 +65,8 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Asserts an API error with this status and code, and returns its message.
+#[track_caller]
 pub fn api_error<T: std::fmt::Debug>(
     result: Result<T, ClientError>,
     status: u16,

@@ -1,6 +1,7 @@
 //! A real headless Chromium, driven through chromedriver (Debian's `chromium` and
 //! `chromium-driver`), pointed at a test server.
 
+use crate::free_port;
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -18,14 +19,6 @@ pub struct Browser {
     base: String,
     shots: PathBuf,
     _profile: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Browser {
