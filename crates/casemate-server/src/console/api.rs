@@ -5,7 +5,7 @@ use crate::api::ApiResult;
 use crate::error::Error;
 use crate::gate::ClientAddress;
 use crate::gate::extract::{ApiJson, ApiPath, require_json};
-use crate::gate::session_cookie::{self, ACCESS_COOKIE, REFRESH_COOKIE};
+use crate::gate::session_cookie::{self, CookieSession, REFRESH_COOKIE};
 use crate::services::{Caller, Services};
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, SET_COOKIE};
@@ -71,10 +71,15 @@ pub async fn refresh(
 pub async fn show(
     State(services): State<Arc<Services>>,
     Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    session: Option<Extension<CookieSession>>,
 ) -> ApiResult<Response> {
-    let token = session_cookie::cookie(&headers, ACCESS_COOKIE)
-        .ok_or_else(|| Error::unauthenticated("no console session cookie"))?;
+    let Some(Extension(CookieSession(token))) = session else {
+        return Err(Error::invalid(
+            "Authorization",
+            "this route describes the console's cookie session: send the session cookie, not an \
+             Authorization header",
+        ));
+    };
     let body = session_of(&services, &caller, &token);
     Ok(([(CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }

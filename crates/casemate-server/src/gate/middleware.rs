@@ -420,6 +420,11 @@ async fn admit(
         return unavailable.into_response();
     }
     request.extensions_mut().insert(caller.clone());
+    if let Some(token) = cookie_token {
+        request
+            .extensions_mut()
+            .insert(session_cookie::CookieSession(token));
+    }
     let response = if changes_state {
         next.run(request).await
     } else {

@@ -19,6 +19,11 @@ pub const REFRESH_COOKIE: &str = "__Secure-casemate-refresh";
 pub const REFRESH_PATH: &str = "/console/session/refresh";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
+/// Put on a request by the gate when it was signed in by the console's access cookie: the token
+/// it authenticated, so a handler never pairs a header-authenticated caller with a cookie.
+#[derive(Clone)]
+pub struct CookieSession(pub Sensitive);
+
 /// The value of cookie `name` in the request's `Cookie` headers.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<Sensitive> {
     headers

@@ -161,6 +161,14 @@ async fn a_cookie_request_that_changes_state_needs_the_csrf_token_and_refusals_a
 
     // A client with its own Authorization header is not a browser session: no CSRF token needed.
     admin.create_resource_group("scripted").await.unwrap();
+    // Nor has it a console session to describe, even when it carries the cookie as well.
+    let described = admin
+        .raw("GET", "/console/session", &[cookie], vec![])
+        .await
+        .unwrap();
+    assert_eq!(described.status, 400);
+    let message = body_json(&described)["error"]["message"].to_string();
+    assert!(message.contains("Authorization"), "{message}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
