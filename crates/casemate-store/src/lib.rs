@@ -40,6 +40,8 @@ mod secrets;
 mod sessions;
 pub use sessions::RefreshOutcome;
 mod signing_keys;
+mod sso;
+pub use sso::SsoSignInRecord;
 mod vault_items;
 mod webservices;
 pub use webservices::{ScoringRecord, ServiceState, ServiceTokenRecord, WebServiceRecord};

@@ -550,3 +550,84 @@ async fn kept_resources_and_secrets_follow_another_processs_changes() {
         .unwrap();
     assert!(request_for(&group.id).await.is_none(), "a deletion counts");
 }
+
+#[tokio::test]
+async fn a_sign_in_state_is_taken_once_and_a_subject_links_to_one_user() {
+    let (_dir, store) = open_temp().await;
+    let sign_in = |state: u8, created_at| SsoSignInRecord {
+        state_hash: vec![state; 32],
+        binding_hash: vec![7; 32],
+        nonce: format!("nonce-{state}"),
+        created_at,
+    };
+    store.begin_sso_sign_in(&sign_in(1, 100), 0).await.unwrap();
+    // Beginning another sign-in drops those too old to finish.
+    store
+        .begin_sso_sign_in(&sign_in(2, 800), 200)
+        .await
+        .unwrap();
+    assert_eq!(store.take_sso_sign_in(&[1; 32]).await.unwrap(), None);
+    assert_eq!(
+        store.take_sso_sign_in(&[2; 32]).await.unwrap(),
+        Some(sign_in(2, 800))
+    );
+    assert_eq!(store.take_sso_sign_in(&[2; 32]).await.unwrap(), None);
+
+    let issuer = "https://idp.example";
+    let ada = PrincipalRecord {
+        password_hash: None,
+        ..user("ada")
+    };
+    store
+        .insert_user_for_external_identity(&ada, issuer, "subject-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .external_identity_principal(issuer, "subject-1")
+            .await
+            .unwrap(),
+        Some(ada.id)
+    );
+    // The same subject at another issuer is another identity.
+    assert_eq!(
+        store
+            .external_identity_principal("https://other.example", "subject-1")
+            .await
+            .unwrap(),
+        None
+    );
+    let bob = user("bob");
+    store.insert_principal(&bob).await.unwrap();
+    let taken = store
+        .link_external_identity(issuer, "subject-1", bob.id, 5)
+        .await
+        .unwrap_err();
+    assert!(matches!(taken, StoreError::Conflict(_)), "{taken}");
+    // A user that cannot be created leaves no link behind.
+    let twin = PrincipalRecord {
+        id: Uuid::new_v4(),
+        ..ada.clone()
+    };
+    assert!(
+        store
+            .insert_user_for_external_identity(&twin, issuer, "subject-2")
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        store
+            .external_identity_principal(issuer, "subject-2")
+            .await
+            .unwrap(),
+        None
+    );
+    store.delete_principal(ada.id).await.unwrap();
+    assert_eq!(
+        store
+            .external_identity_principal(issuer, "subject-1")
+            .await
+            .unwrap(),
+        None
+    );
+}
