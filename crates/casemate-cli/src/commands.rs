@@ -188,6 +188,13 @@ pub enum UserCommand {
     Delete {
         user: String,
     },
+    /// Link a subject of the server's OpenID provider (its `sub` claim) to a user: signing in
+    /// through single sign-on as that subject signs in as the user.
+    LinkSso {
+        user: String,
+        #[arg(long)]
+        subject: String,
+    },
     /// Your own second factor, or (reset) another user's.
     Mfa {
         #[command(subcommand)]
@@ -293,6 +300,11 @@ pub async fn user(command: UserCommand, format: OutputFormat) -> anyhow::Result<
             };
             client.confirm_totp(code).await?;
             println!("Second factor enrolled. Sign in again with `casemate login`.");
+            Ok(())
+        }
+        UserCommand::LinkSso { user, subject } => {
+            client.link_sso_identity(&user, &subject).await?;
+            println!("Signing in through single sign-on as {subject} now signs in as {user}.");
             Ok(())
         }
         UserCommand::Mfa {

@@ -437,6 +437,13 @@ impl Client {
             .await
     }
 
+    /// Links a subject of the server's OpenID provider to `user`.
+    pub async fn link_sso_identity(&self, user: &str, subject: &str) -> ClientResult<()> {
+        let body = serde_json::json!({ "subject": subject });
+        self.no_content(Method::PUT, &["users", user, "sso-identity"], Some(&body))
+            .await
+    }
+
     pub async fn begin_totp(&self) -> ClientResult<TotpEnrollment> {
         self.post_empty(&["me", "mfa", "totp"]).await
     }

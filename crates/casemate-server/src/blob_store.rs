@@ -68,23 +68,7 @@ impl BlobConfig {
             ));
         }
         if let Some(endpoint) = endpoint {
-            let parsed = url::Url::parse(endpoint)
-                .map_err(|e| format!("s3_endpoint: '{endpoint}' is not a URL: {e}"))?;
-            let loopback = match parsed.host() {
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                Some(url::Host::Domain(name)) => name == "localhost",
-                None => false,
-            };
-            match parsed.scheme() {
-                "https" => {}
-                "http" if loopback => {}
-                _ => {
-                    return Err(format!(
-                        "s3_endpoint: must be https:// (plain http only on a loopback address), not '{endpoint}'"
-                    ));
-                }
-            }
+            let parsed = crate::config::https_or_loopback_url("s3_endpoint", endpoint)?;
             if !parsed.username().is_empty() || parsed.password().is_some() {
                 return Err(
                     "s3_endpoint: must not hold credentials; use s3_credentials_file or AWS_ACCESS_KEY_ID"
@@ -231,7 +215,7 @@ mod tests {
         assert!(refused(Some("s3://bucket/a/../b"), None).starts_with("blob_url: the prefix"));
         assert!(
             refused(Some("s3://bucket"), Some("http://10.0.0.5:9000"))
-                .starts_with("s3_endpoint: must be https://")
+                .starts_with("s3_endpoint: must be an https URL")
         );
         assert!(
             refused(Some("s3://bucket"), Some("https://k:s@s3.example"))

@@ -92,6 +92,10 @@ pub struct ConfigLayer {
     pub s3_region: Option<String>,
     /// A TOML file (mode 0600) with `access_key_id` and `secret_access_key`.
     pub s3_credentials_file: Option<PathBuf>,
+    /// Whether users may sign in with a password; turning it off needs `[sso]`.
+    pub password_sign_in: Option<bool>,
+    /// The OpenID provider users sign in through.
+    pub sso: Option<crate::sso::config::SsoLayer>,
 }
 
 impl ConfigLayer {
@@ -143,7 +147,28 @@ impl ConfigLayer {
             s3_endpoint: self.s3_endpoint.or(lower.s3_endpoint),
             s3_region: self.s3_region.or(lower.s3_region),
             s3_credentials_file: self.s3_credentials_file.or(lower.s3_credentials_file),
+            password_sign_in: self.password_sign_in.or(lower.password_sign_in),
+            // The table moves as one: a provider's settings are not mixed from two layers.
+            sso: self.sso.or(lower.sso),
         }
+    }
+}
+
+/// An `https` URL, or plain `http` to a loopback address (a service on this machine).
+pub(crate) fn https_or_loopback_url(field: &str, value: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(value).map_err(|e| format!("{field}: not a URL ({e})"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err(format!(
+            "{field}: must be an https URL (http only to a loopback address), not '{value}'"
+        )),
     }
 }
 
@@ -254,6 +279,8 @@ pub struct ServerConfig {
     pub database_url: Option<Sensitive>,
     /// The first administrator's password; generated and printed once when absent.
     pub admin_password: Option<Sensitive>,
+    pub password_sign_in: bool,
+    pub sso: Option<crate::sso::config::SsoSettings>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
@@ -339,6 +366,17 @@ impl ServerConfig {
             return Err("signing_key_rotation_days: must be between 1 and 365".into());
         }
         let log_format = layer.log_format.unwrap_or_default();
+        let sso = layer
+            .sso
+            .map(crate::sso::config::SsoSettings::resolve)
+            .transpose()?;
+        let password_sign_in = layer.password_sign_in.unwrap_or(true);
+        if !password_sign_in && sso.is_none() {
+            return Err(
+                "password_sign_in: turning passwords off needs an [sso] provider to sign in through"
+                    .into(),
+            );
+        }
         Ok(Self {
             listen,
             home: layer.home.unwrap_or_else(|| PathBuf::from(".casemate")),
@@ -359,6 +397,8 @@ impl ServerConfig {
             blobs,
             database_url: layer.database_url,
             admin_password,
+            password_sign_in,
+            sso,
         })
     }
 }
@@ -396,6 +436,25 @@ mod tests {
                 .replica_lease_seconds,
             3
         );
+    }
+
+    #[test]
+    fn passwords_go_off_only_with_a_provider_to_sign_in_through() {
+        let layer = ConfigLayer {
+            password_sign_in: Some(false),
+            ..Default::default()
+        };
+        let err = ServerConfig::resolve(layer, None).unwrap_err();
+        assert!(err.starts_with("password_sign_in: "), "{err}");
+        let text = "password_sign_in = false\n[sso]\nissuer = \"https://idp.example\"\n\
+                    client_id = \"casemate\"\n\
+                    redirect_url = \"https://ml.example/console/sso/callback\"\n";
+        let layer = ConfigLayer::from_file_text(text).unwrap();
+        let config = ServerConfig::resolve(layer, None).unwrap();
+        assert!(!config.password_sign_in);
+        assert_eq!(config.sso.unwrap().issuer, "https://idp.example");
+        let err = ConfigLayer::from_file_text("[sso]\nissuer_url = \"x\"\n").unwrap_err();
+        assert!(err.contains("unknown field `issuer_url`"), "{err}");
     }
 
     #[test]

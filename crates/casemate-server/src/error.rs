@@ -15,6 +15,10 @@ pub enum Error {
     /// since a code used a moment ago is refused too and its owner should learn to wait.
     #[error("{}", invalid_credentials_message(*code_sent))]
     InvalidCredentials { code_sent: bool },
+    /// A single sign-on the server would not complete. The reason is the user's to read (they
+    /// came from the provider and need to know what to fix or whom to ask); it holds no token.
+    #[error("single sign-on refused: {0}")]
+    SignInRefused(String),
     #[error("a TOTP code is required for this account: send it in the `totp` field")]
     MfaRequired,
     #[error("forbidden: action '{action}' is not granted at scope '{scope}'")]

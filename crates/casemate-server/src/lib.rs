@@ -12,6 +12,7 @@ pub mod monitoring;
 pub mod ray;
 pub mod registries;
 pub mod services;
+pub mod sso;
 pub mod tls;
 pub mod webservices;
 
@@ -199,6 +200,12 @@ pub async fn start(
     .await?;
     let tls = tls::prepare(&config.tls, home).map_err(StartError::Tls)?;
     let own_key_material = own_key_material(config, tls.as_ref())?;
+    let sso = config
+        .sso
+        .clone()
+        .map(sso::Provider::new)
+        .transpose()
+        .map_err(StartError::Config)?;
     let services = Arc::new(
         Services::new(
             store,
@@ -209,7 +216,8 @@ pub async fn start(
             &bootstrap.installation_id,
             own_key_material,
         )
-        .await?,
+        .await?
+        .with_sso(sso),
     );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -207,7 +207,8 @@ impl TestServer {
         Self::start_with(ConfigLayer::default()).await
     }
 
-    /// Starts with extra settings; listen address, home and admin password are the kit's.
+    /// Starts with extra settings; home and admin password are the kit's, and so is the listen
+    /// address unless `layer` names one.
     pub async fn start_with(layer: ConfigLayer) -> Self {
         let home = tempfile::tempdir().unwrap();
         Self::start_in(home, None, layer).await
@@ -236,7 +237,8 @@ impl TestServer {
             None => ConfigLayer::default(),
         };
         let layer = ConfigLayer {
-            listen: Some("127.0.0.1:0".parse().unwrap()),
+            // A test that must know the port beforehand (to register a callback) names it.
+            listen: layer.listen.or(Some("127.0.0.1:0".parse().unwrap())),
             home: Some(home.path().to_path_buf()),
             ..Default::default()
         }

@@ -56,6 +56,16 @@ mod workspaces;
 
 use casemate_client::{ClientError, RawResponse};
 
+/// The `Set-Cookie` header values of a response.
+pub fn set_cookies(response: &casemate_client::RawResponse) -> Vec<String> {
+    response
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

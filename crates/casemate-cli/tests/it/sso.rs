@@ -1,20 +1,24 @@
-//! ID tokens from a real OpenID provider (authlib's authorization server from PyPI, started on
-//! loopback: tests/oidc/provider.py), obtained by the authorization-code flow with PKCE and
-//! checked by casemate's verifier: a good sign-in gives its subject and groups; another issuer,
-//! a wrong audience, an expired token and a replayed nonce are refused.
+//! Single sign-on through a real OpenID provider (authlib's authorization server from PyPI,
+//! started on loopback: tests/oidc/provider.py) against the real server: the browser's trip
+//! (start, the provider, the callback) made request by request, as a browser would follow the
+//! redirects. A good sign-in opens the console's cookie session; another issuer, a wrong
+//! audience, an expired token, a replayed state, a replayed nonce and another browser's callback
+//! are refused and open nothing.
 
-use crate::free_port;
 use crate::mlflow::venv_with;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use casemate_crypto::id_token::{self, Expected, IdToken, IdTokenError, Jwks};
+use crate::{free_port, set_cookies};
+use casemate_client::{Client, RawResponse};
+use casemate_server::config::ConfigLayer;
+use casemate_server::sso::config::SsoLayer;
+use casemate_testkit::TestServer;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
 
 const CLIENT_ID: &str = "casemate";
-const REDIRECT_URI: &str = "https://127.0.0.1:8443/console/sso/callback";
+const BINDING_COOKIE: &str = "__Host-casemate-sso";
+const ACCESS_COOKIE: &str = "__Host-casemate-session";
 
 struct Provider {
     issuer: String,
@@ -29,23 +33,19 @@ impl Drop for Provider {
     }
 }
 
-fn random_text() -> String {
-    URL_SAFE_NO_PAD.encode(*casemate_crypto::random_bytes::<32>().unwrap())
-}
-
 impl Provider {
-    async fn start() -> Self {
+    /// Starts the provider on `port`, registered with the one `redirect_uri`.
+    async fn start(port: u16, redirect_uri: &str) -> Self {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let venv = tokio::task::spawn_blocking(|| {
             venv_with("oidc-provider-venv", &["authlib>=1.6,<2", "flask>=3,<4"])
         })
         .await
         .unwrap();
-        let port = free_port();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc/provider.py");
         let child = Command::new(venv.join("bin/python"))
             .arg(script)
-            .args([&port.to_string(), CLIENT_ID, REDIRECT_URI])
+            .args([&port.to_string(), CLIENT_ID, redirect_uri])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -59,31 +59,13 @@ impl Provider {
             child,
         };
         for _ in 0..300 {
-            if provider.discovery().await.is_some() {
+            let url = format!("{}/.well-known/openid-configuration", provider.issuer);
+            if provider.http.get(url).send().await.is_ok() {
                 return provider;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("the OpenID provider at {} never answered", provider.issuer);
-    }
-
-    async fn discovery(&self) -> Option<Value> {
-        let url = format!("{}/.well-known/openid-configuration", self.issuer);
-        let response = self.http.get(url).send().await.ok()?;
-        response.json().await.ok()
-    }
-
-    async fn keys(&self) -> Jwks {
-        let discovery = self.discovery().await.unwrap();
-        let jwks_uri = discovery["jwks_uri"].as_str().unwrap();
-        self.http
-            .get(jwks_uri)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
     }
 
     /// Makes the provider's next ID token carry `claims` over the ones it would issue.
@@ -93,122 +75,331 @@ impl Provider {
         assert!(response.status().is_success());
     }
 
-    /// One sign-in: the authorization request with a fresh nonce and PKCE challenge, the
-    /// redirect's code traded for tokens. Returns the ID token and the nonce sent.
-    async fn sign_in(&self) -> (String, String) {
-        let discovery = self.discovery().await.unwrap();
-        let (nonce, state, verifier) = (random_text(), random_text(), random_text());
-        let challenge = URL_SAFE_NO_PAD.encode(casemate_crypto::sha256(verifier.as_bytes()));
-        let authorize = self
-            .http
-            .get(discovery["authorization_endpoint"].as_str().unwrap())
-            .query(&[
-                ("response_type", "code"),
-                ("client_id", CLIENT_ID),
-                ("redirect_uri", REDIRECT_URI),
-                ("scope", "openid profile groups"),
-                ("state", &state),
-                ("nonce", &nonce),
-                ("code_challenge", &challenge),
-                ("code_challenge_method", "S256"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(authorize.status(), 302, "{:?}", authorize.text().await);
-        let location = authorize.headers()["location"].to_str().unwrap();
-        let redirect = reqwest::Url::parse(location).unwrap();
-        let param = |name: &str| {
-            redirect
-                .query_pairs()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.into_owned())
-        };
-        assert_eq!(param("state").as_deref(), Some(state.as_str()));
-        let code = param("code").unwrap();
-        let tokens: Value = self
-            .http
-            .post(discovery["token_endpoint"].as_str().unwrap())
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT_URI),
-                ("client_id", CLIENT_ID),
-                ("code_verifier", &verifier),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let id_token = tokens["id_token"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{tokens}"));
-        (id_token.to_owned(), nonce)
-    }
-
-    async fn verified(&self, id_token: &str, nonce: &str) -> Result<IdToken, IdTokenError> {
-        let expected = Expected {
-            issuer: &self.issuer,
-            client_id: CLIENT_ID,
-            nonce,
-            now: time::OffsetDateTime::now_utc(),
-            max_skew: time::Duration::seconds(60),
-        };
-        id_token::verify(id_token, &self.keys().await, &expected)
+    /// The provider's answer to an authorization request (it signs its one user in at once):
+    /// the path and query of the redirect back to casemate's callback.
+    async fn authorize(&self, location: &str) -> String {
+        let response = self.http.get(location).send().await.unwrap();
+        assert_eq!(response.status(), 302, "{:?}", response.text().await);
+        let back = reqwest::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+        format!("{}?{}", back.path(), back.query().unwrap())
     }
 }
 
+/// A provider on loopback and a server configured for it.
+async fn provider_and_server(
+    sso: SsoLayer,
+    password_sign_in: Option<bool>,
+) -> (Provider, TestServer) {
+    let (provider_port, server_port) = (free_port(), free_port());
+    let redirect_url = format!("https://127.0.0.1:{server_port}/console/sso/callback");
+    let provider = Provider::start(provider_port, &redirect_url).await;
+    let layer = ConfigLayer {
+        listen: Some(([127, 0, 0, 1], server_port).into()),
+        password_sign_in,
+        sso: Some(SsoLayer {
+            issuer: Some(provider.issuer.clone()),
+            client_id: Some(CLIENT_ID.into()),
+            redirect_url: Some(redirect_url),
+            scopes: Some(vec!["profile".into(), "groups".into()]),
+            ..sso
+        }),
+        ..Default::default()
+    };
+    (provider, TestServer::start_with(layer).await)
+}
+
+/// `name=value` of the cookie `name` among `Set-Cookie` headers, if set to a value.
+fn cookie_pair(cookies: &[String], name: &str) -> Option<String> {
+    cookies
+        .iter()
+        .filter_map(|c| c.split(';').next())
+        .find(|pair| pair.starts_with(&format!("{name}=")) && pair.len() > name.len() + 1)
+        .map(str::to_owned)
+}
+
+fn query_param(location: &str, name: &str) -> String {
+    reqwest::Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_else(|| panic!("no {name} in {location}"))
+}
+
+/// A sign-in begun in a browser: where it was sent, and the binding cookie it holds.
+struct Begun {
+    location: String,
+    binding: String,
+}
+
+async fn begin(browser: &Client) -> Begun {
+    let response = browser
+        .raw("GET", "/console/sso/start", &[], vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status,
+        303,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    let cookies = set_cookies(&response);
+    let line = cookies
+        .iter()
+        .find(|c| c.starts_with(BINDING_COOKIE))
+        .unwrap();
+    for attribute in [
+        "Path=/",
+        "Secure",
+        "HttpOnly",
+        "SameSite=Lax",
+        "Max-Age=600",
+    ] {
+        assert!(line.contains(attribute), "{line} lacks {attribute}");
+    }
+    Begun {
+        location: response.headers["location"].to_str().unwrap().to_owned(),
+        binding: cookie_pair(&cookies, BINDING_COOKIE).unwrap(),
+    }
+}
+
+async fn callback(browser: &Client, path: &str, cookie: Option<&str>) -> RawResponse {
+    let headers: Vec<(&str, &str)> = cookie.map(|c| ("cookie", c)).into_iter().collect();
+    browser.raw("GET", path, &headers, vec![]).await.unwrap()
+}
+
+/// Asserts a refused callback: the status, a message containing `says`, and no session.
+fn assert_refused(response: &RawResponse, status: u16, says: &str) {
+    let body = String::from_utf8_lossy(&response.body);
+    assert_eq!(response.status, status, "{body}");
+    let message = serde_json::from_slice::<Value>(&response.body).unwrap()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.contains(says), "'{message}' should say '{says}'");
+    assert_eq!(cookie_pair(&set_cookies(response), ACCESS_COOKIE), None);
+}
+
+/// The whole trip; returns the callback's answer.
+async fn sign_in(provider: &Provider, browser: &Client) -> RawResponse {
+    let begun = begin(browser).await;
+    let back = provider.authorize(&begun.location).await;
+    callback(browser, &back, Some(&begun.binding)).await
+}
+
+/// Who the console session in `signed_in`'s cookies is.
+async fn session_of(browser: &Client, signed_in: &RawResponse) -> Value {
+    let cookie = cookie_pair(&set_cookies(signed_in), ACCESS_COOKIE).unwrap();
+    let response = browser
+        .raw("GET", "/console/session", &[("cookie", &cookie)], vec![])
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200);
+    serde_json::from_slice(&response.body).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn a_real_providers_id_token_verifies_and_each_bad_one_is_refused() {
-    let provider = Provider::start().await;
+async fn signing_in_through_a_real_provider_opens_a_session_and_bad_answers_are_refused() {
+    let (provider, server) = provider_and_server(
+        SsoLayer {
+            create_users: Some(true),
+            ..Default::default()
+        },
+        None,
+    )
+    .await;
+    let browser = server.anonymous();
 
-    let (good, nonce) = provider.sign_in().await;
-    let signed_in = provider.verified(&good, &nonce).await.unwrap();
-    assert_eq!(signed_in.subject, "idp-user-7f3a");
-    assert_eq!(signed_in.string_claim("preferred_username"), Some("ada"));
-    assert_eq!(signed_in.strings_claim("groups"), ["ml-team", "auditors"]);
-
-    // A good token presented with another sign-in's nonce: a replay.
-    let (_, later_nonce) = provider.sign_in().await;
-    assert_eq!(
-        provider.verified(&good, &later_nonce).await.unwrap_err(),
-        IdTokenError::Nonce
+    let begun = begin(&browser).await;
+    assert!(
+        begun
+            .location
+            .starts_with(&format!("{}/authorize?", provider.issuer))
     );
-    // The provider echoing an earlier sign-in's nonce into a new token.
-    provider.misbehave(json!({"nonce": nonce})).await;
-    let (replayed, fresh_nonce) = provider.sign_in().await;
     assert_eq!(
-        provider
-            .verified(&replayed, &fresh_nonce)
-            .await
-            .unwrap_err(),
-        IdTokenError::Nonce
+        query_param(&begun.location, "code_challenge_method"),
+        "S256"
+    );
+    assert_eq!(
+        query_param(&begun.location, "scope"),
+        "openid profile groups"
+    );
+    let back = provider.authorize(&begun.location).await;
+    let signed_in = callback(&browser, &back, Some(&begun.binding)).await;
+    assert_eq!(
+        signed_in.status,
+        303,
+        "{}",
+        String::from_utf8_lossy(&signed_in.body)
+    );
+    assert_eq!(signed_in.headers["location"], "/");
+    let cookies = set_cookies(&signed_in);
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with(&format!("{BINDING_COOKIE}=;")) && c.contains("Max-Age=0")),
+        "the binding cookie is cleared: {cookies:?}"
+    );
+    let session = session_of(&browser, &signed_in).await;
+    assert_eq!(session["name"], "ada");
+    assert_eq!(session["display_name"], "Ada Lovelace");
+    // The user made on first sign-in is the one the next sign-in finds.
+    let again = sign_in(&provider, &browser).await;
+    assert_eq!(
+        session_of(&browser, &again).await["object_id"],
+        session["object_id"]
     );
 
-    let other_issuer = "http://127.0.0.1:1/another-issuer";
-    provider.misbehave(json!({"iss": other_issuer})).await;
-    let (foreign, nonce) = provider.sign_in().await;
-    assert_eq!(
-        provider.verified(&foreign, &nonce).await.unwrap_err(),
-        IdTokenError::Issuer(other_issuer.into())
+    // The same callback again: its state was spent.
+    assert_refused(
+        &callback(&browser, &back, Some(&begun.binding)).await,
+        401,
+        "used already",
+    );
+    // A callback in a browser that did not begin the sign-in, with and without a cookie.
+    let victim = begin(&browser).await;
+    let attacker = begin(&browser).await;
+    let victims_callback = provider.authorize(&victim.location).await;
+    assert_refused(
+        &callback(&browser, &victims_callback, Some(&attacker.binding)).await,
+        401,
+        "another browser",
+    );
+    let cookieless = begin(&browser).await;
+    let back = provider.authorize(&cookieless.location).await;
+    assert_refused(
+        &callback(&browser, &back, None).await,
+        401,
+        "cookie is missing",
     );
 
-    provider.misbehave(json!({"aud": "another-client"})).await;
-    let (misaddressed, nonce) = provider.sign_in().await;
-    assert_eq!(
-        provider.verified(&misaddressed, &nonce).await.unwrap_err(),
-        IdTokenError::Audience
-    );
-
+    // ID tokens a misbehaving or hostile provider would send.
+    let earlier_nonce = query_param(&begun.location, "nonce");
+    let cases = [
+        (
+            json!({"iss": "http://127.0.0.1:1/another-issuer"}),
+            "id_token iss",
+        ),
+        (json!({"aud": "another-client"}), "id_token aud"),
+        (json!({"nonce": earlier_nonce}), "id_token nonce"),
+    ];
+    for (claims, says) in cases {
+        provider.misbehave(claims).await;
+        assert_refused(&sign_in(&provider, &browser).await, 401, says);
+    }
     let hour_ago = time::OffsetDateTime::now_utc().unix_timestamp() - 3600;
     provider
         .misbehave(json!({"iat": hour_ago - 300, "exp": hour_ago}))
         .await;
-    let (expired, nonce) = provider.sign_in().await;
-    assert_eq!(
-        provider.verified(&expired, &nonce).await.unwrap_err(),
-        IdTokenError::Expired
+    assert_refused(&sign_in(&provider, &browser).await, 401, "id_token exp");
+
+    // The redirect itself: another issuer named (RFC 9207), the provider's error, no code.
+    let begun = begin(&browser).await;
+    let back = provider.authorize(&begun.location).await;
+    let mixed_up = format!("{back}&iss=http%3A%2F%2F127.0.0.1%3A1");
+    assert_refused(
+        &callback(&browser, &mixed_up, Some(&begun.binding)).await,
+        401,
+        "another issuer",
     );
+    let denied = "/console/sso/callback?error=access_denied&error_description=%3Cscript%3E";
+    let response = callback(&browser, denied, None).await;
+    assert_refused(&response, 401, "access_denied");
+    assert!(!String::from_utf8_lossy(&response.body).contains("script"));
+    let state = query_param(&begun.location, "state");
+    let codeless = format!("/console/sso/callback?state={state}");
+    assert_refused(
+        &callback(&browser, &codeless, Some(&begun.binding)).await,
+        400,
+        "code",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unlinked_subject_is_refused_until_an_administrator_links_it() {
+    let (provider, server) = provider_and_server(SsoLayer::default(), None).await;
+    let browser = server.anonymous();
+    assert_refused(
+        &sign_in(&provider, &browser).await,
+        401,
+        "no casemate user is linked to subject 'idp-user-7f3a'",
+    );
+    let admin = server.admin().await;
+    server.new_user("ada-local").await;
+    let link = |user: &'static str, subject: &'static str| {
+        let admin = admin.clone();
+        async move {
+            let body = json!({ "subject": subject }).to_string().into_bytes();
+            let path = format!("/users/{user}/sso-identity");
+            admin
+                .raw("PUT", &path, &[("content-type", "application/json")], body)
+                .await
+                .unwrap()
+        }
+    };
+    let refused = link("ada-local", "").await;
+    assert_eq!(refused.status, 400);
+    assert!(String::from_utf8_lossy(&refused.body).contains("subject"));
+    // The administrator's command.
+    let config = tempfile::tempdir().unwrap();
+    crate::cli::login_admin(&server, config.path()).await;
+    let linked = crate::cli::casemate(
+        config.path(),
+        &[
+            "user",
+            "link-sso",
+            "ada-local",
+            "--subject",
+            "idp-user-7f3a",
+        ],
+        "",
+        &[],
+    )
+    .await;
+    assert!(crate::cli::succeeded(&linked).contains("signs in as ada-local"));
+    assert_eq!(link("admin", "idp-user-7f3a").await.status, 409);
+    assert_eq!(link("nobody", "someone-else").await.status, 404);
+    let signed_in = sign_in(&provider, &browser).await;
+    assert_eq!(signed_in.status, 303);
+    assert_eq!(session_of(&browser, &signed_in).await["name"], "ada-local");
+    // Linking is an administrator's act.
+    let ada = server.new_user("not-admin").await;
+    let body = json!({"subject": "x"}).to_string().into_bytes();
+    let forbidden = ada
+        .raw(
+            "PUT",
+            "/users/not-admin/sso-identity",
+            &[("content-type", "application/json")],
+            body,
+        )
+        .await
+        .unwrap();
+    assert_eq!(forbidden.status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_passwords_turned_off_only_single_sign_on_signs_users_in() {
+    let (provider, server) = provider_and_server(
+        SsoLayer {
+            create_users: Some(true),
+            ..Default::default()
+        },
+        Some(false),
+    )
+    .await;
+    let refused = server
+        .anonymous()
+        .token(&casemate_types::wire::TokenRequest::password(
+            "admin",
+            casemate_types::Sensitive::new(casemate_testkit::ADMIN_PASSWORD),
+            None,
+        ))
+        .await;
+    let message = crate::api_error(refused, 403, "Forbidden");
+    assert!(
+        message.contains("password sign-in is turned off"),
+        "{message}"
+    );
+    let browser = server.anonymous();
+    assert_eq!(sign_in(&provider, &browser).await.status, 303);
 }

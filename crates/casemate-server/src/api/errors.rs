@@ -14,6 +14,7 @@ impl Error {
             Error::Unauthenticated { .. } => (StatusCode::UNAUTHORIZED, "Unauthenticated"),
             Error::InvalidCredentials { .. } => (StatusCode::UNAUTHORIZED, "InvalidCredentials"),
             Error::MfaRequired => (StatusCode::UNAUTHORIZED, "MfaRequired"),
+            Error::SignInRefused(_) => (StatusCode::UNAUTHORIZED, "SignInRefused"),
             Error::Forbidden { .. } | Error::ForbiddenOther(_) => {
                 (StatusCode::FORBIDDEN, "Forbidden")
             }

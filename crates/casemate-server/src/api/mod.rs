@@ -19,6 +19,7 @@ use crate::identities;
 use crate::monitoring;
 use crate::registries;
 use crate::services::Services;
+use crate::sso;
 use crate::webservices;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -48,6 +49,8 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
             console::api::sign_out
         ))
         .routes(routes!(console::api::refresh))
+        .routes(routes!(sso::api::start))
+        .routes(routes!(sso::api::callback))
         .routes(routes!(auth::openapi))
         .routes(routes!(auth::public_keys))
         .routes(routes!(auth::token))
@@ -63,6 +66,7 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(principals::disable_user))
         .routes(routes!(principals::enable_user))
         .routes(routes!(principals::reset_user_mfa))
+        .routes(routes!(sso::api::link))
         .routes(routes!(
             principals::create_service_principal,
             principals::list_service_principals

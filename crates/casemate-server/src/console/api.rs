@@ -110,16 +110,21 @@ fn session_of(services: &Services, caller: &Caller, access_token: &Sensitive) ->
 async fn opened_session(services: &Services, tokens: TokenResponse) -> ApiResult<Response> {
     let caller = services.authenticate_bearer(&tokens.access_token).await?;
     let body = session_of(services, &caller, &tokens.access_token);
-    let cookies = session_cookie::set_cookies(
+    with_cookies(Json(body), session_cookies(services, &tokens))
+}
+
+/// The cookies that hold a new session's tokens.
+pub(crate) fn session_cookies(services: &Services, tokens: &TokenResponse) -> Vec<String> {
+    session_cookie::set_cookies(
         &tokens.access_token,
         tokens.expires_in,
         tokens.refresh_token.as_ref(),
         services.settings.session_ttl_seconds,
-    );
-    with_cookies(Json(body), cookies)
+    )
 }
 
-fn with_cookies(body: impl IntoResponse, cookies: Vec<String>) -> ApiResult<Response> {
+/// `body` with `cookies` set, and kept out of any cache.
+pub(crate) fn with_cookies(body: impl IntoResponse, cookies: Vec<String>) -> ApiResult<Response> {
     let mut response = ([(CACHE_CONTROL, "no-store")], body).into_response();
     for cookie in cookies {
         let mut value = HeaderValue::from_str(&cookie)

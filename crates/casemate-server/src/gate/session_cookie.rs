@@ -76,6 +76,22 @@ pub fn set_cookies(
     cookies
 }
 
+/// Binds a single sign-on to the browser that began it. `__Host-` keeps it to this exact host;
+/// SameSite=Lax, not Strict, because it must come back on the provider's redirect (a cross-site
+/// top-level GET), and it lives only as long as a sign-in may take.
+pub const SSO_BINDING_COOKIE: &str = "__Host-casemate-sso";
+
+pub fn sso_binding_cookie(binding: &Sensitive, seconds: i64) -> String {
+    format!(
+        "{SSO_BINDING_COOKIE}={}; Path=/; Max-Age={seconds}; Secure; HttpOnly; SameSite=Lax",
+        binding.expose()
+    )
+}
+
+pub fn clear_sso_binding_cookie() -> String {
+    format!("{SSO_BINDING_COOKIE}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax")
+}
+
 /// `Set-Cookie` values that make the browser forget both tokens.
 pub fn clear_cookies() -> Vec<String> {
     vec![

@@ -115,6 +115,9 @@ pub const ROUTES: &[RouteRule] = &[
     public("GET", "/console/{file}"),
     public("POST", "/console/session"),
     public("POST", "/console/session/refresh"),
+    // Single sign-on: the provider's answer, checked against the state this server issued.
+    public("GET", "/console/sso/start"),
+    public("GET", "/console/sso/callback"),
     enrolling("GET", "/console/session", "console/session/read"),
     enrolling("DELETE", "/console/session", "console/session/delete"),
     public("GET", "/openapi.json"),
@@ -147,6 +150,12 @@ pub const ROUTES: &[RouteRule] = &[
         "/",
     ),
     action("DELETE", "/users/{user}/mfa", "principals/users/write", "/"),
+    action(
+        "PUT",
+        "/users/{user}/sso-identity",
+        "principals/users/write",
+        "/",
+    ),
     action(
         "POST",
         "/service-principals",

@@ -47,6 +47,8 @@ pub struct AuthSettings {
     pub session_ttl_seconds: i64,
     pub require_mfa: bool,
     pub signing_key_rotation_days: i64,
+    /// Whether users may sign in with a password (service principals always use their secrets).
+    pub password_sign_in: bool,
 }
 
 /// Everything the services share. One per server process.
@@ -77,6 +79,8 @@ pub struct Services {
     pub(crate) registry_uploads: std::path::PathBuf,
     /// The server's request body limit: no service may accept more.
     pub(crate) webservices_max_body: usize,
+    /// The OpenID provider users sign in through, when one is configured.
+    pub(crate) sso: Option<crate::sso::Provider>,
     /// Bounds concurrent argon2 work so sign-in floods cannot starve the runtime of memory.
     hashing: Semaphore,
 }
@@ -105,6 +109,7 @@ impl Services {
             session_ttl_seconds: config.session_ttl_seconds,
             require_mfa: config.require_mfa,
             signing_key_rotation_days: config.signing_key_rotation_days,
+            password_sign_in: config.password_sign_in,
         };
         let signing =
             signing::SigningKeyRing::load(&store, root_key.as_ref(), clock.now(), &settings)
@@ -143,7 +148,21 @@ impl Services {
             webservices_max_body: config.max_body_bytes,
             registry_uploads: config.home.join("registry-uploads"),
             hashing: Semaphore::new(4),
+            sso: None,
         })
+    }
+
+    /// These services, signing users in through `provider`.
+    pub fn with_sso(self, provider: Option<crate::sso::Provider>) -> Self {
+        Self {
+            sso: provider,
+            ..self
+        }
+    }
+
+    /// The configured provider's issuer.
+    pub fn sso_issuer(&self) -> Option<&str> {
+        self.sso.as_ref().map(|p| p.settings.issuer.as_str())
     }
 
     pub fn now(&self) -> OffsetDateTime {

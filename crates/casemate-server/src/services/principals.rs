@@ -32,7 +32,7 @@ fn days_in_range(field: &str, value: Option<u32>, default: u32, max: u32) -> Res
 
 impl Services {
     /// Finds a principal of `kind` by object id or by name.
-    async fn find_principal(
+    pub(crate) async fn find_principal(
         &self,
         reference: &str,
         kind: PrincipalKind,

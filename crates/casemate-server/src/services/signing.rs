@@ -272,6 +272,7 @@ mod tests {
             session_ttl_seconds: 86_400,
             require_mfa: false,
             signing_key_rotation_days: 30,
+            password_sign_in: true,
         }
     }
 

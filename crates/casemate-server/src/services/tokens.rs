@@ -40,6 +40,13 @@ impl Services {
         match request.grant_type {
             GrantType::Password => {
                 let grant = "password";
+                if !self.settings.password_sign_in {
+                    return Err(Error::ForbiddenOther(
+                        "password sign-in is turned off on this server: sign in through single \
+                         sign-on"
+                            .into(),
+                    ));
+                }
                 forbid_field(&request.client_id, "client_id", grant)?;
                 forbid_field(&request.client_secret, "client_secret", grant)?;
                 forbid_field(&request.refresh_token, "refresh_token", grant)?;
@@ -229,7 +236,7 @@ impl Services {
         Ok(response)
     }
 
-    async fn start_session(
+    pub(crate) async fn start_session(
         &self,
         principal: &PrincipalRecord,
         scope: TokenScope,

@@ -216,3 +216,11 @@ pub struct ConsoleSession {
     /// Seconds until the access token in the cookie expires; the page refreshes before then.
     pub expires_in: i64,
 }
+
+/// Links an OpenID provider's subject (its `sub` for a person) to a casemate user, so that
+/// signing in through the configured provider as that subject signs in as the user.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSsoIdentityRequest {
+    pub subject: String,
+}

@@ -1,6 +1,7 @@
 //! The console's cookie session at the HTTP level: cookie attributes, the CSRF wall in the gate,
 //! refresh, sign-out, the files' headers, and sign-in input refused with the field named.
 
+use crate::set_cookies;
 use casemate_client::{Client, RawResponse};
 use casemate_testkit::{ADMIN_PASSWORD, TestServer};
 
@@ -9,15 +10,6 @@ const JSON: (&str, &str) = ("content-type", "application/json");
 fn body_json(response: &RawResponse) -> serde_json::Value {
     serde_json::from_slice(&response.body)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&response.body)))
-}
-
-fn set_cookies(response: &RawResponse) -> Vec<String> {
-    response
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect()
 }
 
 /// `name=value` of the cookie `name` among `Set-Cookie` headers.

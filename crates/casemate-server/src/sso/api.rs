@@ -1,0 +1,107 @@
+//! The HTTP face of single sign-on: the browser is sent to the provider and comes back to the
+//! callback, which opens the console's cookie session; administrators link subjects to users.
+
+use super::service::{SIGN_IN_SECONDS, SsoCallback};
+use crate::api::ApiResult;
+use crate::console::api::{session_cookies, with_cookies};
+use crate::error::Error;
+use crate::gate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::gate::session_cookie::{self, SSO_BINDING_COOKIE};
+use crate::services::Services;
+use axum::extract::State;
+use axum::http::header::LOCATION;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use casemate_types::wire::LinkSsoIdentityRequest;
+use casemate_types::{ErrorBody, Sensitive};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// What a provider sends to the callback. Not strict about other parameters: providers add
+/// their own (`session_state`, `scope`).
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    code: Option<Sensitive>,
+    state: Option<Sensitive>,
+    /// RFC 9207: the issuer of the response, when the provider says.
+    iss: Option<String>,
+    error: Option<String>,
+}
+
+/// Sends the browser to the OpenID provider to sign in.
+#[utoipa::path(get, path = "/console/sso/start", tag = "console",
+    responses((status = 303, description = "To the provider's authorization endpoint"),
+        (status = 404, body = ErrorBody, description = "No provider is configured"),
+        (status = 502, body = ErrorBody)))]
+pub async fn start(State(services): State<Arc<Services>>) -> ApiResult<Response> {
+    let redirect = services.begin_sso_sign_in().await?;
+    with_cookies(
+        (StatusCode::SEE_OTHER, [(LOCATION, redirect.location)]),
+        vec![session_cookie::sso_binding_cookie(
+            &redirect.binding,
+            SIGN_IN_SECONDS,
+        )],
+    )
+}
+
+/// Where the provider sends the browser back: opens the console session and goes to the page.
+#[utoipa::path(get, path = "/console/sso/callback", tag = "console",
+    params(("code" = Option<String>, Query), ("state" = Option<String>, Query),
+        ("iss" = Option<String>, Query), ("error" = Option<String>, Query)),
+    responses((status = 303, description = "Signed in: to the console"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 502, body = ErrorBody)))]
+pub async fn callback(
+    State(services): State<Arc<Services>>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<CallbackQuery>,
+) -> ApiResult<Response> {
+    if let Some(error) = query.error {
+        // The provider's error code (RFC 6749 §4.1.2.1), kept short; its free text is not shown.
+        let error: String = error
+            .chars()
+            .filter(char::is_ascii_graphic)
+            .take(64)
+            .collect();
+        return Err(Error::SignInRefused(format!(
+            "the provider answered {error}"
+        )));
+    }
+    let required = |value: Option<Sensitive>, field: &str| {
+        value.filter(|v| !v.expose().is_empty()).ok_or_else(|| {
+            Error::invalid(field, "is required (the provider's redirect carries it)")
+        })
+    };
+    let callback = SsoCallback {
+        code: required(query.code, "code")?,
+        state: required(query.state, "state")?,
+    };
+    if let Some(issuer) = &query.iss
+        && services.sso_issuer() != Some(issuer.as_str())
+    {
+        return Err(Error::SignInRefused(
+            "the response names another issuer (iss)".into(),
+        ));
+    }
+    let binding = session_cookie::cookie(&headers, SSO_BINDING_COOKIE);
+    let tokens = services
+        .finish_sso_sign_in(&callback, binding.as_ref())
+        .await?;
+    let mut cookies = session_cookies(&services, &tokens);
+    cookies.push(session_cookie::clear_sso_binding_cookie());
+    with_cookies((StatusCode::SEE_OTHER, [(LOCATION, "/")]), cookies)
+}
+
+/// Links a subject of the configured provider to a user.
+#[utoipa::path(put, path = "/users/{user}/sso-identity", tag = "principals",
+    params(("user" = String, Path)), request_body = LinkSsoIdentityRequest,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn link(
+    State(services): State<Arc<Services>>,
+    ApiPath(user): ApiPath<String>,
+    ApiJson(request): ApiJson<LinkSsoIdentityRequest>,
+) -> ApiResult<StatusCode> {
+    services.link_sso_identity(&user, &request.subject).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,284 @@
+//! The OpenID provider as casemate reaches it: its discovery document and keys (fetched when
+//! first needed and kept for an hour; the keys again at once when a token names a key not among
+//! them, as after the provider rotates), and the token endpoint a code is traded at.
+
+use super::config::SsoSettings;
+use crate::config::https_or_loopback_url;
+use crate::error::{Error, Result};
+use casemate_crypto::id_token::Jwks;
+use casemate_types::Sensitive;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::sync::Mutex;
+
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// No discovery document, key set or token response is anywhere near this big.
+const MAX_RESPONSE_BYTES: usize = 1 << 20;
+const METADATA_LIFETIME: time::Duration = time::Duration::hours(1);
+/// The least time between two key fetches forced by unknown key ids, so tokens naming made-up
+/// keys cannot make casemate hammer the provider.
+const MIN_KEY_REFETCH: time::Duration = time::Duration::seconds(30);
+
+#[derive(Deserialize)]
+struct Discovery {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    jwks_uri: String,
+    #[serde(default)]
+    code_challenge_methods_supported: Option<Vec<String>>,
+}
+
+/// What discovery said, with the keys.
+pub(crate) struct ProviderMetadata {
+    pub authorization_endpoint: url::Url,
+    pub token_endpoint: url::Url,
+    jwks_uri: url::Url,
+    pub keys: Jwks,
+    fetched_at: OffsetDateTime,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    id_token: Option<String>,
+    error: Option<String>,
+}
+
+pub struct Provider {
+    pub settings: SsoSettings,
+    client_secret: Option<Sensitive>,
+    http: reqwest::Client,
+    metadata: Mutex<Option<Arc<ProviderMetadata>>>,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("issuer", &self.settings.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+fn trust_roots(
+    ca_file: Option<&std::path::Path>,
+) -> std::result::Result<rustls::RootCertStore, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(native.certs);
+    if let Some(path) = ca_file {
+        let certificates = CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| format!("sso.ca_file: {}: {e}", path.display()))?;
+        if certificates.is_empty() {
+            return Err(format!(
+                "sso.ca_file: {} holds no certificate",
+                path.display()
+            ));
+        }
+        for certificate in certificates {
+            roots
+                .add(certificate)
+                .map_err(|e| format!("sso.ca_file: {}: {e}", path.display()))?;
+        }
+    }
+    Ok(roots)
+}
+
+impl Provider {
+    /// Reads the client secret and trust roots; nothing is fetched until a sign-in needs it.
+    pub fn new(settings: SsoSettings) -> std::result::Result<Self, String> {
+        let client_secret = settings.client_secret()?;
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("sso: TLS: {e}"))?
+        .with_root_certificates(trust_roots(settings.ca_file.as_deref())?)
+        .with_no_client_auth();
+        let http = reqwest::Client::builder()
+            .timeout(CALL_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_backend_preconfigured(tls)
+            .build()
+            .map_err(|e| format!("sso: HTTP client: {e}"))?;
+        Ok(Self {
+            settings,
+            client_secret,
+            http,
+            metadata: Mutex::new(None),
+        })
+    }
+
+    fn unreachable(&self, what: &str, error: impl std::fmt::Display) -> Error {
+        Error::BadGateway(format!(
+            "the OpenID provider {} ({what}): {error}",
+            self.settings.issuer
+        ))
+    }
+
+    async fn body(&self, what: &str, response: reqwest::Response) -> Result<Vec<u8>> {
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.unreachable(what, e))?
+        {
+            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(self.unreachable(what, "the response is larger than 1 MiB"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        url: &url::Url,
+    ) -> Result<T> {
+        let response = self
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| self.unreachable(what, e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(self.unreachable(what, format!("answered {status}")));
+        }
+        let body = self.body(what, response).await?;
+        serde_json::from_slice(&body).map_err(|e| self.unreachable(what, e))
+    }
+
+    fn endpoint(&self, field: &str, value: &str) -> Result<url::Url> {
+        https_or_loopback_url(field, value).map_err(|e| self.unreachable("discovery", e))
+    }
+
+    async fn discover(&self, now: OffsetDateTime) -> Result<ProviderMetadata> {
+        let issuer = self.settings.issuer.trim_end_matches('/');
+        let url = url::Url::parse(&format!("{issuer}/.well-known/openid-configuration"))
+            .map_err(|e| self.unreachable("discovery", e))?;
+        let discovery: Discovery = self.get_json("discovery", &url).await?;
+        // OpenID Connect Discovery 1.0 §4.3: the document must name the issuer it came from.
+        if discovery.issuer != self.settings.issuer {
+            return Err(self.unreachable(
+                "discovery",
+                format!("its document names the issuer '{}'", discovery.issuer),
+            ));
+        }
+        if let Some(methods) = &discovery.code_challenge_methods_supported
+            && !methods.iter().any(|method| method == "S256")
+        {
+            return Err(self.unreachable("discovery", "it does not offer PKCE with S256"));
+        }
+        let jwks_uri = self.endpoint("jwks_uri", &discovery.jwks_uri)?;
+        Ok(ProviderMetadata {
+            authorization_endpoint: self
+                .endpoint("authorization_endpoint", &discovery.authorization_endpoint)?,
+            token_endpoint: self.endpoint("token_endpoint", &discovery.token_endpoint)?,
+            keys: self.get_json("keys", &jwks_uri).await?,
+            jwks_uri,
+            fetched_at: now,
+        })
+    }
+
+    /// Discovery and keys, from the provider when not fetched within the hour.
+    pub(crate) async fn metadata(&self, now: OffsetDateTime) -> Result<Arc<ProviderMetadata>> {
+        let mut kept = self.metadata.lock().await;
+        if let Some(metadata) = kept.as_ref()
+            && now - metadata.fetched_at < METADATA_LIFETIME
+        {
+            return Ok(metadata.clone());
+        }
+        let fresh = Arc::new(self.discover(now).await?);
+        *kept = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// The keys fetched again, after a token named one not among them; `None` when they were
+    /// fetched too recently to ask again.
+    pub(crate) async fn refetched_keys(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Option<Arc<ProviderMetadata>>> {
+        let mut kept = self.metadata.lock().await;
+        let Some(current) = kept.as_ref() else {
+            return Ok(None);
+        };
+        if now - current.fetched_at < MIN_KEY_REFETCH {
+            return Ok(None);
+        }
+        let keys = self.get_json("keys", &current.jwks_uri).await?;
+        let fresh = Arc::new(ProviderMetadata {
+            authorization_endpoint: current.authorization_endpoint.clone(),
+            token_endpoint: current.token_endpoint.clone(),
+            jwks_uri: current.jwks_uri.clone(),
+            keys,
+            fetched_at: now,
+        });
+        *kept = Some(fresh.clone());
+        Ok(Some(fresh))
+    }
+
+    /// Trades an authorization code (with its PKCE verifier) for the provider's ID token.
+    pub(crate) async fn id_token_for(
+        &self,
+        metadata: &ProviderMetadata,
+        code: &Sensitive,
+        verifier: &Sensitive,
+    ) -> Result<Sensitive> {
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.expose()),
+            ("redirect_uri", &self.settings.redirect_url),
+            ("client_id", &self.settings.client_id),
+            ("code_verifier", verifier.expose()),
+        ];
+        let mut request = self.http.post(metadata.token_endpoint.clone()).form(&form);
+        if let Some(secret) = &self.client_secret {
+            // RFC 6749 §2.3.1: client_secret_basic, each part form-encoded first.
+            let encode = |text: &str| {
+                url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>()
+            };
+            request = request.basic_auth(
+                encode(&self.settings.client_id),
+                Some(encode(secret.expose())),
+            );
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.unreachable("token endpoint", e))?;
+        let status = response.status();
+        let body = self.body("token endpoint", response).await?;
+        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
+            self.unreachable(
+                "token endpoint",
+                format!("answered {status} with no JSON token response"),
+            )
+        })?;
+        match (parsed.id_token, parsed.error) {
+            (Some(id_token), None) if status.is_success() => Ok(Sensitive::new(id_token)),
+            (_, Some(error)) => {
+                // The error code is the provider's (RFC 6749 §5.2); kept short, never reflected whole.
+                let error: String = error
+                    .chars()
+                    .filter(char::is_ascii_graphic)
+                    .take(64)
+                    .collect();
+                Err(Error::SignInRefused(format!(
+                    "the provider would not trade the code ({error})"
+                )))
+            }
+            _ => Err(self.unreachable(
+                "token endpoint",
+                format!("answered {status} with no id_token"),
+            )),
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! Signing in through the OpenID provider: the authorization-code flow with PKCE, a nonce and a
+//! state bound to the browser that began it, ending in the same cookie session a password
+//! sign-in opens.
+
+use super::provider::{Provider, ProviderMetadata};
+use crate::error::{Error, Result};
+use crate::services::Services;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use casemate_crypto::id_token::{self, Expected, IdToken, IdTokenError};
+use casemate_crypto::{constant_time_eq, random_bytes, sha256};
+use casemate_store::{PrincipalRecord, SsoSignInRecord, StoreError};
+use casemate_types::Sensitive;
+use casemate_types::names::{validate_label, validate_principal_name};
+use casemate_types::wire::{PrincipalKind, TokenResponse, TokenScope};
+use uuid::Uuid;
+
+/// How long a sign-in may spend at the provider before its state is no longer accepted.
+pub const SIGN_IN_SECONDS: i64 = 600;
+
+/// Where to send the browser, and the value its binding cookie must hold when it comes back.
+pub struct SsoRedirect {
+    pub location: String,
+    pub binding: Sensitive,
+}
+
+/// What the provider sent back to the callback.
+pub struct SsoCallback {
+    pub code: Sensitive,
+    pub state: Sensitive,
+}
+
+fn random_text() -> Result<Sensitive> {
+    Ok(Sensitive::new(
+        URL_SAFE_NO_PAD.encode(*random_bytes::<32>()?),
+    ))
+}
+
+/// The PKCE verifier is derived from the browser's binding value, so the server keeps no copy:
+/// the code is worthless without the cookie of the browser that asked for it.
+fn pkce_verifier(binding: &Sensitive) -> Sensitive {
+    let mut input = b"casemate/sso/pkce-verifier/".to_vec();
+    input.extend_from_slice(binding.expose().as_bytes());
+    Sensitive::new(URL_SAFE_NO_PAD.encode(sha256(&input)))
+}
+
+fn refused(reason: impl std::fmt::Display) -> Error {
+    tracing::info!(%reason, "single sign-on refused");
+    Error::SignInRefused(reason.to_string())
+}
+
+impl Services {
+    fn sso_provider(&self) -> Result<&Provider> {
+        self.sso
+            .as_ref()
+            .ok_or_else(|| Error::NotFound("single sign-on (no [sso] issuer is configured)".into()))
+    }
+
+    /// Begins a sign-in: records its state and nonce, and says where to send the browser.
+    pub async fn begin_sso_sign_in(&self) -> Result<SsoRedirect> {
+        let provider = self.sso_provider()?;
+        let metadata = provider.metadata(self.now()).await?;
+        let (state, binding, nonce) = (random_text()?, random_text()?, random_text()?);
+        let now = self.now_unix();
+        self.store
+            .begin_sso_sign_in(
+                &SsoSignInRecord {
+                    state_hash: sha256(state.expose().as_bytes()).to_vec(),
+                    binding_hash: sha256(binding.expose().as_bytes()).to_vec(),
+                    nonce: nonce.expose().to_owned(),
+                    created_at: now,
+                },
+                now - SIGN_IN_SECONDS,
+            )
+            .await?;
+        let challenge = URL_SAFE_NO_PAD.encode(sha256(pkce_verifier(&binding).expose().as_bytes()));
+        let settings = &provider.settings;
+        let scope = std::iter::once("openid")
+            .chain(
+                settings
+                    .scopes
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|s| *s != "openid"),
+            )
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut location = metadata.authorization_endpoint.clone();
+        location
+            .query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &settings.client_id)
+            .append_pair("redirect_uri", &settings.redirect_url)
+            .append_pair("scope", &scope)
+            .append_pair("state", state.expose())
+            .append_pair("nonce", nonce.expose())
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256");
+        Ok(SsoRedirect {
+            location: location.into(),
+            binding,
+        })
+    }
+
+    /// Finishes a sign-in at the callback: the state must be one this server issued, unused,
+    /// young enough and begun by this browser; the code is traded with its verifier; the ID
+    /// token must be from the issuer, for this client, current and carry this sign-in's nonce.
+    pub async fn finish_sso_sign_in(
+        &self,
+        callback: &SsoCallback,
+        binding: Option<&Sensitive>,
+    ) -> Result<TokenResponse> {
+        let provider = self.sso_provider()?;
+        let state_hash = sha256(callback.state.expose().as_bytes());
+        let sign_in = self
+            .store
+            .take_sso_sign_in(&state_hash)
+            .await?
+            .ok_or_else(|| {
+                refused("the state is not one this server issued, or it was used already")
+            })?;
+        if self.now_unix() - sign_in.created_at > SIGN_IN_SECONDS {
+            return Err(refused(format!(
+                "the sign-in was begun more than {SIGN_IN_SECONDS} seconds ago; begin again"
+            )));
+        }
+        let binding = binding.ok_or_else(|| {
+            refused("the browser's sign-in cookie is missing: begin the sign-in in this browser")
+        })?;
+        if !constant_time_eq(&sign_in.binding_hash, &sha256(binding.expose().as_bytes())) {
+            return Err(refused("the sign-in was begun in another browser"));
+        }
+        let metadata = provider.metadata(self.now()).await?;
+        let id_token = provider
+            .id_token_for(&metadata, &callback.code, &pkce_verifier(binding))
+            .await?;
+        let verified = self
+            .verified_id_token(provider, metadata, &id_token, &sign_in.nonce)
+            .await?;
+        let principal = self.principal_for(provider, &verified).await?;
+        self.start_session(&principal, TokenScope::Full, true).await
+    }
+
+    async fn verified_id_token(
+        &self,
+        provider: &Provider,
+        metadata: std::sync::Arc<ProviderMetadata>,
+        id_token: &Sensitive,
+        nonce: &str,
+    ) -> Result<IdToken> {
+        let settings = &provider.settings;
+        let expected = Expected {
+            issuer: &settings.issuer,
+            client_id: &settings.client_id,
+            nonce,
+            now: self.now(),
+            max_skew: time::Duration::seconds(settings.max_clock_skew_seconds),
+        };
+        match id_token::verify(id_token.expose(), &metadata.keys, &expected) {
+            Err(unknown @ IdTokenError::UnknownKey(_)) => {
+                // The provider may have rotated its keys since they were fetched.
+                match provider.refetched_keys(self.now()).await? {
+                    Some(fresh) => {
+                        id_token::verify(id_token.expose(), &fresh.keys, &expected).map_err(refused)
+                    }
+                    None => Err(refused(unknown)),
+                }
+            }
+            verified => verified.map_err(refused),
+        }
+    }
+
+    /// The user the token's subject is linked to, or one made for it when the settings allow.
+    async fn principal_for(&self, provider: &Provider, token: &IdToken) -> Result<PrincipalRecord> {
+        let settings = &provider.settings;
+        let linked = self
+            .store
+            .external_identity_principal(&settings.issuer, &token.subject)
+            .await?;
+        if let Some(id) = linked {
+            return self
+                .store
+                .principal_by_id(id)
+                .await?
+                .filter(|p| p.enabled && p.kind == PrincipalKind::User.as_str())
+                .ok_or_else(|| refused("the user linked to this identity is disabled"));
+        }
+        if !settings.create_users {
+            return Err(refused(format!(
+                "no casemate user is linked to subject '{}' of this provider; an administrator \
+                 links one (casemate user link-sso), or sets sso.create_users",
+                token.subject
+            )));
+        }
+        let claim = &settings.username_claim;
+        let name = token.string_claim(claim).ok_or_else(|| {
+            refused(format!(
+                "the ID token has no '{claim}' claim to name a new user"
+            ))
+        })?;
+        validate_principal_name("username_claim", name)
+            .map_err(|e| refused(format!("the '{claim}' claim cannot name a user: {e}")))?;
+        let display_name = token
+            .string_claim("name")
+            .filter(|display| validate_label("name", display).is_ok())
+            .unwrap_or(name);
+        let user = PrincipalRecord {
+            id: Uuid::new_v4(),
+            kind: PrincipalKind::User.as_str().into(),
+            name: name.to_owned(),
+            display_name: display_name.to_owned(),
+            enabled: true,
+            created_at: self.now_unix(),
+            password_hash: None,
+            client_id: None,
+        };
+        match self
+            .store
+            .insert_user_for_external_identity(&user, &settings.issuer, &token.subject)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(principal = %user.id, "user created on first single sign-on");
+                Ok(user)
+            }
+            Err(StoreError::Conflict(_)) => Err(refused(format!(
+                "a user named '{name}' exists already and is not linked to this identity; an \
+                 administrator can link it (casemate user link-sso)"
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Links a provider subject to a user, so it signs in as them.
+    pub async fn link_sso_identity(&self, user: &str, subject: &str) -> Result<()> {
+        let provider = self.sso_provider()?;
+        if subject.is_empty() || subject.len() > 255 || subject.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "subject",
+                "must be 1 to 255 characters, none of them control characters",
+            ));
+        }
+        let principal = self.find_principal(user, PrincipalKind::User).await?;
+        Ok(self
+            .store
+            .link_external_identity(
+                &provider.settings.issuer,
+                subject,
+                principal.id,
+                self.now_unix(),
+            )
+            .await?)
+    }
+}
