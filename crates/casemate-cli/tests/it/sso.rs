@@ -401,5 +401,55 @@ async fn with_passwords_turned_off_only_single_sign_on_signs_users_in() {
         "{message}"
     );
     let browser = server.anonymous();
+    let options = browser
+        .raw("GET", "/console/sign-in-options", &[], vec![])
+        .await
+        .unwrap();
+    let options: Value = serde_json::from_slice(&options.body).unwrap();
+    assert_eq!(options, json!({"password": false, "sso": true}));
     assert_eq!(sign_in(&provider, &browser).await.status, 303);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_browser_signs_in_through_the_provider_and_out_again() {
+    let (_provider, server) = provider_and_server(
+        SsoLayer {
+            create_users: Some(true),
+            ..Default::default()
+        },
+        None,
+    )
+    .await;
+    let browser = crate::console::browser::Browser::open(&server.url).await;
+    browser.visit("").await;
+    // The page offers both ways in: the provider, and the password form.
+    browser.find("#username").await;
+    let offer = browser.find("#sso").await;
+    browser.screenshot("sso-sign-in").await;
+    offer.click().await.unwrap();
+    // To the provider and back (it signs its user in at once), then the console, signed in:
+    // the cookies set on the provider's cross-site redirect back work on the page.
+    browser.wait_for_text("#signed-in-as", "ada").await;
+    browser.screenshot("sso-signed-in").await;
+    browser.click("Sign out").await;
+    browser.find("#sso").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_provider_the_console_offers_passwords_only() {
+    let server = TestServer::start().await;
+    let browser = server.anonymous();
+    let options = browser
+        .raw("GET", "/console/sign-in-options", &[], vec![])
+        .await
+        .unwrap();
+    let options: Value = serde_json::from_slice(&options.body).unwrap();
+    assert_eq!(options, json!({"password": true, "sso": false}));
+    let start = browser
+        .raw("GET", "/console/sso/start", &[], vec![])
+        .await
+        .unwrap();
+    assert_eq!(start.status, 404);
+    assert!(String::from_utf8_lossy(&start.body).contains("no [sso] issuer is configured"));
 }

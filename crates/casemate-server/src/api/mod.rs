@@ -49,6 +49,7 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
             console::api::sign_out
         ))
         .routes(routes!(console::api::refresh))
+        .routes(routes!(console::api::sign_in_options))
         .routes(routes!(sso::api::start))
         .routes(routes!(sso::api::callback))
         .routes(routes!(auth::openapi))

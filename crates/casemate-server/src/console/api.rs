@@ -12,7 +12,9 @@ use axum::http::header::{CACHE_CONTROL, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use casemate_types::wire::{ConsoleSession, ConsoleSignIn, TokenRequest, TokenResponse};
+use casemate_types::wire::{
+    ConsoleSession, ConsoleSignIn, ConsoleSignInOptions, TokenRequest, TokenResponse,
+};
 use casemate_types::{ErrorBody, Sensitive};
 use std::sync::Arc;
 
@@ -28,6 +30,16 @@ pub async fn page() -> ApiResult<&'static Asset> {
     responses((status = 200, description = "A console file"), (status = 404, body = ErrorBody)))]
 pub async fn file(ApiPath(name): ApiPath<String>) -> ApiResult<&'static Asset> {
     assets::find(&name).ok_or_else(|| Error::NotFound(format!("console file {name}")))
+}
+
+/// How users may sign in here: the page offers what this says.
+#[utoipa::path(get, path = "/console/sign-in-options", tag = "console",
+    responses((status = 200, body = ConsoleSignInOptions)))]
+pub async fn sign_in_options(State(services): State<Arc<Services>>) -> Json<ConsoleSignInOptions> {
+    Json(ConsoleSignInOptions {
+        password: services.settings.password_sign_in,
+        sso: services.sso_issuer().is_some(),
+    })
 }
 
 /// Signs in with a password (and TOTP code): the tokens go into HttpOnly cookies, and the page

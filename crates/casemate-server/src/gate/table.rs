@@ -115,6 +115,7 @@ pub const ROUTES: &[RouteRule] = &[
     public("GET", "/console/{file}"),
     public("POST", "/console/session"),
     public("POST", "/console/session/refresh"),
+    public("GET", "/console/sign-in-options"),
     // Single sign-on: the provider's answer, checked against the state this server issued.
     public("GET", "/console/sso/start"),
     public("GET", "/console/sso/callback"),

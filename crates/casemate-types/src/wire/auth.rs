@@ -224,3 +224,12 @@ pub struct ConsoleSession {
 pub struct LinkSsoIdentityRequest {
     pub subject: String,
 }
+
+/// How users may sign in to this server, for the console's sign-in page.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConsoleSignInOptions {
+    /// With a user name and password (and TOTP code).
+    pub password: bool,
+    /// Through the configured OpenID provider, starting at `/console/sso/start`.
+    pub sso: bool,
+}

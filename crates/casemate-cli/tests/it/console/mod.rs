@@ -2,7 +2,7 @@
 //! workspace, follow a run's log and chart, set and reveal a secret, be refused it as a Reader,
 //! read the activity log, sign out. Screenshots land in the test run's target directory.
 
-mod browser;
+pub mod browser;
 mod session;
 
 use crate::runs::{snapshot, wait_final};
