@@ -246,6 +246,7 @@ impl Store {
             .await
     }
 
+    /// What the gate authorizes by: the principal's own assignments and its groups'.
     pub async fn role_assignments_for_gate(
         &self,
         principal_id: Uuid,
@@ -253,7 +254,7 @@ impl Store {
         self.gate_cached(
             |k| &mut k.gate.assignments,
             principal_id,
-            self.role_assignments_for(principal_id),
+            self.effective_role_assignments_for(principal_id),
         )
         .await
     }

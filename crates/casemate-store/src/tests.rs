@@ -631,3 +631,100 @@ async fn a_sign_in_state_is_taken_once_and_a_subject_links_to_one_user() {
         None
     );
 }
+
+#[tokio::test]
+async fn a_member_holds_its_groups_assignments_and_sso_memberships_follow_the_claim() {
+    let (_dir, store) = open_temp().await;
+    let group = |name: &str| PrincipalRecord {
+        kind: "group".into(),
+        password_hash: None,
+        ..user(name)
+    };
+    let (ml_team, auditors) = (group("ml-team"), group("auditors"));
+    let ada = user("ada");
+    for principal in [&ml_team, &auditors, &ada] {
+        store.insert_principal(principal).await.unwrap();
+    }
+    let assign = |principal_id, role: &str| RoleAssignmentRecord {
+        id: Uuid::new_v4(),
+        principal_id,
+        role_name: role.into(),
+        scope: "/resourceGroups/g".into(),
+        created_at: 1,
+    };
+    store
+        .insert_role_assignment(&assign(ml_team.id, "Contributor"))
+        .await
+        .unwrap();
+    store
+        .insert_role_assignment(&assign(auditors.id, "Reader"))
+        .await
+        .unwrap();
+    store
+        .insert_role_assignment(&assign(ada.id, "Owner"))
+        .await
+        .unwrap();
+    // As the gate does at each request: rows kept are dropped when the generation moved.
+    let roles = || async {
+        store.refresh_gate_cache().await.unwrap();
+        let mut roles: Vec<String> = store
+            .role_assignments_for_gate(ada.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.role_name)
+            .collect();
+        roles.sort();
+        roles
+    };
+    assert_eq!(roles().await, ["Owner"]);
+
+    let claim = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    store
+        .replace_sso_memberships(ada.id, &claim(&["ml-team", "no-such-group"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        roles().await,
+        ["Contributor", "Owner"],
+        "the kept rows were dropped"
+    );
+    store
+        .add_group_member(auditors.id, ada.id, MembershipSource::Admin)
+        .await
+        .unwrap();
+    // The next sign-in's claim no longer lists ml-team: that membership goes, the
+    // administrator's stays.
+    store
+        .replace_sso_memberships(ada.id, &claim(&[]))
+        .await
+        .unwrap();
+    assert_eq!(roles().await, ["Owner", "Reader"]);
+    assert_eq!(
+        store.group_members(auditors.id).await.unwrap(),
+        [GroupMemberRecord {
+            member_id: ada.id,
+            from_sso: false
+        }]
+    );
+    assert!(
+        store
+            .remove_group_member(auditors.id, ada.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remove_group_member(auditors.id, ada.id)
+            .await
+            .unwrap()
+    );
+    assert_eq!(roles().await, ["Owner"]);
+    // Deleting a group takes its memberships and assignments with it.
+    store
+        .replace_sso_memberships(ada.id, &claim(&["ml-team"]))
+        .await
+        .unwrap();
+    store.delete_principal(ml_team.id).await.unwrap();
+    assert_eq!(roles().await, ["Owner"]);
+}

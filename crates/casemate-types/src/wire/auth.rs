@@ -100,6 +100,8 @@ pub enum PrincipalKind {
     Run,
     /// A container registry's admin user, when it is enabled.
     RegistryAdmin,
+    /// Holds role assignments for its members; never signs in.
+    Group,
 }
 
 impl PrincipalKind {
@@ -110,6 +112,7 @@ impl PrincipalKind {
             Self::ManagedIdentity => "managed_identity",
             Self::Run => "run",
             Self::RegistryAdmin => "registry_admin",
+            Self::Group => "group",
         }
     }
 
@@ -120,6 +123,7 @@ impl PrincipalKind {
             "managed_identity" => Some(Self::ManagedIdentity),
             "run" => Some(Self::Run),
             "registry_admin" => Some(Self::RegistryAdmin),
+            "group" => Some(Self::Group),
             _ => None,
         }
     }
