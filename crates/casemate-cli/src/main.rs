@@ -6,6 +6,7 @@ mod input;
 mod key_cmd;
 mod metrics_cmd;
 mod output;
+mod principal_group_cmd;
 mod profile;
 mod registry_cmd;
 mod resources_cmd;
@@ -49,6 +50,12 @@ enum Command {
     User {
         #[command(subcommand)]
         command: commands::UserCommand,
+    },
+    /// Manage groups of principals and their members (needs Owner at `/`); assign roles to a
+    /// group like to any principal. (`casemate group` is resource groups.)
+    PrincipalGroup {
+        #[command(subcommand)]
+        command: principal_group_cmd::PrincipalGroupCommand,
     },
     /// Manage service principals and their client secrets (needs Owner at `/`).
     Sp {
@@ -151,6 +158,9 @@ fn main() -> std::process::ExitCode {
             Command::Logout => commands::logout().await,
             Command::User { command } => commands::user(command, cli.output).await,
             Command::Sp { command } => commands::sp(command, cli.output).await,
+            Command::PrincipalGroup { command } => {
+                principal_group_cmd::principal_group(command, cli.output).await
+            }
             Command::Pat { command } => commands::pat(command, cli.output).await,
             Command::Token { command } => commands::token(command, cli.output).await,
             Command::Secret { command } => secret_cmd::secret(command, cli.output).await,

@@ -437,6 +437,37 @@ impl Client {
             .await
     }
 
+    pub async fn create_group(&self, request: &CreateGroupRequest) -> ClientResult<Group> {
+        self.post(&["groups"], request).await
+    }
+
+    pub async fn list_groups(&self) -> ClientResult<Vec<Group>> {
+        self.get(&["groups"]).await
+    }
+
+    pub async fn get_group(&self, group: &str) -> ClientResult<Group> {
+        self.get(&["groups", group]).await
+    }
+
+    pub async fn delete_group(&self, group: &str) -> ClientResult<()> {
+        self.no_content(Method::DELETE, &["groups", group], None)
+            .await
+    }
+
+    pub async fn group_members(&self, group: &str) -> ClientResult<Vec<GroupMember>> {
+        self.get(&["groups", group, "members"]).await
+    }
+
+    pub async fn add_group_member(&self, group: &str, member: &str) -> ClientResult<()> {
+        self.no_content(Method::PUT, &["groups", group, "members", member], None)
+            .await
+    }
+
+    pub async fn remove_group_member(&self, group: &str, member: &str) -> ClientResult<()> {
+        self.no_content(Method::DELETE, &["groups", group, "members", member], None)
+            .await
+    }
+
     /// Links a subject of the server's OpenID provider to `user`.
     pub async fn link_sso_identity(&self, user: &str, subject: &str) -> ClientResult<()> {
         let body = serde_json::json!({ "subject": subject });

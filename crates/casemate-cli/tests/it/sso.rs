@@ -108,6 +108,14 @@ async fn provider_and_server(
     (provider, TestServer::start_with(layer).await)
 }
 
+/// SSO settings that make a user on a subject's first sign-in.
+fn creating_users() -> SsoLayer {
+    SsoLayer {
+        create_users: Some(true),
+        ..Default::default()
+    }
+}
+
 /// `name=value` of the cookie `name` among `Set-Cookie` headers, if set to a value.
 fn cookie_pair(cookies: &[String], name: &str) -> Option<String> {
     cookies
@@ -200,14 +208,7 @@ async fn session_of(browser: &Client, signed_in: &RawResponse) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn signing_in_through_a_real_provider_opens_a_session_and_bad_answers_are_refused() {
-    let (provider, server) = provider_and_server(
-        SsoLayer {
-            create_users: Some(true),
-            ..Default::default()
-        },
-        None,
-    )
-    .await;
+    let (provider, server) = provider_and_server(creating_users(), None).await;
     let browser = server.anonymous();
 
     let begun = begin(&browser).await;
@@ -379,14 +380,7 @@ async fn an_unlinked_subject_is_refused_until_an_administrator_links_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_passwords_turned_off_only_single_sign_on_signs_users_in() {
-    let (provider, server) = provider_and_server(
-        SsoLayer {
-            create_users: Some(true),
-            ..Default::default()
-        },
-        Some(false),
-    )
-    .await;
+    let (provider, server) = provider_and_server(creating_users(), Some(false)).await;
     let refused = server
         .anonymous()
         .token(&casemate_types::wire::TokenRequest::password(
@@ -412,14 +406,7 @@ async fn with_passwords_turned_off_only_single_sign_on_signs_users_in() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_real_browser_signs_in_through_the_provider_and_out_again() {
-    let (_provider, server) = provider_and_server(
-        SsoLayer {
-            create_users: Some(true),
-            ..Default::default()
-        },
-        None,
-    )
-    .await;
+    let (_provider, server) = provider_and_server(creating_users(), None).await;
     let browser = crate::console::browser::Browser::open(&server.url).await;
     browser.visit("").await;
     // The page offers both ways in: the provider, and the password form.
@@ -452,4 +439,100 @@ async fn without_a_provider_the_console_offers_passwords_only() {
         .unwrap();
     assert_eq!(start.status, 404);
     assert!(String::from_utf8_lossy(&start.body).contains("no [sso] issuer is configured"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_providers_group_claim_decides_group_roles_at_each_sign_in() {
+    let (provider, server) = provider_and_server(creating_users(), None).await;
+    let admin = server.admin().await;
+    admin.create_resource_group("rg-ml").await.unwrap();
+    // The administrator's commands: a group named as the provider names one, given a role.
+    let config = tempfile::tempdir().unwrap();
+    crate::cli::login_admin(&server, config.path()).await;
+    let cli = |args: &'static [&'static str]| {
+        let config = config.path().to_owned();
+        async move { crate::cli::casemate(&config, args, "", &[]).await }
+    };
+    crate::cli::succeeded(&cli(&["principal-group", "create", "ml-team"]).await);
+    crate::cli::succeeded(
+        &cli(&[
+            "role",
+            "assignment",
+            "create",
+            "--assignee",
+            "ml-team",
+            "--role",
+            "Reader",
+            "--scope",
+            "/resourceGroups/rg-ml",
+        ])
+        .await,
+    );
+    let browser = server.anonymous();
+    let can_read = |signed_in: RawResponse| {
+        let browser = browser.clone();
+        async move {
+            let cookie = cookie_pair(&set_cookies(&signed_in), ACCESS_COOKIE).unwrap();
+            let response = browser
+                .raw(
+                    "GET",
+                    "/resourceGroups/rg-ml",
+                    &[("cookie", &cookie)],
+                    vec![],
+                )
+                .await
+                .unwrap();
+            response.status
+        }
+    };
+
+    // The provider lists ada in ml-team (and in auditors, which casemate has no group for).
+    assert_eq!(can_read(sign_in(&provider, &browser).await).await, 200);
+    let members = admin.group_members("ml-team").await.unwrap();
+    assert_eq!(members.len(), 1);
+    assert!(members[0].name == "ada" && members[0].from_sso);
+    let listed = crate::cli::succeeded(&cli(&["principal-group", "members", "ml-team"]).await);
+    assert!(
+        listed.contains("ada") && listed.contains("single sign-on"),
+        "{listed}"
+    );
+
+    // The next sign-in's claim no longer lists it: the membership and the role go.
+    provider.misbehave(json!({"groups": []})).await;
+    assert_eq!(can_read(sign_in(&provider, &browser).await).await, 403);
+    assert!(admin.group_members("ml-team").await.unwrap().is_empty());
+
+    // An administrator's membership stays whatever the claim says.
+    admin.add_group_member("ml-team", "ada").await.unwrap();
+    provider.misbehave(json!({"groups": []})).await;
+    assert_eq!(can_read(sign_in(&provider, &browser).await).await, 200);
+    admin.remove_group_member("ml-team", "ada").await.unwrap();
+    let gone = admin.remove_group_member("ml-team", "ada").await;
+    crate::api_error(gone, 404, "NotFound");
+
+    // Refused input, each naming its field.
+    let nested = admin.add_group_member("ml-team", "ml-team").await;
+    let message = crate::api_error(nested, 400, "InvalidInput");
+    assert!(
+        message.starts_with("member: must be a user or a service principal"),
+        "{message}"
+    );
+    let bad_name = admin
+        .create_group(&casemate_types::wire::CreateGroupRequest {
+            name: "ml team".into(),
+            display_name: None,
+        })
+        .await;
+    assert!(crate::api_error(bad_name, 400, "InvalidInput").starts_with("name: "));
+    let taken = admin
+        .create_group(&casemate_types::wire::CreateGroupRequest {
+            name: "ada".into(),
+            display_name: None,
+        })
+        .await;
+    crate::api_error(taken, 409, "Conflict");
+    // Deleting the group takes its role with it.
+    admin.add_group_member("ml-team", "ada").await.unwrap();
+    admin.delete_group("ml-team").await.unwrap();
+    assert_eq!(can_read(sign_in(&provider, &browser).await).await, 403);
 }

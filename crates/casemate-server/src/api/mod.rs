@@ -3,6 +3,7 @@
 mod artifacts;
 mod auth;
 pub(crate) mod errors;
+mod groups;
 mod keys;
 mod me;
 mod mlflow;
@@ -68,6 +69,10 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(principals::enable_user))
         .routes(routes!(principals::reset_user_mfa))
         .routes(routes!(sso::api::link))
+        .routes(routes!(groups::create, groups::list))
+        .routes(routes!(groups::show, groups::delete))
+        .routes(routes!(groups::members))
+        .routes(routes!(groups::add_member, groups::remove_member))
         .routes(routes!(
             principals::create_service_principal,
             principals::list_service_principals

@@ -151,6 +151,28 @@ pub const ROUTES: &[RouteRule] = &[
         "/",
     ),
     action("DELETE", "/users/{user}/mfa", "principals/users/write", "/"),
+    action("POST", "/groups", "principals/groups/write", "/"),
+    action("GET", "/groups", "principals/groups/read", "/"),
+    action("GET", "/groups/{group}", "principals/groups/read", "/"),
+    action("DELETE", "/groups/{group}", "principals/groups/delete", "/"),
+    action(
+        "GET",
+        "/groups/{group}/members",
+        "principals/groups/read",
+        "/",
+    ),
+    action(
+        "PUT",
+        "/groups/{group}/members/{member}",
+        "principals/groups/write",
+        "/",
+    ),
+    action(
+        "DELETE",
+        "/groups/{group}/members/{member}",
+        "principals/groups/write",
+        "/",
+    ),
     action(
         "PUT",
         "/users/{user}/sso-identity",

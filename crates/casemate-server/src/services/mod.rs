@@ -6,6 +6,7 @@ pub mod bootstrap;
 pub mod computes;
 pub mod data_keys;
 pub mod executor;
+pub mod groups;
 pub mod identity;
 pub mod keys;
 pub mod limiter;

@@ -31,6 +31,29 @@ fn days_in_range(field: &str, value: Option<u32>, default: u32, max: u32) -> Res
 }
 
 impl Services {
+    /// A new principal of `kind` named `name` (its display name, when none is given), both
+    /// checked; no credentials yet.
+    pub(crate) fn new_principal(
+        &self,
+        kind: PrincipalKind,
+        name: &str,
+        display_name: Option<&String>,
+    ) -> Result<PrincipalRecord> {
+        validate_principal_name("name", name)?;
+        let display_name = display_name.cloned().unwrap_or_else(|| name.to_owned());
+        validate_label("display_name", &display_name)?;
+        Ok(PrincipalRecord {
+            id: Uuid::new_v4(),
+            kind: kind.as_str().into(),
+            name: name.to_owned(),
+            display_name,
+            enabled: true,
+            created_at: self.now_unix(),
+            password_hash: None,
+            client_id: None,
+        })
+    }
+
     /// Finds a principal of `kind` by object id or by name.
     pub(crate) async fn find_principal(
         &self,
@@ -43,6 +66,7 @@ impl Services {
         };
         let what = match kind {
             PrincipalKind::ServicePrincipal => "service principal",
+            PrincipalKind::Group => "group",
             _ => "user",
         };
         found
@@ -67,22 +91,15 @@ impl Services {
     }
 
     pub async fn create_user(&self, request: &CreateUserRequest) -> Result<User> {
-        validate_principal_name("name", &request.name)?;
-        let display_name = request
-            .display_name
-            .clone()
-            .unwrap_or_else(|| request.name.clone());
-        validate_label("display_name", &display_name)?;
+        let record = self.new_principal(
+            PrincipalKind::User,
+            &request.name,
+            request.display_name.as_ref(),
+        )?;
         validate_password("password", request.password.expose())?;
         let record = PrincipalRecord {
-            id: Uuid::new_v4(),
-            kind: PrincipalKind::User.as_str().into(),
-            name: request.name.clone(),
-            display_name,
-            enabled: true,
-            created_at: self.now_unix(),
             password_hash: Some(self.hash_password(&request.password).await?),
-            client_id: None,
+            ..record
         };
         self.store.insert_principal(&record).await?;
         self.user_view(record).await
@@ -233,21 +250,13 @@ impl Services {
         &self,
         request: &CreateServicePrincipalRequest,
     ) -> Result<ServicePrincipal> {
-        validate_principal_name("name", &request.name)?;
-        let display_name = request
-            .display_name
-            .clone()
-            .unwrap_or_else(|| request.name.clone());
-        validate_label("display_name", &display_name)?;
         let record = PrincipalRecord {
-            id: Uuid::new_v4(),
-            kind: PrincipalKind::ServicePrincipal.as_str().into(),
-            name: request.name.clone(),
-            display_name,
-            enabled: true,
-            created_at: self.now_unix(),
-            password_hash: None,
             client_id: Some(Uuid::new_v4()),
+            ..self.new_principal(
+                PrincipalKind::ServicePrincipal,
+                &request.name,
+                request.display_name.as_ref(),
+            )?
         };
         self.store.insert_principal(&record).await?;
         self.service_principal_view(record).await

@@ -23,6 +23,9 @@ pub struct SsoLayer {
     pub scopes: Option<Vec<String>>,
     /// The claim naming a user created on first sign-in.
     pub username_claim: Option<String>,
+    /// The claim listing the user's groups: at each sign-in the user becomes a member of the
+    /// casemate groups of those names (and stops being one of those no longer listed).
+    pub groups_claim: Option<String>,
     /// Whether a subject with no linked user gets one made on first sign-in.
     pub create_users: Option<bool>,
     /// How far the provider's clock may be from this one when checking `exp`, `iat` and `nbf`.
@@ -40,6 +43,7 @@ pub struct SsoSettings {
     pub redirect_url: String,
     pub scopes: Vec<String>,
     pub username_claim: String,
+    pub groups_claim: String,
     pub create_users: bool,
     pub max_clock_skew_seconds: i64,
     pub ca_file: Option<PathBuf>,
@@ -113,6 +117,7 @@ impl SsoSettings {
                 layer.username_claim,
                 "preferred_username",
             )?,
+            groups_claim: claim_name("sso.groups_claim", layer.groups_claim, "groups")?,
             create_users: layer.create_users.unwrap_or(false),
             max_clock_skew_seconds,
             ca_file: layer.ca_file,
@@ -157,6 +162,7 @@ mod tests {
     fn defaults_fill_what_is_left_out() {
         let settings = SsoSettings::resolve(layer()).unwrap();
         assert_eq!(settings.username_claim, "preferred_username");
+        assert_eq!(settings.groups_claim, "groups");
         assert_eq!(settings.max_clock_skew_seconds, 60);
         assert!(!settings.create_users);
     }

@@ -11,9 +11,8 @@ use casemate_crypto::id_token::{self, Expected, IdToken, IdTokenError};
 use casemate_crypto::{constant_time_eq, random_bytes, sha256};
 use casemate_store::{PrincipalRecord, SsoSignInRecord, StoreError};
 use casemate_types::Sensitive;
-use casemate_types::names::{validate_label, validate_principal_name};
+use casemate_types::names::validate_label;
 use casemate_types::wire::{PrincipalKind, TokenResponse, TokenScope};
-use uuid::Uuid;
 
 /// How long a sign-in may spend at the provider before its state is no longer accepted.
 pub const SIGN_IN_SECONDS: i64 = 600;
@@ -138,6 +137,10 @@ impl Services {
             .verified_id_token(provider, metadata, &id_token, &sign_in.nonce)
             .await?;
         let principal = self.principal_for(provider, &verified).await?;
+        let groups = verified.strings_claim(&provider.settings.groups_claim);
+        self.store
+            .replace_sso_memberships(principal.id, &groups)
+            .await?;
         self.start_session(&principal, TokenScope::Full, true).await
     }
 
@@ -198,22 +201,14 @@ impl Services {
                 "the ID token has no '{claim}' claim to name a new user"
             ))
         })?;
-        validate_principal_name("username_claim", name)
-            .map_err(|e| refused(format!("the '{claim}' claim cannot name a user: {e}")))?;
+        // The provider's display name when it is a fit one; the user name otherwise.
         let display_name = token
             .string_claim("name")
             .filter(|display| validate_label("name", display).is_ok())
-            .unwrap_or(name);
-        let user = PrincipalRecord {
-            id: Uuid::new_v4(),
-            kind: PrincipalKind::User.as_str().into(),
-            name: name.to_owned(),
-            display_name: display_name.to_owned(),
-            enabled: true,
-            created_at: self.now_unix(),
-            password_hash: None,
-            client_id: None,
-        };
+            .map(str::to_owned);
+        let user = self
+            .new_principal(PrincipalKind::User, name, display_name.as_ref())
+            .map_err(|e| refused(format!("the '{claim}' claim cannot name a user: {e}")))?;
         match self
             .store
             .insert_user_for_external_identity(&user, &settings.issuer, &token.subject)

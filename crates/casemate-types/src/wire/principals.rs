@@ -117,3 +117,33 @@ pub struct TotpEnrollment {
 pub struct TotpConfirmRequest {
     pub code: Sensitive,
 }
+
+/// A group: role assignments made to it hold for each of its members.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Group {
+    pub object_id: Uuid,
+    pub name: String,
+    pub display_name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// `POST /groups`. A group named as the provider's group claim names one gets the members
+/// that single sign-on says belong to it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGroupRequest {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+}
+
+/// A member of a group, and whether single sign-on put it there (so the next sign-in may take
+/// it out) or an administrator did.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GroupMember {
+    pub object_id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub from_sso: bool,
+}

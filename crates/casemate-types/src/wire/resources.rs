@@ -141,7 +141,7 @@ pub struct RoleAssignment {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoleAssignmentRequest {
-    /// A user or service principal name, an object id, or a client id.
+    /// A user, service principal or group name, an object id, or a client id.
     pub assignee: String,
     pub role: String,
 }
