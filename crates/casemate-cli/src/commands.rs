@@ -16,6 +16,9 @@ pub struct LoginArgs {
     /// User name (prompted when absent).
     #[arg(long, conflicts_with = "service_principal")]
     username: Option<String>,
+    /// Sign in through the server's OpenID provider, in a browser on this machine.
+    #[arg(long, conflicts_with_all = ["username", "password_stdin", "service_principal"])]
+    sso: bool,
     /// Read the password (and then, if asked for, the TOTP code) from standard input, one per line.
     #[arg(long)]
     password_stdin: bool,
@@ -81,7 +84,15 @@ pub async fn login(args: LoginArgs, format: OutputFormat) -> anyhow::Result<()> 
     let fingerprint = pin_certificate(&args).await?;
     let client = Client::new(&args.url, fingerprint.as_deref())?;
     let mut stdin = Stdin::new();
-    let (principal, token) = if args.service_principal {
+    let (principal, token) = if args.sso {
+        let token = crate::sso_login::sign_in(&client, &args.url).await?;
+        let info = client
+            .clone()
+            .with_bearer(token.access_token.clone())
+            .userinfo()
+            .await?;
+        (info.name, token)
+    } else if args.service_principal {
         let client_id = args.client_id.clone().context("--client-id is required")?;
         let secret = match (&args.secret_env, args.secret_stdin) {
             (Some(variable), _) => input::from_env(variable)?,

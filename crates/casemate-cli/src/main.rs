@@ -14,6 +14,7 @@ mod run_cmd;
 mod secret_cmd;
 mod server_cmd;
 mod service_cmd;
+mod sso_login;
 
 use clap::{Parser, Subcommand};
 use output::OutputFormat;

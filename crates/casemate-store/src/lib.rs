@@ -43,7 +43,7 @@ mod sessions;
 pub use sessions::RefreshOutcome;
 mod signing_keys;
 mod sso;
-pub use sso::SsoSignInRecord;
+pub use sso::{CliHandoffRequest, SsoHandoffRecord, SsoSignInRecord};
 mod vault_items;
 mod webservices;
 pub use webservices::{ScoringRecord, ServiceState, ServiceTokenRecord, WebServiceRecord};

@@ -16,6 +16,25 @@ pub struct SsoSignInRecord {
     pub binding_hash: Vec<u8>,
     pub nonce: String,
     pub created_at: i64,
+    /// For `casemate login --sso`: where the CLI listens, and its verifier's challenge.
+    pub cli: Option<CliHandoffRequest>,
+}
+
+/// A command line waiting on a loopback port for its sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliHandoffRequest {
+    pub port: u16,
+    /// base64url SHA-256 of the verifier the CLI will present with the code.
+    pub challenge: String,
+}
+
+/// A one-use code handed to the CLI at the end of a sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoHandoffRecord {
+    pub code_hash: Vec<u8>,
+    pub principal_id: Uuid,
+    pub challenge: String,
+    pub created_at: i64,
 }
 
 fn conflict_on_link(error: sqlx::Error) -> StoreError {
@@ -42,13 +61,16 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "INSERT INTO sso_sign_ins (state_hash, binding_hash, nonce, created_at) \
-                 VALUES ($1, $2, $3, $4)",
+                "INSERT INTO sso_sign_ins \
+                 (state_hash, binding_hash, nonce, created_at, cli_port, cli_challenge) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(&sign_in.state_hash)
             .bind(&sign_in.binding_hash)
             .bind(&sign_in.nonce)
             .bind(sign_in.created_at)
+            .bind(sign_in.cli.as_ref().map(|cli| i64::from(cli.port)))
+            .bind(sign_in.cli.as_ref().map(|cli| cli.challenge.clone()))
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -65,16 +87,81 @@ impl Store {
         on_db!(self, |pool, durable| {
             let row = sqlx::query(
                 "DELETE FROM sso_sign_ins WHERE state_hash = $1 \
-                 RETURNING state_hash, binding_hash, nonce, created_at",
+                 RETURNING state_hash, binding_hash, nonce, created_at, cli_port, cli_challenge",
             )
             .bind(state_hash)
             .fetch_optional(pool)
             .await?;
             row.map(|row| {
+                let port: Option<i64> = row.value("cli_port")?;
+                let challenge: Option<String> = row.value("cli_challenge")?;
+                let cli = match (port.map(u16::try_from), challenge) {
+                    (Some(Ok(port)), Some(challenge)) => {
+                        Some(CliHandoffRequest { port, challenge })
+                    }
+                    (None, None) => None,
+                    _ => return Err(StoreError::Corrupt("sso_sign_ins.cli_port".into())),
+                };
                 Ok(SsoSignInRecord {
                     state_hash: row.value("state_hash")?,
                     binding_hash: row.value("binding_hash")?,
                     nonce: row.value("nonce")?,
+                    created_at: row.value("created_at")?,
+                    cli,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    /// Keeps a code for the CLI, dropping those made before `expired_before` and never taken.
+    pub async fn insert_sso_handoff(
+        &self,
+        handoff: &SsoHandoffRecord,
+        expired_before: i64,
+    ) -> StoreResult<()> {
+        on_db!(self, |pool, durable| {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM sso_handoffs WHERE created_at < $1")
+                .bind(expired_before)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO sso_handoffs (code_hash, principal_id, challenge, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&handoff.code_hash)
+            .bind(handoff.principal_id.to_string())
+            .bind(&handoff.challenge)
+            .bind(handoff.created_at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Takes the code a CLI presents: it is gone afterwards, whatever comes of the exchange.
+    pub async fn take_sso_handoff(
+        &self,
+        code_hash: &[u8],
+    ) -> StoreResult<Option<SsoHandoffRecord>> {
+        on_db!(self, |pool, durable| {
+            let row = sqlx::query(
+                "DELETE FROM sso_handoffs WHERE code_hash = $1 \
+                 RETURNING code_hash, principal_id, challenge, created_at",
+            )
+            .bind(code_hash)
+            .fetch_optional(pool)
+            .await?;
+            row.map(|row| {
+                Ok(SsoHandoffRecord {
+                    code_hash: row.value("code_hash")?,
+                    principal_id: parse_uuid(
+                        "sso_handoffs.principal_id",
+                        row.value("principal_id")?,
+                    )?,
+                    challenge: row.value("challenge")?,
                     created_at: row.value("created_at")?,
                 })
             })

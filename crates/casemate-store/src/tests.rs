@@ -559,6 +559,10 @@ async fn a_sign_in_state_is_taken_once_and_a_subject_links_to_one_user() {
         binding_hash: vec![7; 32],
         nonce: format!("nonce-{state}"),
         created_at,
+        cli: (state == 2).then(|| CliHandoffRequest {
+            port: 53_682,
+            challenge: "challenge".into(),
+        }),
     };
     store.begin_sso_sign_in(&sign_in(1, 100), 0).await.unwrap();
     // Beginning another sign-in drops those too old to finish.
@@ -622,6 +626,23 @@ async fn a_sign_in_state_is_taken_once_and_a_subject_links_to_one_user() {
             .unwrap(),
         None
     );
+    let handoff = |code: u8, created_at| SsoHandoffRecord {
+        code_hash: vec![code; 32],
+        principal_id: ada.id,
+        challenge: "challenge".into(),
+        created_at,
+    };
+    store.insert_sso_handoff(&handoff(1, 100), 0).await.unwrap();
+    store
+        .insert_sso_handoff(&handoff(2, 800), 200)
+        .await
+        .unwrap();
+    assert_eq!(store.take_sso_handoff(&[1; 32]).await.unwrap(), None);
+    assert_eq!(
+        store.take_sso_handoff(&[2; 32]).await.unwrap(),
+        Some(handoff(2, 800))
+    );
+    assert_eq!(store.take_sso_handoff(&[2; 32]).await.unwrap(), None);
     store.delete_principal(ada.id).await.unwrap();
     assert_eq!(
         store

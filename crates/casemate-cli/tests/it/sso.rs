@@ -536,3 +536,125 @@ async fn the_providers_group_claim_decides_group_roles_at_each_sign_in() {
     admin.delete_group("ml-team").await.unwrap();
     assert_eq!(can_read(sign_in(&provider, &browser).await).await, 403);
 }
+
+/// `casemate login --sso` started, and the address it asks the user to open.
+async fn cli_login(server: &TestServer, config: &Path) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_casemate"))
+        .args(["login", &server.url, "--sso", "--accept-fingerprint"])
+        .env("CASEMATE_CONFIG_DIR", config)
+        .env_remove("CASEMATE_OUTPUT")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if let Some(address) = line
+            .trim()
+            .strip_prefix(&format!("{}/console/sso/start?", server.url))
+        {
+            return (child, format!("/console/sso/start?{address}"));
+        }
+    }
+    panic!("casemate login --sso printed no address to open");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_signs_in_through_the_browser_and_its_code_works_once() {
+    let (provider, server) = provider_and_server(creating_users(), None).await;
+    let browser = server.anonymous();
+    let config = tempfile::tempdir().unwrap();
+    let (child, start) = cli_login(&server, config.path()).await;
+
+    // The browser's part: the start address, the provider, the callback, then the CLI.
+    let begun = browser.raw("GET", &start, &[], vec![]).await.unwrap();
+    assert_eq!(begun.status, 303);
+    let binding = cookie_pair(&set_cookies(&begun), BINDING_COOKIE).unwrap();
+    let back = provider
+        .authorize(begun.headers["location"].to_str().unwrap())
+        .await;
+    let finished = callback(&browser, &back, Some(&binding)).await;
+    assert_eq!(
+        finished.status,
+        303,
+        "{}",
+        String::from_utf8_lossy(&finished.body)
+    );
+    assert_eq!(
+        cookie_pair(&set_cookies(&finished), ACCESS_COOKIE),
+        None,
+        "no browser session"
+    );
+    let to_cli = finished.headers["location"].to_str().unwrap().to_owned();
+    let port = query_param(&start_url(&start), "cli_port");
+    assert!(
+        to_cli.starts_with(&format!("http://127.0.0.1:{port}/?code=")),
+        "{to_cli}"
+    );
+    let page = reqwest::get(&to_cli).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Signed in to casemate"), "{page}");
+    let output = child.wait_with_output().await.unwrap();
+    let printed = crate::cli::succeeded(&output);
+    assert!(printed.contains("as ada (user)"), "{printed}");
+    let whoami = crate::cli::casemate_json(config.path(), &["token", "show"]).await;
+    assert_eq!(whoami["name"], "ada", "{whoami}");
+
+    // The code was spent by the CLI; nor does it work with another verifier.
+    let code = query_param(&to_cli, "code");
+    let replayed = browser
+        .token(&casemate_types::wire::TokenRequest::sso_handoff(
+            casemate_types::Sensitive::new(code),
+            casemate_types::Sensitive::new("a-verifier-of-someone-else"),
+        ))
+        .await;
+    let message = crate::api_error(replayed, 401, "SignInRefused");
+    assert!(message.contains("used already"), "{message}");
+    // The grant takes its two fields and nothing else.
+    let form = [("grant_type", "sso_handoff"), ("code", "c")];
+    let missing = browser
+        .raw(
+            "POST",
+            "/oauth2/token",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish()
+                .into_bytes(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(missing.status, 400);
+    assert!(String::from_utf8_lossy(&missing.body).contains("code_verifier: is required"));
+    let mut with_password = casemate_types::wire::TokenRequest::sso_handoff(
+        casemate_types::Sensitive::new("c"),
+        casemate_types::Sensitive::new("v"),
+    );
+    with_password.password = Some(casemate_types::Sensitive::new("p"));
+    let message = crate::api_error(browser.token(&with_password).await, 400, "InvalidInput");
+    assert!(
+        message.starts_with("password: is not allowed with grant_type=sso_handoff"),
+        "{message}"
+    );
+    // A start for a CLI must name both its port and its challenge, well formed.
+    for (query, field) in [
+        ("cli_port=50000", "cli_challenge"),
+        ("cli_port=80&cli_challenge=x", "cli_port"),
+        ("cli_port=50000&cli_challenge=not-a-sha256", "cli_challenge"),
+        ("cli_port=50000&cli_challenge=x&extra=1", "extra"),
+    ] {
+        let path = format!("/console/sso/start?{query}");
+        let refused = browser.raw("GET", &path, &[], vec![]).await.unwrap();
+        assert_eq!(refused.status, 400, "{query}");
+        assert!(
+            String::from_utf8_lossy(&refused.body).contains(field),
+            "{query}"
+        );
+    }
+}
+
+fn start_url(path: &str) -> String {
+    format!("https://127.0.0.1{path}")
+}

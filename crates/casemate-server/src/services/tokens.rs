@@ -21,10 +21,24 @@ fn required<'a, T>(value: &'a Option<T>, field: &str, grant: &str) -> Result<&'a
         .ok_or_else(|| Error::invalid(field, format!("is required for grant_type={grant}")))
 }
 
-fn forbid_field<T>(value: &Option<T>, field: &str, grant: &str) -> Result<()> {
-    match value {
-        Some(_) => Err(Error::invalid(
-            field,
+/// Refuses, by name, the first field given that `grant` does not take.
+fn only_fields(request: &TokenRequest, grant: &str, takes: &[&str]) -> Result<()> {
+    let given = [
+        ("username", request.username.is_some()),
+        ("password", request.password.is_some()),
+        ("totp", request.totp.is_some()),
+        ("client_id", request.client_id.is_some()),
+        ("client_secret", request.client_secret.is_some()),
+        ("refresh_token", request.refresh_token.is_some()),
+        ("code", request.code.is_some()),
+        ("code_verifier", request.code_verifier.is_some()),
+    ];
+    match given
+        .iter()
+        .find(|(field, present)| *present && !takes.contains(field))
+    {
+        Some((field, _)) => Err(Error::invalid(
+            *field,
             format!("is not allowed with grant_type={grant}"),
         )),
         None => Ok(()),
@@ -40,6 +54,7 @@ impl Services {
         match request.grant_type {
             GrantType::Password => {
                 let grant = "password";
+                only_fields(request, grant, &["username", "password", "totp"])?;
                 if !self.settings.password_sign_in {
                     return Err(Error::ForbiddenOther(
                         "password sign-in is turned off on this server: sign in through single \
@@ -47,9 +62,6 @@ impl Services {
                             .into(),
                     ));
                 }
-                forbid_field(&request.client_id, "client_id", grant)?;
-                forbid_field(&request.client_secret, "client_secret", grant)?;
-                forbid_field(&request.refresh_token, "refresh_token", grant)?;
                 let username = required(&request.username, "username", grant)?;
                 let password = required(&request.password, "password", grant)?;
                 self.password_grant(username, password, request.totp.as_ref(), client_address)
@@ -57,10 +69,7 @@ impl Services {
             }
             GrantType::ClientCredentials => {
                 let grant = "client_credentials";
-                forbid_field(&request.username, "username", grant)?;
-                forbid_field(&request.password, "password", grant)?;
-                forbid_field(&request.totp, "totp", grant)?;
-                forbid_field(&request.refresh_token, "refresh_token", grant)?;
+                only_fields(request, grant, &["client_id", "client_secret"])?;
                 let client_id = required(&request.client_id, "client_id", grant)?;
                 let secret = required(&request.client_secret, "client_secret", grant)?;
                 self.client_credentials_grant(client_id, secret, client_address)
@@ -68,13 +77,16 @@ impl Services {
             }
             GrantType::RefreshToken => {
                 let grant = "refresh_token";
-                forbid_field(&request.username, "username", grant)?;
-                forbid_field(&request.password, "password", grant)?;
-                forbid_field(&request.totp, "totp", grant)?;
-                forbid_field(&request.client_id, "client_id", grant)?;
-                forbid_field(&request.client_secret, "client_secret", grant)?;
+                only_fields(request, grant, &["refresh_token"])?;
                 let refresh = required(&request.refresh_token, "refresh_token", grant)?;
                 self.refresh_grant(refresh).await
+            }
+            GrantType::SsoHandoff => {
+                let grant = "sso_handoff";
+                only_fields(request, grant, &["code", "code_verifier"])?;
+                let code = required(&request.code, "code", grant)?;
+                let verifier = required(&request.code_verifier, "code_verifier", grant)?;
+                self.sso_handoff_grant(code, verifier).await
             }
         }
     }

@@ -1,7 +1,8 @@
 //! The HTTP face of single sign-on: the browser is sent to the provider and comes back to the
 //! callback, which opens the console's cookie session; administrators link subjects to users.
 
-use super::service::{SIGN_IN_SECONDS, SsoCallback};
+use super::handoff;
+use super::service::{SIGN_IN_SECONDS, SsoCallback, SsoFinished};
 use crate::api::ApiResult;
 use crate::console::api::{session_cookies, with_cookies};
 use crate::error::Error;
@@ -10,7 +11,7 @@ use crate::gate::session_cookie::{self, SSO_BINDING_COOKIE};
 use crate::services::Services;
 use axum::extract::State;
 use axum::http::header::LOCATION;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use casemate_types::wire::LinkSsoIdentityRequest;
 use casemate_types::{ErrorBody, Sensitive};
@@ -28,13 +29,27 @@ pub struct CallbackQuery {
     error: Option<String>,
 }
 
+/// For `casemate login --sso`: where the CLI listens, and its verifier's challenge.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartQuery {
+    cli_port: Option<u16>,
+    cli_challenge: Option<String>,
+}
+
 /// Sends the browser to the OpenID provider to sign in.
 #[utoipa::path(get, path = "/console/sso/start", tag = "console",
+    params(("cli_port" = Option<u16>, Query), ("cli_challenge" = Option<String>, Query)),
     responses((status = 303, description = "To the provider's authorization endpoint"),
+        (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "No provider is configured"),
         (status = 502, body = ErrorBody)))]
-pub async fn start(State(services): State<Arc<Services>>) -> ApiResult<Response> {
-    let redirect = services.begin_sso_sign_in().await?;
+pub async fn start(
+    State(services): State<Arc<Services>>,
+    ApiQuery(query): ApiQuery<StartQuery>,
+) -> ApiResult<Response> {
+    let cli = handoff::cli_request(query.cli_port, query.cli_challenge)?;
+    let redirect = services.begin_sso_sign_in(cli).await?;
     with_cookies(
         (StatusCode::SEE_OTHER, [(LOCATION, redirect.location)]),
         vec![session_cookie::sso_binding_cookie(
@@ -84,12 +99,27 @@ pub async fn callback(
         ));
     }
     let binding = session_cookie::cookie(&headers, SSO_BINDING_COOKIE);
-    let tokens = services
+    match services
         .finish_sso_sign_in(&callback, binding.as_ref())
-        .await?;
-    let mut cookies = session_cookies(&services, &tokens);
-    cookies.push(session_cookie::clear_sso_binding_cookie());
-    with_cookies((StatusCode::SEE_OTHER, [(LOCATION, "/")]), cookies)
+        .await?
+    {
+        SsoFinished::Browser(tokens) => {
+            let mut cookies = session_cookies(&services, &tokens);
+            cookies.push(session_cookie::clear_sso_binding_cookie());
+            with_cookies((StatusCode::SEE_OTHER, [(LOCATION, "/")]), cookies)
+        }
+        SsoFinished::Cli { port, code } => {
+            // To the CLI on this machine's loopback (RFC 8252 §7.3); the code is a credential.
+            let mut location =
+                HeaderValue::from_str(&format!("http://127.0.0.1:{port}/?code={}", code.expose()))
+                    .map_err(Error::internal)?;
+            location.set_sensitive(true);
+            with_cookies(
+                (StatusCode::SEE_OTHER, [(LOCATION, location)]),
+                vec![session_cookie::clear_sso_binding_cookie()],
+            )
+        }
+    }
 }
 
 /// Links a subject of the configured provider to a user.

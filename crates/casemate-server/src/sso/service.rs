@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use casemate_crypto::id_token::{self, Expected, IdToken, IdTokenError};
 use casemate_crypto::{constant_time_eq, random_bytes, sha256};
-use casemate_store::{PrincipalRecord, SsoSignInRecord, StoreError};
+use casemate_store::{CliHandoffRequest, PrincipalRecord, SsoSignInRecord, StoreError};
 use casemate_types::Sensitive;
 use casemate_types::names::validate_label;
 use casemate_types::wire::{PrincipalKind, TokenResponse, TokenScope};
@@ -23,13 +23,19 @@ pub struct SsoRedirect {
     pub binding: Sensitive,
 }
 
+/// How a sign-in ended: a session for the browser, or a code for the CLI on its loopback port.
+pub enum SsoFinished {
+    Browser(TokenResponse),
+    Cli { port: u16, code: Sensitive },
+}
+
 /// What the provider sent back to the callback.
 pub struct SsoCallback {
     pub code: Sensitive,
     pub state: Sensitive,
 }
 
-fn random_text() -> Result<Sensitive> {
+pub(super) fn random_text() -> Result<Sensitive> {
     Ok(Sensitive::new(
         URL_SAFE_NO_PAD.encode(*random_bytes::<32>()?),
     ))
@@ -43,7 +49,7 @@ fn pkce_verifier(binding: &Sensitive) -> Sensitive {
     Sensitive::new(URL_SAFE_NO_PAD.encode(sha256(&input)))
 }
 
-fn refused(reason: impl std::fmt::Display) -> Error {
+pub(super) fn refused(reason: impl std::fmt::Display) -> Error {
     tracing::info!(%reason, "single sign-on refused");
     Error::SignInRefused(reason.to_string())
 }
@@ -55,8 +61,9 @@ impl Services {
             .ok_or_else(|| Error::NotFound("single sign-on (no [sso] issuer is configured)".into()))
     }
 
-    /// Begins a sign-in: records its state and nonce, and says where to send the browser.
-    pub async fn begin_sso_sign_in(&self) -> Result<SsoRedirect> {
+    /// Begins a sign-in: records its state and nonce (and the CLI waiting for it, if one is),
+    /// and says where to send the browser.
+    pub async fn begin_sso_sign_in(&self, cli: Option<CliHandoffRequest>) -> Result<SsoRedirect> {
         let provider = self.sso_provider()?;
         let metadata = provider.metadata(self.now()).await?;
         let (state, binding, nonce) = (random_text()?, random_text()?, random_text()?);
@@ -68,6 +75,7 @@ impl Services {
                     binding_hash: sha256(binding.expose().as_bytes()).to_vec(),
                     nonce: nonce.expose().to_owned(),
                     created_at: now,
+                    cli,
                 },
                 now - SIGN_IN_SECONDS,
             )
@@ -108,7 +116,7 @@ impl Services {
         &self,
         callback: &SsoCallback,
         binding: Option<&Sensitive>,
-    ) -> Result<TokenResponse> {
+    ) -> Result<SsoFinished> {
         let provider = self.sso_provider()?;
         let state_hash = sha256(callback.state.expose().as_bytes());
         let sign_in = self
@@ -141,7 +149,16 @@ impl Services {
         self.store
             .replace_sso_memberships(principal.id, &groups)
             .await?;
-        self.start_session(&principal, TokenScope::Full, true).await
+        match sign_in.cli {
+            Some(cli) => Ok(SsoFinished::Cli {
+                port: cli.port,
+                code: self.hand_off_to_cli(&principal, cli.challenge).await?,
+            }),
+            None => Ok(SsoFinished::Browser(
+                self.start_session(&principal, TokenScope::Full, true)
+                    .await?,
+            )),
+        }
     }
 
     async fn verified_id_token(

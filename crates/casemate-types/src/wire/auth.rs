@@ -11,6 +11,9 @@ pub enum GrantType {
     Password,
     ClientCredentials,
     RefreshToken,
+    /// casemate's own: the code single sign-on hands `casemate login --sso` on its loopback
+    /// port, traded with the CLI's PKCE verifier.
+    SsoHandoff,
 }
 
 /// `POST /oauth2/token`, as a form (`application/x-www-form-urlencoded`) or as JSON.
@@ -31,42 +34,60 @@ pub struct TokenRequest {
     pub client_secret: Option<Sensitive>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<Sensitive>,
+    /// The code single sign-on handed to the CLI (grant `sso_handoff`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<Sensitive>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_verifier: Option<Sensitive>,
 }
 
 impl TokenRequest {
-    pub fn password(username: &str, password: Sensitive, totp: Option<Sensitive>) -> Self {
+    /// A request of `grant_type` with no fields yet.
+    fn of(grant_type: GrantType) -> Self {
         Self {
-            grant_type: GrantType::Password,
-            username: Some(username.to_owned()),
-            password: Some(password),
-            totp,
+            grant_type,
+            username: None,
+            password: None,
+            totp: None,
             client_id: None,
             client_secret: None,
             refresh_token: None,
+            code: None,
+            code_verifier: None,
+        }
+    }
+
+    pub fn password(username: &str, password: Sensitive, totp: Option<Sensitive>) -> Self {
+        Self {
+            username: Some(username.to_owned()),
+            password: Some(password),
+            totp,
+            ..Self::of(GrantType::Password)
         }
     }
 
     pub fn client_credentials(client_id: &str, client_secret: Sensitive) -> Self {
         Self {
-            grant_type: GrantType::ClientCredentials,
-            username: None,
-            password: None,
-            totp: None,
             client_id: Some(client_id.to_owned()),
             client_secret: Some(client_secret),
-            refresh_token: None,
+            ..Self::of(GrantType::ClientCredentials)
         }
     }
 
     pub fn refresh(refresh_token: Sensitive) -> Self {
         Self {
-            grant_type: GrantType::RefreshToken,
-            username: None,
-            password: None,
-            totp: None,
-            client_id: None,
-            client_secret: None,
             refresh_token: Some(refresh_token),
+            ..Self::of(GrantType::RefreshToken)
+        }
+    }
+
+    /// Trades the code single sign-on handed `casemate login --sso`, with the verifier whose
+    /// challenge began the sign-in.
+    pub fn sso_handoff(code: Sensitive, code_verifier: Sensitive) -> Self {
+        Self {
+            code: Some(code),
+            code_verifier: Some(code_verifier),
+            ..Self::of(GrantType::SsoHandoff)
         }
     }
 }
