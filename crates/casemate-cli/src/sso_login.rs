@@ -4,8 +4,6 @@
 //! sends the browser back here with a one-use code, traded (with the verifier) for tokens.
 
 use anyhow::{Context, bail};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use casemate_client::Client;
 use casemate_types::Sensitive;
 use casemate_types::wire::{TokenRequest, TokenResponse};
@@ -70,8 +68,8 @@ pub async fn sign_in(client: &Client, server_url: &str) -> anyhow::Result<TokenR
         .await
         .context("listening on a loopback port for the browser to come back")?;
     let port = listener.local_addr()?.port();
-    let verifier = Sensitive::new(URL_SAFE_NO_PAD.encode(*casemate_crypto::random_bytes::<32>()?));
-    let challenge = URL_SAFE_NO_PAD.encode(casemate_crypto::sha256(verifier.expose().as_bytes()));
+    let verifier = casemate_crypto::random_text()?;
+    let challenge = casemate_crypto::pkce_challenge(&verifier);
     let start = format!(
         "{}/console/sso/start?cli_port={port}&cli_challenge={challenge}",
         server_url.trim_end_matches('/')

@@ -41,6 +41,21 @@ pub fn random_bytes<const N: usize>() -> Result<zeroize::Zeroizing<[u8; N]>, Cry
     Ok(buffer)
 }
 
+/// 32 random bytes as unpadded base64url text: a key, state, nonce or verifier.
+pub fn random_text() -> Result<casemate_types::Sensitive, CryptoError> {
+    use base64::Engine;
+    let bytes = random_bytes::<32>()?;
+    Ok(casemate_types::Sensitive::new(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.as_ref()),
+    ))
+}
+
+/// RFC 7636's S256 code challenge of a PKCE verifier.
+pub fn pkce_challenge(verifier: &casemate_types::Sensitive) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha256(verifier.expose().as_bytes()))
+}
+
 /// SHA-256, for hashing high-entropy credentials (never passwords).
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);

@@ -42,7 +42,8 @@ pub enum Error {
     Throttled { retry_after_seconds: u64 },
     #[error("service unavailable: {0}")]
     Unavailable(String),
-    /// A web service's scoring process failed to answer, or its model raised (502).
+    /// Something casemate relies on upstream failed to answer properly (502): a web service's
+    /// scoring process (or its model raised), a Ray cluster, the OpenID provider.
     #[error("{0}")]
     BadGateway(String),
     /// A feature casemate does not have (501), named so the caller knows what is missing.

@@ -195,6 +195,16 @@ async fn sign_in(provider: &Provider, browser: &Client) -> RawResponse {
     callback(browser, &back, Some(&begun.binding)).await
 }
 
+/// What the sign-in page is told it may offer.
+async fn sign_in_options(browser: &Client) -> Value {
+    let options = browser
+        .raw("GET", "/console/sign-in-options", &[], vec![])
+        .await
+        .unwrap();
+    assert_eq!(options.status, 200);
+    serde_json::from_slice(&options.body).unwrap()
+}
+
 /// Who the console session in `signed_in`'s cookies is.
 async fn session_of(browser: &Client, signed_in: &RawResponse) -> Value {
     let cookie = cookie_pair(&set_cookies(signed_in), ACCESS_COOKIE).unwrap();
@@ -395,12 +405,10 @@ async fn with_passwords_turned_off_only_single_sign_on_signs_users_in() {
         "{message}"
     );
     let browser = server.anonymous();
-    let options = browser
-        .raw("GET", "/console/sign-in-options", &[], vec![])
-        .await
-        .unwrap();
-    let options: Value = serde_json::from_slice(&options.body).unwrap();
-    assert_eq!(options, json!({"password": false, "sso": true}));
+    assert_eq!(
+        sign_in_options(&browser).await,
+        json!({"password": false, "sso": true})
+    );
     assert_eq!(sign_in(&provider, &browser).await.status, 303);
 }
 
@@ -427,12 +435,10 @@ async fn a_real_browser_signs_in_through_the_provider_and_out_again() {
 async fn without_a_provider_the_console_offers_passwords_only() {
     let server = TestServer::start().await;
     let browser = server.anonymous();
-    let options = browser
-        .raw("GET", "/console/sign-in-options", &[], vec![])
-        .await
-        .unwrap();
-    let options: Value = serde_json::from_slice(&options.body).unwrap();
-    assert_eq!(options, json!({"password": true, "sso": false}));
+    assert_eq!(
+        sign_in_options(&browser).await,
+        json!({"password": true, "sso": false})
+    );
     let start = browser
         .raw("GET", "/console/sso/start", &[], vec![])
         .await

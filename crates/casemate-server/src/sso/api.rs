@@ -1,8 +1,8 @@
 //! The HTTP face of single sign-on: the browser is sent to the provider and comes back to the
 //! callback, which opens the console's cookie session; administrators link subjects to users.
 
-use super::handoff;
 use super::service::{SIGN_IN_SECONDS, SsoCallback, SsoFinished};
+use super::{handoff, provider};
 use crate::api::ApiResult;
 use crate::console::api::{session_cookies, with_cookies};
 use crate::error::Error;
@@ -72,14 +72,10 @@ pub async fn callback(
     ApiQuery(query): ApiQuery<CallbackQuery>,
 ) -> ApiResult<Response> {
     if let Some(error) = query.error {
-        // The provider's error code (RFC 6749 §4.1.2.1), kept short; its free text is not shown.
-        let error: String = error
-            .chars()
-            .filter(char::is_ascii_graphic)
-            .take(64)
-            .collect();
+        // RFC 6749 §4.1.2.1; its free-text description is not shown.
         return Err(Error::SignInRefused(format!(
-            "the provider answered {error}"
+            "the provider answered {}",
+            provider::error_code(&error)
         )));
     }
     let required = |value: Option<Sensitive>, field: &str| {
@@ -90,14 +86,8 @@ pub async fn callback(
     let callback = SsoCallback {
         code: required(query.code, "code")?,
         state: required(query.state, "state")?,
+        issuer: query.iss,
     };
-    if let Some(issuer) = &query.iss
-        && services.sso_issuer() != Some(issuer.as_str())
-    {
-        return Err(Error::SignInRefused(
-            "the response names another issuer (iss)".into(),
-        ));
-    }
     let binding = session_cookie::cookie(&headers, SSO_BINDING_COOKIE);
     match services
         .finish_sso_sign_in(&callback, binding.as_ref())

@@ -2,12 +2,12 @@
 //! as usual, and the callback sends it to the CLI with a one-use code that only the holder of
 //! the verifier whose challenge began the sign-in can trade for a session.
 
-use super::service::{random_text, refused};
+use super::service::refused;
 use crate::error::{Error, Result};
 use crate::services::Services;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use casemate_crypto::{constant_time_eq, sha256};
+use casemate_crypto::{constant_time_eq, pkce_challenge, sha256};
 use casemate_store::{CliHandoffRequest, PrincipalRecord, SsoHandoffRecord};
 use casemate_types::Sensitive;
 use casemate_types::wire::{PrincipalKind, TokenResponse, TokenScope};
@@ -50,7 +50,7 @@ impl Services {
         principal: &PrincipalRecord,
         challenge: String,
     ) -> Result<Sensitive> {
-        let code = random_text()?;
+        let code = casemate_crypto::random_text()?;
         let now = self.now_unix();
         self.store
             .insert_sso_handoff(
@@ -84,7 +84,7 @@ impl Services {
                 "the code is more than {HANDOFF_SECONDS} seconds old; sign in again"
             )));
         }
-        let presented = URL_SAFE_NO_PAD.encode(sha256(verifier.expose().as_bytes()));
+        let presented = pkce_challenge(verifier);
         if !constant_time_eq(presented.as_bytes(), handoff.challenge.as_bytes()) {
             return Err(refused(
                 "the code_verifier does not match the challenge the sign-in began with",

@@ -23,6 +23,16 @@ const METADATA_LIFETIME: time::Duration = time::Duration::hours(1);
 /// keys cannot make casemate hammer the provider.
 const MIN_KEY_REFETCH: time::Duration = time::Duration::seconds(30);
 
+/// A provider's OAuth error code (RFC 6749 §4.1.2.1, §5.2) fit to show: printable ASCII, at
+/// most 64 characters; whatever else a hostile provider put there is dropped.
+pub(crate) fn error_code(error: &str) -> String {
+    error
+        .chars()
+        .filter(char::is_ascii_graphic)
+        .take(64)
+        .collect()
+}
+
 #[derive(Deserialize)]
 struct Discovery {
     issuer: String,
@@ -264,17 +274,10 @@ impl Provider {
         })?;
         match (parsed.id_token, parsed.error) {
             (Some(id_token), None) if status.is_success() => Ok(Sensitive::new(id_token)),
-            (_, Some(error)) => {
-                // The error code is the provider's (RFC 6749 §5.2); kept short, never reflected whole.
-                let error: String = error
-                    .chars()
-                    .filter(char::is_ascii_graphic)
-                    .take(64)
-                    .collect();
-                Err(Error::SignInRefused(format!(
-                    "the provider would not trade the code ({error})"
-                )))
-            }
+            (_, Some(error)) => Err(Error::SignInRefused(format!(
+                "the provider would not trade the code ({})",
+                error_code(&error)
+            ))),
             _ => Err(self.unreachable(
                 "token endpoint",
                 format!("answered {status} with no id_token"),

@@ -8,7 +8,7 @@ use crate::services::Services;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use casemate_crypto::id_token::{self, Expected, IdToken, IdTokenError};
-use casemate_crypto::{constant_time_eq, random_bytes, sha256};
+use casemate_crypto::{constant_time_eq, pkce_challenge, random_text, sha256};
 use casemate_store::{CliHandoffRequest, PrincipalRecord, SsoSignInRecord, StoreError};
 use casemate_types::Sensitive;
 use casemate_types::names::validate_label;
@@ -33,18 +33,14 @@ pub enum SsoFinished {
 pub struct SsoCallback {
     pub code: Sensitive,
     pub state: Sensitive,
-}
-
-pub(super) fn random_text() -> Result<Sensitive> {
-    Ok(Sensitive::new(
-        URL_SAFE_NO_PAD.encode(*random_bytes::<32>()?),
-    ))
+    /// RFC 9207: the issuer of the response, when the provider says.
+    pub issuer: Option<String>,
 }
 
 /// The PKCE verifier is derived from the browser's binding value, so the server keeps no copy:
 /// the code is worthless without the cookie of the browser that asked for it.
 fn pkce_verifier(binding: &Sensitive) -> Sensitive {
-    let mut input = b"casemate/sso/pkce-verifier/".to_vec();
+    let mut input = zeroize::Zeroizing::new(b"casemate/sso/pkce-verifier/".to_vec());
     input.extend_from_slice(binding.expose().as_bytes());
     Sensitive::new(URL_SAFE_NO_PAD.encode(sha256(&input)))
 }
@@ -80,7 +76,7 @@ impl Services {
                 now - SIGN_IN_SECONDS,
             )
             .await?;
-        let challenge = URL_SAFE_NO_PAD.encode(sha256(pkce_verifier(&binding).expose().as_bytes()));
+        let challenge = pkce_challenge(&pkce_verifier(&binding));
         let settings = &provider.settings;
         let scope = std::iter::once("openid")
             .chain(
@@ -118,6 +114,13 @@ impl Services {
         binding: Option<&Sensitive>,
     ) -> Result<SsoFinished> {
         let provider = self.sso_provider()?;
+        if callback
+            .issuer
+            .as_ref()
+            .is_some_and(|issuer| *issuer != provider.settings.issuer)
+        {
+            return Err(refused("the response names another issuer (iss)"));
+        }
         let state_hash = sha256(callback.state.expose().as_bytes());
         let sign_in = self
             .store

@@ -5,8 +5,6 @@ use super::service::{AUTH_KEY, AUTH_TOKEN, KEY_SLOTS, service_resource_id};
 use crate::error::{Error, Result};
 use crate::services::resources::workspace_id;
 use crate::services::{Caller, Credential, Services};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use casemate_authz::Scope;
 use casemate_crypto::opaque;
 use casemate_store::{ScoringRecord, ServiceTokenRecord, WebServiceRecord};
@@ -25,11 +23,6 @@ pub struct ScoringTarget {
     pub service: Arc<WebServiceRecord>,
     /// `key:primary`, `key:secondary` or `token:NAME`, as the scoring log records it.
     pub credential: String,
-}
-
-pub(super) fn mint_key() -> Result<Sensitive> {
-    let bytes = casemate_crypto::random_bytes::<32>()?;
-    Ok(Sensitive::new(URL_SAFE_NO_PAD.encode(bytes.as_ref())))
 }
 
 pub(super) fn key_context(service_id: &str, slot: &str) -> Vec<u8> {
@@ -81,7 +74,7 @@ impl Services {
         let storage = self.workspace_storage(rg, ws).await?;
         let record = self.service_record(&storage, name).await?;
         Self::key_mode(&record)?;
-        let key = mint_key()?;
+        let key = casemate_crypto::random_text()?;
         let sealed = self
             .seal_small(
                 &storage,

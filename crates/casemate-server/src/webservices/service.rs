@@ -1,6 +1,6 @@
 //! Web services: deploy, update, delete, keys and tokens, the scoring log, and who may score.
 
-use super::credentials::{key_context, mint_key};
+use super::credentials::key_context;
 use super::supervisor;
 use crate::error::{Error, Result};
 use crate::monitoring::MetricOutcome;
@@ -444,7 +444,7 @@ impl Services {
         };
         if auth_mode == AUTH_KEY {
             for slot in KEY_SLOTS {
-                let key = mint_key()?;
+                let key = casemate_crypto::random_text()?;
                 let sealed = self
                     .seal_small(&storage, key.expose().as_bytes(), &key_context(&id, slot))
                     .await?;
