@@ -3,7 +3,9 @@
 //! standard upserts), and compiled for each backend by [`on_db!`]: the body is the same text,
 //! typed against that backend's pool. What must differ between them lives here.
 
+use crate::inline::InlineReads;
 use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub(crate) enum Pools {
@@ -11,6 +13,8 @@ pub(crate) enum Pools {
         pool: SqlitePool,
         /// The one connection whose commits sync the write-ahead log before they return.
         durable: SqlitePool,
+        /// Read-only connections for the gate's reads, run without a thread hand-over.
+        inline: Arc<InlineReads>,
     },
     /// Every commit is durable on return (`synchronous_commit = on`), so one pool serves both.
     Postgres { pool: PgPool },
@@ -25,6 +29,20 @@ impl Pools {
             Pools::Postgres { .. } => "SET CONSTRAINTS ALL DEFERRED",
         }
     }
+
+    /// `InlineReads::rows` on SQLite; `None` on PostgreSQL, whose driver has no thread to hand
+    /// over to.
+    pub(crate) fn inline_rows<T>(
+        &self,
+        sql: &'static str,
+        params: impl rusqlite::Params,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Option<Vec<T>> {
+        match self {
+            Pools::Sqlite { inline, .. } => inline.rows(sql, params, row),
+            Pools::Postgres { .. } => None,
+        }
+    }
 }
 
 /// Runs `$body` with `$pool` (ordinary commits) and `$durable` (commits that must be durable
@@ -32,7 +50,7 @@ impl Pools {
 macro_rules! on_db {
     ($store:expr, |$pool:ident, $durable:ident| $body:expr) => {
         match &$store.pools {
-            $crate::backend::Pools::Sqlite { pool, durable } => {
+            $crate::backend::Pools::Sqlite { pool, durable, .. } => {
                 #[allow(unused_variables)]
                 let ($pool, $durable) = (pool, durable);
                 $body

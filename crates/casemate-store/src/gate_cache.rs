@@ -146,34 +146,38 @@ impl Store {
         Ok(())
     }
 
+    /// On SQLite an inline read (see `inline`) answers when it can.
     async fn read_change_counts(&self) -> StoreResult<()> {
-        on_db!(self, |pool, durable| {
-            let counts: Vec<(String, i64)> = sqlx::query_as(
-                "SELECT key, CAST(value AS BIGINT) FROM installation \
-                 WHERE key IN ('gate_generation', 'resource_generation')",
-            )
-            .fetch_all(pool)
-            .await?;
-            let count = |key: &str| {
-                counts
-                    .iter()
-                    .find(|(k, _)| k == key)
-                    .map_or(0, |(_, value)| *value)
-            };
-            let (gate, resources) = (count("gate_generation"), count("resource_generation"));
-            let mut kept = self.gate_cache.kept();
-            // Counts only grow; a smaller one would be a database restored from a backup, and
-            // dropping what is kept is right then too.
-            if gate != kept.generations.gate {
-                kept.generations.gate = gate;
-                kept.gate = GateRows::default();
-            }
-            if resources != kept.generations.resources {
-                kept.generations.resources = resources;
-                kept.resources = ResourceRows::default();
-            }
-            Ok(())
-        })
+        const CHANGE_COUNTS: &str = "SELECT key, CAST(value AS BIGINT) FROM installation \
+             WHERE key IN ('gate_generation', 'resource_generation')";
+        let inline = self
+            .pools
+            .inline_rows(CHANGE_COUNTS, (), |row| Ok((row.get(0)?, row.get(1)?)));
+        let counts: Vec<(String, i64)> = match inline {
+            Some(counts) => counts,
+            None => on_db!(self, |pool, durable| {
+                sqlx::query_as(CHANGE_COUNTS).fetch_all(pool).await?
+            }),
+        };
+        let count = |key: &str| {
+            counts
+                .iter()
+                .find(|(k, _)| k == key)
+                .map_or(0, |(_, value)| *value)
+        };
+        let (gate, resources) = (count("gate_generation"), count("resource_generation"));
+        let mut kept = self.gate_cache.kept();
+        // Counts only grow; a smaller one would be a database restored from a backup, and
+        // dropping what is kept is right then too.
+        if gate != kept.generations.gate {
+            kept.generations.gate = gate;
+            kept.gate = GateRows::default();
+        }
+        if resources != kept.generations.resources {
+            kept.generations.resources = resources;
+            kept.resources = ResourceRows::default();
+        }
+        Ok(())
     }
 
     /// Runs `work` (a read-only request, after [`Store::refresh_gate_cache`]) with resources and

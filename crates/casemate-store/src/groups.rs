@@ -2,6 +2,7 @@
 
 use crate::backend::{StoreRow, on_db};
 use crate::records::parse_uuid;
+use crate::resources::{AssignmentColumns, assignment_from_columns};
 use crate::{RoleAssignmentRecord, Store, StoreResult};
 use uuid::Uuid;
 
@@ -117,19 +118,34 @@ impl Store {
     }
 
     /// The assignments the principal holds itself and through the groups it is a member of.
+    /// On SQLite an inline read (see `inline`) answers when it can.
     pub async fn effective_role_assignments_for(
         &self,
         principal_id: Uuid,
     ) -> StoreResult<Vec<RoleAssignmentRecord>> {
+        const EFFECTIVE_ASSIGNMENTS: &str = "SELECT id, principal_id, role_name, scope, created_at FROM role_assignments \
+             WHERE principal_id = $1 \
+             OR principal_id IN (SELECT group_id FROM group_members WHERE member_id = $1)";
+        let principal = principal_id.to_string();
+        if let Some(columns) = self
+            .pools
+            .inline_rows(EFFECTIVE_ASSIGNMENTS, [&principal], |row| {
+                Ok(AssignmentColumns {
+                    id: row.get("id")?,
+                    principal_id: row.get("principal_id")?,
+                    role_name: row.get("role_name")?,
+                    scope: row.get("scope")?,
+                    created_at: row.get("created_at")?,
+                })
+            })
+        {
+            return columns.into_iter().map(assignment_from_columns).collect();
+        }
         on_db!(self, |pool, durable| {
-            let rows = sqlx::query(
-                "SELECT id, principal_id, role_name, scope, created_at FROM role_assignments \
-                 WHERE principal_id = $1 \
-                 OR principal_id IN (SELECT group_id FROM group_members WHERE member_id = $1)",
-            )
-            .bind(principal_id.to_string())
-            .fetch_all(pool)
-            .await?;
+            let rows = sqlx::query(EFFECTIVE_ASSIGNMENTS)
+                .bind(&principal)
+                .fetch_all(pool)
+                .await?;
             rows.iter()
                 .map(crate::resources::assignment_from_row)
                 .collect()

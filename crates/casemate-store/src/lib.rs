@@ -22,8 +22,10 @@ pub use container_registries::RegistryManifestRecord;
 mod credentials;
 mod gate_cache;
 mod groups;
+mod inline;
 pub use gate_cache::{GateCacheCounts, RunOwner};
 pub use groups::{GroupMemberRecord, MembershipSource};
+pub use inline::InlineReadCounts;
 mod keys;
 mod monitoring;
 pub use monitoring::{RunStatusCount, RunTimes, WorkspaceEventRecord};
@@ -77,6 +79,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    #[error("opening the inline readers failed: {0}")]
+    InlineOpen(#[source] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 }
@@ -198,8 +202,13 @@ impl Store {
             .test_before_acquire(false)
             .connect_with(options.synchronous(SqliteSynchronous::Full))
             .await?;
+        let inline = inline::InlineReads::open(path).map_err(StoreError::InlineOpen)?;
         Ok(Self {
-            pools: Pools::Sqlite { pool, durable },
+            pools: Pools::Sqlite {
+                pool,
+                durable,
+                inline: std::sync::Arc::new(inline),
+            },
             gate_cache: Default::default(),
         })
     }
@@ -256,6 +265,14 @@ impl Store {
     pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
         match &self.pools {
             Pools::Sqlite { pool, .. } => Some(pool),
+            Pools::Postgres { .. } => None,
+        }
+    }
+
+    /// How the gate's inline reads have fared (SQLite only).
+    pub fn inline_read_counts(&self) -> Option<InlineReadCounts> {
+        match &self.pools {
+            Pools::Sqlite { inline, .. } => Some(inline.counts()),
             Pools::Postgres { .. } => None,
         }
     }

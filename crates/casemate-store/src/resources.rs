@@ -38,12 +38,33 @@ fn resource_from_row(row: &impl StoreRow) -> StoreResult<ResourceRecord> {
 }
 
 pub(crate) fn assignment_from_row(row: &impl StoreRow) -> StoreResult<RoleAssignmentRecord> {
-    Ok(RoleAssignmentRecord {
-        id: parse_uuid("role_assignments.id", row.value("id")?)?,
-        principal_id: parse_uuid("role_assignments.principal_id", row.value("principal_id")?)?,
+    assignment_from_columns(AssignmentColumns {
+        id: row.value("id")?,
+        principal_id: row.value("principal_id")?,
         role_name: row.value("role_name")?,
         scope: row.value("scope")?,
         created_at: row.value("created_at")?,
+    })
+}
+
+/// A role assignment's columns as stored, however they were read.
+pub(crate) struct AssignmentColumns {
+    pub(crate) id: String,
+    pub(crate) principal_id: String,
+    pub(crate) role_name: String,
+    pub(crate) scope: String,
+    pub(crate) created_at: i64,
+}
+
+pub(crate) fn assignment_from_columns(
+    columns: AssignmentColumns,
+) -> StoreResult<RoleAssignmentRecord> {
+    Ok(RoleAssignmentRecord {
+        id: parse_uuid("role_assignments.id", &columns.id)?,
+        principal_id: parse_uuid("role_assignments.principal_id", &columns.principal_id)?,
+        role_name: columns.role_name,
+        scope: columns.scope,
+        created_at: columns.created_at,
     })
 }
 

@@ -748,4 +748,9 @@ async fn a_member_holds_its_groups_assignments_and_sso_memberships_follow_the_cl
         .unwrap();
     store.delete_principal(ml_team.id).await.unwrap();
     assert_eq!(roles().await, ["Owner"]);
+    // On SQLite the change counts and the assignments (five reads of each) were read inline.
+    if let Some(counts) = store.inline_read_counts() {
+        assert_eq!(counts.passed_on, 0);
+        assert!(counts.answered >= 10, "{counts:?}");
+    }
 }

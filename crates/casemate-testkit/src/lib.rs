@@ -381,6 +381,11 @@ impl TestServer {
         all
     }
 
+    /// Whether the server's metadata is in SQLite (else PostgreSQL).
+    pub fn on_sqlite(&self) -> bool {
+        self.server.services.store.sqlite_pool().is_some()
+    }
+
     /// Runs SQL directly against the server's database, as an intruder (or a broken disk) would.
     pub async fn sql(&self, statement: &'static str) -> Result<(), String> {
         let store = &self.server.services.store;
@@ -399,7 +404,7 @@ impl TestServer {
         sqlite: &'static str,
         postgres: &'static str,
     ) -> Result<(), String> {
-        if self.server.services.store.sqlite_pool().is_some() {
+        if self.on_sqlite() {
             self.sql(sqlite).await
         } else {
             self.sql(postgres).await

@@ -339,6 +339,14 @@ async fn a_real_prometheus_scrapes_every_family_with_the_right_values() {
             .await
             >= 1.0
     );
+    if server.on_sqlite() {
+        assert!(
+            prometheus
+                .value("casemate_store_inline_reads_total{outcome=\"answered\"}")
+                .await
+                >= 1.0
+        );
+    }
     // Every label value is bounded: no series names a run, a request id or a secret.
     for (labels, _) in prometheus.query("{__name__=~\"casemate_.+\"}").await {
         let shown = labels.to_string();

@@ -3,7 +3,7 @@
 //! action name, a status, an outcome or a workspace's resource id: bounded, and never a
 //! secret, a token or free text a client chose.
 
-use casemate_store::{GateCacheCounts, RunStatusCount, Store};
+use casemate_store::{GateCacheCounts, InlineReadCounts, RunStatusCount, Store};
 use casemate_types::wire::RunStatus;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
@@ -85,12 +85,18 @@ struct LookupLabels {
     result: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InlineReadLabels {
+    outcome: &'static str,
+}
+
 fn latency_histogram() -> Histogram {
     // 0.25 ms to about 8 s.
     Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
 }
 
-/// The gate cache's hit and miss counts, read from the store at each scrape.
+/// The gate cache's hit and miss counts, and on SQLite how its reads were made, read from the
+/// store at each scrape.
 #[derive(Debug)]
 struct GateCacheCollector(Store);
 
@@ -106,6 +112,22 @@ impl Collector for GateCacheCollector {
         )?;
         for (result, count) in [("hit", hits), ("miss", misses)] {
             ConstCounter::new(count).encode(family.encode_family(&LookupLabels { result })?)?;
+        }
+        if let Some(InlineReadCounts {
+            answered,
+            passed_on,
+        }) = self.0.inline_read_counts()
+        {
+            let mut family = encoder.encode_descriptor(
+                "casemate_store_inline_reads",
+                "The gate's SQLite reads made on the request's thread (answered) or handed to the database worker because every inline connection was in use or the database busy (passed_on)",
+                None,
+                counter.metric_type(),
+            )?;
+            for (outcome, count) in [("answered", answered), ("passed_on", passed_on)] {
+                ConstCounter::new(count)
+                    .encode(family.encode_family(&InlineReadLabels { outcome })?)?;
+            }
         }
         Ok(())
     }
