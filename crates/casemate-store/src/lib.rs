@@ -39,6 +39,8 @@ pub use replicas::ReplicaRecord;
 mod run_io;
 pub use run_io::RunIoRecord;
 mod resources;
+mod run_metrics;
+pub use run_metrics::{LatestMetric, MetricRecord};
 mod runs;
 mod secrets;
 mod sessions;
@@ -56,8 +58,8 @@ pub use records::*;
 pub use registry::{LoggedModelRecord, ModelVersionRecord, RegisteredModelRecord};
 pub use resources::{CustomRoleRecord, Provisioning, ResourceRecord};
 pub use runs::{
-    IN_FLIGHT, LatestMetric, LogChunkRecord, MetricRecord, ORIGIN_SUBMITTED, ORIGIN_TRACKED,
-    RunRecord, RunTokenRecord, SnapshotRecord, TrackingBatch,
+    IN_FLIGHT, LogChunkRecord, ORIGIN_SUBMITTED, ORIGIN_TRACKED, RunRecord, RunTokenRecord,
+    SnapshotRecord, TrackingBatch,
 };
 pub use secrets::{DataKeyRecord, SecretAttributeChange, SecretRecord, SecretVersionRecord};
 pub use vault_items::VaultItemKind;

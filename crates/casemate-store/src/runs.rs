@@ -2,6 +2,7 @@
 use crate::backend::{Conn, StoreRow, on_conn, on_db};
 
 use crate::records::{name_values, parse_uuid};
+use crate::run_metrics::{MetricRecord, MetricTarget, insert_metric_rows, stored_all};
 use crate::{Store, StoreError, StoreResult};
 use uuid::Uuid;
 
@@ -60,15 +61,6 @@ pub struct RunTokenRecord {
     /// Unix seconds.
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct MetricRecord {
-    pub name: String,
-    pub value: f64,
-    pub step: i64,
-    /// Unix milliseconds.
-    pub timestamp: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,29 +168,6 @@ async fn upsert_tags(tx: Conn<'_>, run_id: Uuid, tags: &[(String, String)]) -> S
     })
 }
 
-const INSERT_METRICS: &str = "INSERT INTO run_metrics (run_id, name, value, step, timestamp) ";
-/// The values `bind_metric` pushes for one row.
-const METRIC_COLUMNS: usize = 5;
-
-fn bind_metric<'a, DB>(
-    run_id: &'a str,
-) -> impl Fn(&mut sqlx::query_builder::Separated<'_, DB, &'static str>, &MetricRecord) + 'a
-where
-    DB: sqlx::Database,
-    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    &'a str: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    f64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    move |row, metric| {
-        row.push_bind(run_id)
-            .push_bind(&metric.name)
-            .push_bind(metric.value)
-            .push_bind(metric.step)
-            .push_bind(metric.timestamp);
-    }
-}
-
 /// Parameters are write-once: the same value again is fine, another value is a conflict.
 async fn insert_params(tx: Conn<'_>, run_id: Uuid, params: &[(String, String)]) -> StoreResult<()> {
     on_conn!(tx, |tx| {
@@ -250,13 +219,6 @@ pub struct TrackingBatch {
     pub metrics: Vec<MetricRecord>,
     pub params: Vec<(String, String)>,
     pub tags: Vec<(String, String)>,
-}
-
-/// A metric's latest value: the highest step, then the latest time, then the largest value.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LatestMetric {
-    pub run_id: Uuid,
-    pub metric: MetricRecord,
 }
 
 impl Store {
@@ -488,81 +450,6 @@ impl Store {
         })
     }
 
-    /// Stores metrics for a run only while it is in `workspace_id` and not deleted, checking and
-    /// inserting in one statement. False (storing nothing) when it is not, or when there are more
-    /// points than one statement binds (1,600); the caller then finds out why the slow way.
-    pub async fn insert_metrics_for_live_run(
-        &self,
-        workspace_id: &str,
-        run_id: Uuid,
-        metrics: &[MetricRecord],
-    ) -> StoreResult<bool> {
-        on_db!(self, |pool, durable| {
-            if metrics.is_empty() || metrics.len() > crate::MAX_BINDS_PER_STATEMENT / METRIC_COLUMNS
-            {
-                return Ok(false);
-            }
-            let run = run_id.to_string();
-            let mut builder = sqlx::QueryBuilder::new(
-                "INSERT INTO run_metrics (run_id, name, value, step, timestamp) \
-             SELECT column1, column2, column3, column4, column5 FROM (",
-            );
-            let bind = bind_metric(&run);
-            builder.push_values(metrics, |mut row, metric| bind(&mut row, metric));
-            builder
-                .push(") AS batch WHERE EXISTS (SELECT 1 FROM runs WHERE id = ")
-                .push_bind(&run)
-                .push(" AND workspace_id = ")
-                .push_bind(workspace_id)
-                .push(" AND lifecycle = 'active')");
-            let inserted = builder
-                .build()
-                .persistent(crate::keep_prepared(metrics.len()))
-                .execute(pool)
-                .await?;
-            Ok(inserted.rows_affected() > 0)
-        })
-    }
-
-    pub async fn insert_metrics(&self, run_id: Uuid, metrics: &[MetricRecord]) -> StoreResult<()> {
-        on_db!(self, |pool, durable| {
-            let run_id = run_id.to_string();
-            crate::insert_rows(
-                pool,
-                INSERT_METRICS,
-                METRIC_COLUMNS,
-                metrics,
-                bind_metric(&run_id),
-            )
-            .await
-        })
-    }
-
-    /// A run's metrics in the order they were logged. A point logged again with the same name,
-    /// value, step and time is the same point, listed once, as MLflow keeps it (its client logs
-    /// a run's metrics again, linked to each model the run logs).
-    pub async fn metrics(&self, run_id: Uuid) -> StoreResult<Vec<MetricRecord>> {
-        on_db!(self, |pool, durable| {
-            let rows = sqlx::query(
-                "SELECT name, value, step, timestamp FROM run_metrics WHERE run_id = $1 \
-             GROUP BY name, value, step, timestamp ORDER BY MIN(seq)",
-            )
-            .bind(run_id.to_string())
-            .fetch_all(pool)
-            .await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(MetricRecord {
-                        name: row.value("name")?,
-                        value: row.value("value")?,
-                        step: row.value("step")?,
-                        timestamp: row.value("timestamp")?,
-                    })
-                })
-                .collect()
-        })
-    }
-
     pub async fn set_run_tags(&self, run_id: Uuid, tags: &[(String, String)]) -> StoreResult<()> {
         on_db!(self, |pool, durable| {
             let mut tx = pool.begin().await?;
@@ -580,14 +467,14 @@ impl Store {
             }
             let mut tx = pool.begin().await?;
             let run = run_id.to_string();
-            crate::insert_rows_in(
-                &mut *tx,
-                INSERT_METRICS,
-                METRIC_COLUMNS,
+            let target = MetricTarget {
+                run: &run,
+                live_in: None,
+            };
+            stored_all(
+                insert_metric_rows(&mut *tx, &target, &batch.metrics).await?,
                 &batch.metrics,
-                bind_metric(&run),
-            )
-            .await?;
+            )?;
             upsert_tags(Conn::from(&mut *tx), run_id, &batch.tags).await?;
             insert_params(Conn::from(&mut *tx), run_id, &batch.params).await?;
             tx.commit().await?;
@@ -648,42 +535,6 @@ impl Store {
             .fetch_all(pool)
             .await?;
             run_items(&rows)
-        })
-    }
-
-    /// The latest value of every metric of a workspace's runs, or of one of them.
-    pub async fn latest_metrics(
-        &self,
-        workspace_id: &str,
-        run: Option<Uuid>,
-    ) -> StoreResult<Vec<LatestMetric>> {
-        on_db!(self, |pool, durable| {
-            let rows = sqlx::query(
-            "SELECT run_id, name, value, step, timestamp FROM ( \
-               SELECT m.run_id, m.name, m.value, m.step, m.timestamp, ROW_NUMBER() OVER ( \
-                 PARTITION BY m.run_id, m.name ORDER BY m.step DESC, m.timestamp DESC, m.value DESC \
-               ) AS position \
-               FROM run_metrics m JOIN runs r ON r.id = m.run_id \
-               WHERE r.workspace_id = $1 AND ($2 IS NULL OR m.run_id = $2) \
-             ) AS ranked WHERE position = 1 ORDER BY run_id, name",
-        )
-        .bind(workspace_id)
-        .bind(run.map(|id| id.to_string()))
-        .fetch_all(pool)
-        .await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(LatestMetric {
-                        run_id: parse_uuid("run_metrics.run_id", row.value("run_id")?)?,
-                        metric: MetricRecord {
-                            name: row.value("name")?,
-                            value: row.value("value")?,
-                            step: row.value("step")?,
-                            timestamp: row.value("timestamp")?,
-                        },
-                    })
-                })
-                .collect()
         })
     }
 

@@ -1,6 +1,8 @@
 use super::*;
 use uuid::Uuid;
 
+mod metrics;
+
 /// A fresh store: SQLite in a temporary directory, or, with `CASEMATE_TEST_DATABASE_URL` set
 /// (`.ci/run` sets it for its PostgreSQL pass), a new database on that PostgreSQL server.
 async fn open_temp() -> (tempfile::TempDir, Store) {

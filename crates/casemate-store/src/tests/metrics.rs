@@ -1,0 +1,226 @@
+//! Metric points on either backend, and the migration that keyed them by an integer run key.
+
+use super::{open_temp, submitted_run};
+use crate::backend::on_db;
+use crate::*;
+use uuid::Uuid;
+
+fn point(name: &str, step: i64) -> MetricRecord {
+    MetricRecord {
+        name: name.into(),
+        value: step as f64 * 0.5,
+        step,
+        timestamp: 1_000 + step,
+    }
+}
+
+/// Every point row in the database, whichever run it belongs to.
+async fn stored_points(store: &Store) -> i64 {
+    on_db!(store, |pool, durable| {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM run_metrics")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    })
+}
+
+#[tokio::test]
+async fn points_are_stored_all_or_none_and_go_with_their_run() {
+    let (_dir, store) = open_temp().await;
+    let (first, token) = submitted_run(None, 1);
+    store.insert_run(&first, &token).await.unwrap();
+    let (second, token) = submitted_run(None, 2);
+    store.insert_run(&second, &token).await.unwrap();
+
+    // More points than one statement binds, kept in the order they came.
+    let many: Vec<_> = (0..2_500)
+        .map(|step| point(if step % 2 == 0 { "loss" } else { "acc" }, step))
+        .collect();
+    store.insert_metrics(first.id, &many).await.unwrap();
+    assert_eq!(store.metrics(first.id).await.unwrap(), many);
+    assert!(store.metrics(second.id).await.unwrap().is_empty());
+
+    // The one-statement path stores only for a live run of the workspace named.
+    let one = [point("loss", 7)];
+    assert!(
+        !store
+            .insert_metrics_for_live_run("another-ws", second.id, &one)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .insert_metrics_for_live_run("ws", second.id, &one)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.metrics(second.id).await.unwrap(), one);
+    store.set_run_lifecycle(second.id, "deleted").await.unwrap();
+    assert!(
+        !store
+            .insert_metrics_for_live_run("ws", second.id, &[point("loss", 8)])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .insert_metrics_for_live_run("ws", second.id, &many)
+            .await
+            .unwrap(),
+        "more than one statement holds is left to the slow path"
+    );
+
+    // A run that is not there: refused, nothing stored, however many points.
+    let missing = Uuid::new_v4();
+    for points in [&one[..], &many[..]] {
+        assert!(matches!(
+            store.insert_metrics(missing, points).await,
+            Err(StoreError::NotFound("run"))
+        ));
+    }
+    let batch = TrackingBatch {
+        metrics: many.clone(),
+        params: Vec::new(),
+        tags: Vec::new(),
+    };
+    assert!(matches!(
+        store.log_batch(missing, &batch).await,
+        Err(StoreError::NotFound("run"))
+    ));
+    assert_eq!(stored_points(&store).await, 2_501);
+
+    let latest = store.latest_metrics("ws", None).await.unwrap();
+    let shown: Vec<_> = latest
+        .iter()
+        .map(|l| (l.run_id, l.metric.name.as_str(), l.metric.step))
+        .collect();
+    let mut expected = vec![
+        (first.id, "acc", 2_499),
+        (first.id, "loss", 2_498),
+        (second.id, "loss", 7),
+    ];
+    expected.sort_by_key(|(run, name, _)| (run.to_string(), *name));
+    assert_eq!(shown, expected);
+    let of_second = store.latest_metrics("ws", Some(second.id)).await.unwrap();
+    assert_eq!(of_second.len(), 1);
+    assert_eq!(of_second[0].metric, one[0]);
+    assert!(
+        store
+            .latest_metrics("another-ws", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A deleted run's points go with it; a run made afterwards starts with none.
+    store.delete_run(first.id).await.unwrap();
+    assert_eq!(stored_points(&store).await, 1);
+    let (third, token) = submitted_run(None, 3);
+    store.insert_run(&third, &token).await.unwrap();
+    assert!(store.metrics(third.id).await.unwrap().is_empty());
+    store.log_batch(third.id, &batch).await.unwrap();
+    assert_eq!(store.metrics(third.id).await.unwrap(), many);
+    assert_eq!(store.metrics(second.id).await.unwrap(), one);
+}
+
+/// Two runs and their points, interleaved, as the schema before the run keys held them.
+async fn rows_before_the_run_keys<DB>(pool: &sqlx::Pool<DB>) -> [(Uuid, Vec<MetricRecord>); 2]
+where
+    DB: sqlx::Database,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    f64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let runs = [Uuid::new_v4(), Uuid::new_v4()];
+    for (at, run) in (1_i64..).zip(runs) {
+        sqlx::query(
+            "INSERT INTO runs (id, workspace_id, experiment, compute, snapshot, command, status, \
+             submitted_by, submitted_by_name, submitted_at, time_limit_seconds) \
+             VALUES ($1, 'ws', 'exp', 'local', 'snap', 'true', 'Running', $2, 'alice', $3, 60)",
+        )
+        .bind(run.to_string())
+        .bind(Uuid::new_v4().to_string())
+        .bind(at)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    let mut points = [Vec::new(), Vec::new()];
+    for step in 0..6 {
+        let which = usize::from(step % 3 == 0);
+        let metric = point(["loss", "acc"][which], step);
+        sqlx::query(
+            "INSERT INTO run_metrics (run_id, name, value, step, timestamp) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(runs[which].to_string())
+        .bind(metric.name.clone())
+        .bind(metric.value)
+        .bind(metric.step)
+        .bind(metric.timestamp)
+        .execute(pool)
+        .await
+        .unwrap();
+        points[which].push(metric);
+    }
+    let [first, second] = points;
+    [(runs[0], first), (runs[1], second)]
+}
+
+/// What the upgraded store must show: each old run's points, in order; a new run's own; and a
+/// deleted run's points gone with it.
+async fn check_upgraded(store: &Store, before: [(Uuid, Vec<MetricRecord>); 2]) {
+    for (run, points) in &before {
+        assert_eq!(&store.metrics(*run).await.unwrap(), points);
+    }
+    let (new, token) = submitted_run(None, 3);
+    store.insert_run(&new, &token).await.unwrap();
+    assert!(store.metrics(new.id).await.unwrap().is_empty());
+    let added = [point("loss", 10)];
+    store.insert_metrics(new.id, &added).await.unwrap();
+    assert_eq!(store.metrics(new.id).await.unwrap(), added);
+    store.delete_run(before[0].0).await.unwrap();
+    assert_eq!(
+        stored_points(store).await,
+        i64::try_from(before[1].1.len() + added.len()).unwrap()
+    );
+    assert_eq!(store.metrics(before[1].0).await.unwrap(), before[1].1);
+}
+
+#[tokio::test]
+async fn upgrading_sqlite_keeps_every_point_under_its_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("casemate.db");
+    let options = SqliteConnectOptions::from_str("sqlite:")
+        .unwrap()
+        .filename(&path)
+        .foreign_keys(true)
+        .create_if_missing(true);
+    let previous = SqlitePoolOptions::new()
+        .connect_with(options)
+        .await
+        .unwrap();
+    MIGRATOR.run_to(18, &previous).await.unwrap();
+    let before = rows_before_the_run_keys(&previous).await;
+    previous.close().await;
+    check_upgraded(&Store::open(&path).await.unwrap(), before).await;
+}
+
+/// Run by `.ci/run`'s PostgreSQL pass, which sets `CASEMATE_TEST_DATABASE_URL`.
+#[tokio::test]
+async fn upgrading_postgres_keeps_every_point_under_its_run() {
+    let Ok(admin) = std::env::var("CASEMATE_TEST_DATABASE_URL") else {
+        return;
+    };
+    let name = format!("casemate_store_{}", Uuid::new_v4().simple());
+    let url = Store::create_postgres_database(&admin, &name)
+        .await
+        .unwrap();
+    let previous = sqlx::postgres::PgPool::connect(&url).await.unwrap();
+    POSTGRES_MIGRATOR.run_to(6, &previous).await.unwrap();
+    let before = rows_before_the_run_keys(&previous).await;
+    previous.close().await;
+    check_upgraded(&Store::open_postgres(&url).await.unwrap(), before).await;
+}
