@@ -19,6 +19,10 @@ pub struct LoginArgs {
     /// Sign in through the server's OpenID provider, in a browser on this machine.
     #[arg(long, conflicts_with_all = ["username", "password_stdin", "service_principal"])]
     sso: bool,
+    /// With --sso: sign in on any device with a code (RFC 8628's device flow), for machines
+    /// without a browser. The server's provider must offer the flow.
+    #[arg(long, requires = "sso")]
+    device: bool,
     /// Read the password (and then, if asked for, the TOTP code) from standard input, one per line.
     #[arg(long)]
     password_stdin: bool,
@@ -85,7 +89,11 @@ pub async fn login(args: LoginArgs, format: OutputFormat) -> anyhow::Result<()> 
     let client = Client::new(&args.url, fingerprint.as_deref())?;
     let mut stdin = Stdin::new();
     let (principal, token) = if args.sso {
-        let token = crate::sso_login::sign_in(&client, &args.url).await?;
+        let token = if args.device {
+            crate::sso_login::sign_in_with_device(&client).await?
+        } else {
+            crate::sso_login::sign_in(&client, &args.url).await?
+        };
         let info = client
             .clone()
             .with_bearer(token.access_token.clone())

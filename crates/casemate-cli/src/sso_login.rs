@@ -2,9 +2,11 @@
 //! listens on a loopback port (RFC 8252), the browser is sent to the server's single sign-on
 //! with that port and the challenge of a verifier only this process holds, and the server
 //! sends the browser back here with a one-use code, traded (with the verifier) for tokens.
+//! With `--device` (RFC 8628), for a machine without a browser: the user signs in at the
+//! provider on any device with the code printed here, while this process polls the server.
 
 use anyhow::{Context, bail};
-use casemate_client::Client;
+use casemate_client::{Client, ClientError};
 use casemate_types::Sensitive;
 use casemate_types::wire::{TokenRequest, TokenResponse};
 use std::time::Duration;
@@ -82,6 +84,40 @@ pub async fn sign_in(client: &Client, server_url: &str) -> anyhow::Result<TokenR
     Ok(client
         .token(&TokenRequest::sso_handoff(code, verifier))
         .await?)
+}
+
+/// RFC 8628 §3.5: how much longer to wait after each `slow_down`.
+const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
+
+/// Signs in with the device flow; the address and code to enter go to standard error.
+pub async fn sign_in_with_device(client: &Client) -> anyhow::Result<TokenResponse> {
+    let device = client.begin_device_sign_in().await?;
+    match &device.verification_uri_complete {
+        Some(complete) => eprintln!(
+            "On any device, open\n  {complete}\nor open {} and enter the code\n  {}",
+            device.verification_uri, device.user_code
+        ),
+        None => eprintln!(
+            "On any device, open {} and enter the code\n  {}",
+            device.verification_uri, device.user_code
+        ),
+    }
+    let deadline = tokio::time::Instant::now()
+        + Duration::from_secs(u64::try_from(device.expires_in).unwrap_or(0));
+    let mut interval = Duration::from_secs(u64::try_from(device.interval).unwrap_or(5).max(1));
+    let request = TokenRequest::device_code(device.device_code);
+    loop {
+        tokio::time::sleep(interval).await;
+        if tokio::time::Instant::now() > deadline {
+            bail!("the sign-in was not finished at the provider before the code expired");
+        }
+        match client.token(&request).await {
+            Ok(tokens) => return Ok(tokens),
+            Err(ClientError::Api { code, .. }) if code == "AuthorizationPending" => {}
+            Err(ClientError::Api { code, .. }) if code == "SlowDown" => interval += SLOW_DOWN_STEP,
+            Err(error) => return Err(error.into()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -390,6 +390,12 @@ impl Client {
         Self::decode(Self::send(builder).await?)
     }
 
+    /// Begins a device sign-in at the server's OpenID provider (RFC 8628); poll with
+    /// `TokenRequest::device_code`.
+    pub async fn begin_device_sign_in(&self) -> ClientResult<DeviceAuthorizationResponse> {
+        self.post_empty(&["console", "sso", "device"]).await
+    }
+
     pub async fn userinfo(&self) -> ClientResult<UserInfo> {
         self.get(&["oauth2", "userinfo"]).await
     }

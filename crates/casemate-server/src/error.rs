@@ -19,6 +19,10 @@ pub enum Error {
     /// came from the provider and need to know what to fix or whom to ask); it holds no token.
     #[error("single sign-on refused: {0}")]
     SignInRefused(String),
+    /// A device sign-in the user has not finished at the provider yet (RFC 8628 §3.5): poll
+    /// again after the interval, five seconds longer from now on when `slow_down`.
+    #[error("{}", device_pending_message(*slow_down))]
+    DeviceSignInPending { slow_down: bool },
     #[error("a TOTP code is required for this account: send it in the `totp` field")]
     MfaRequired,
     #[error("forbidden: action '{action}' is not granted at scope '{scope}'")]
@@ -52,6 +56,15 @@ pub enum Error {
     /// An internal failure. The detail is logged; the client sees only the request id.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+fn device_pending_message(slow_down: bool) -> &'static str {
+    if slow_down {
+        "the sign-in at the provider is not finished yet, and polls come too fast: wait five \
+         seconds longer between them from now on"
+    } else {
+        "the sign-in at the provider is not finished yet: poll again after the interval"
+    }
 }
 
 fn invalid_credentials_message(code_sent: bool) -> &'static str {

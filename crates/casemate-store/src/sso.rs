@@ -169,6 +169,61 @@ impl Store {
         })
     }
 
+    /// Records a device sign-in begun at the provider (the SHA-256 of its device code), and
+    /// drops those expired by `now`.
+    pub async fn begin_sso_device_sign_in(
+        &self,
+        device_code_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        on_db!(self, |pool, durable| {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM sso_device_sign_ins WHERE expires_at < $1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO sso_device_sign_ins (device_code_hash, created_at, expires_at) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(device_code_hash)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// When a device sign-in this server began expires; `None` when it began none such, or
+    /// the sign-in was finished (taken) already.
+    pub async fn sso_device_sign_in_expiry(
+        &self,
+        device_code_hash: &[u8],
+    ) -> StoreResult<Option<i64>> {
+        on_db!(self, |pool, durable| {
+            Ok(sqlx::query_scalar(
+                "SELECT expires_at FROM sso_device_sign_ins WHERE device_code_hash = $1",
+            )
+            .bind(device_code_hash)
+            .fetch_optional(pool)
+            .await?)
+        })
+    }
+
+    /// Ends a device sign-in; true for the one caller that ended it.
+    pub async fn take_sso_device_sign_in(&self, device_code_hash: &[u8]) -> StoreResult<bool> {
+        on_db!(self, |pool, durable| {
+            let taken = sqlx::query("DELETE FROM sso_device_sign_ins WHERE device_code_hash = $1")
+                .bind(device_code_hash)
+                .execute(pool)
+                .await?;
+            Ok(taken.rows_affected() == 1)
+        })
+    }
+
     /// The user a provider's subject signs in as, if one is linked.
     pub async fn external_identity_principal(
         &self,

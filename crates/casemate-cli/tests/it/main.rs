@@ -50,6 +50,7 @@ mod runs;
 mod secrets;
 mod server_process;
 mod sso;
+mod sso_device;
 mod tokens;
 mod webservices;
 mod workspaces;

@@ -16,13 +16,13 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
 
-const CLIENT_ID: &str = "casemate";
+pub(crate) const CLIENT_ID: &str = "casemate";
 const BINDING_COOKIE: &str = "__Host-casemate-sso";
 const ACCESS_COOKIE: &str = "__Host-casemate-session";
 
-struct Provider {
-    issuer: String,
-    http: reqwest::Client,
+pub(crate) struct Provider {
+    pub(crate) issuer: String,
+    pub(crate) http: reqwest::Client,
     child: Child,
 }
 
@@ -34,8 +34,9 @@ impl Drop for Provider {
 }
 
 impl Provider {
-    /// Starts the provider on `port`, registered with the one `redirect_uri`.
-    async fn start(port: u16, redirect_uri: &str) -> Self {
+    /// Starts the provider on `port`, registered with the one `redirect_uri`; `options` are
+    /// provider.py's own (`--no-device`).
+    async fn start(port: u16, redirect_uri: &str, options: &[&str]) -> Self {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let venv = tokio::task::spawn_blocking(|| {
             venv_with("oidc-provider-venv", &["authlib>=1.6,<2", "flask>=3,<4"])
@@ -46,6 +47,7 @@ impl Provider {
         let child = Command::new(venv.join("bin/python"))
             .arg(script)
             .args([&port.to_string(), CLIENT_ID, redirect_uri])
+            .args(options)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -69,7 +71,7 @@ impl Provider {
     }
 
     /// Makes the provider's next ID token carry `claims` over the ones it would issue.
-    async fn misbehave(&self, claims: Value) {
+    pub(crate) async fn misbehave(&self, claims: Value) {
         let url = format!("{}/_test/next-claims", self.issuer);
         let response = self.http.post(url).json(&claims).send().await.unwrap();
         assert!(response.status().is_success());
@@ -86,13 +88,22 @@ impl Provider {
 }
 
 /// A provider on loopback and a server configured for it.
-async fn provider_and_server(
+pub(crate) async fn provider_and_server(
     sso: SsoLayer,
     password_sign_in: Option<bool>,
 ) -> (Provider, TestServer) {
+    provider_with_options_and_server(sso, password_sign_in, &[]).await
+}
+
+/// As `provider_and_server`, the provider started with provider.py's `options`.
+pub(crate) async fn provider_with_options_and_server(
+    sso: SsoLayer,
+    password_sign_in: Option<bool>,
+    options: &[&str],
+) -> (Provider, TestServer) {
     let (provider_port, server_port) = (free_port(), free_port());
     let redirect_url = format!("https://127.0.0.1:{server_port}/console/sso/callback");
-    let provider = Provider::start(provider_port, &redirect_url).await;
+    let provider = Provider::start(provider_port, &redirect_url, options).await;
     let layer = ConfigLayer {
         listen: Some(([127, 0, 0, 1], server_port).into()),
         password_sign_in,
@@ -109,7 +120,7 @@ async fn provider_and_server(
 }
 
 /// SSO settings that make a user on a subject's first sign-in.
-fn creating_users() -> SsoLayer {
+pub(crate) fn creating_users() -> SsoLayer {
     SsoLayer {
         create_users: Some(true),
         ..Default::default()
@@ -543,11 +554,19 @@ async fn the_providers_group_claim_decides_group_roles_at_each_sign_in() {
     assert_eq!(can_read(sign_in(&provider, &browser).await).await, 403);
 }
 
-/// `casemate login --sso` started, and the address it asks the user to open.
-async fn cli_login(server: &TestServer, config: &Path) -> (tokio::process::Child, String) {
+/// What `casemate login` prints to stderr, line by line.
+pub(crate) type PrintedLines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>;
+
+/// `casemate login URL --sso --accept-fingerprint` with `options` started, and what it prints.
+pub(crate) fn start_sso_login(
+    server: &TestServer,
+    config: &Path,
+    options: &[&str],
+) -> (tokio::process::Child, PrintedLines) {
     use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_casemate"))
         .args(["login", &server.url, "--sso", "--accept-fingerprint"])
+        .args(options)
         .env("CASEMATE_CONFIG_DIR", config)
         .env_remove("CASEMATE_OUTPUT")
         .stdin(std::process::Stdio::null())
@@ -556,7 +575,13 @@ async fn cli_login(server: &TestServer, config: &Path) -> (tokio::process::Child
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    (child, lines)
+}
+
+/// `casemate login --sso` started, and the address it asks the user to open.
+async fn cli_login(server: &TestServer, config: &Path) -> (tokio::process::Child, String) {
+    let (child, mut lines) = start_sso_login(server, config, &[]);
     while let Some(line) = lines.next_line().await.unwrap() {
         if let Some(address) = line
             .trim()

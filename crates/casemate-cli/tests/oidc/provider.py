@@ -1,10 +1,14 @@
 """An OpenID provider for the tests, built on authlib's authorization server (from PyPI).
 
-Usage: provider.py PORT CLIENT_ID REDIRECT_URI
+Usage: provider.py PORT CLIENT_ID REDIRECT_URI [--no-device]
 
 Serves discovery, JWKS (an RS256 key made at start), the authorization endpoint (which signs
 in one fixed user without a login page: the tests are about what the relying party does) and
-the token endpoint, with PKCE (S256) and a nonce required. POST /_test/next-claims with a JSON
+the token endpoint, with PKCE (S256) and a nonce required; and, unless --no-device, RFC 8628's
+device flow: the device authorization endpoint, the device-code grant (its token response
+carrying an ID token, as OpenID providers' do) and the verification page, where opening
+`/device?user_code=...` signs the fixed user in at once and POST /_test/deny-device with
+{"user_code": ...} refuses the sign-in instead. POST /_test/next-claims with a JSON
 object makes the next ID token carry those claims instead (another iss, a wrong aud, an expired
 exp, an old nonce): how the tests get tokens a misbehaving or hostile issuer would send.
 """
@@ -17,17 +21,25 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.jose import JsonWebKey
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
+from authlib.oauth2.rfc8628 import DeviceAuthorizationEndpoint
+from authlib.oauth2.rfc8628 import DeviceCodeGrant
+from authlib.oauth2.rfc8628 import DeviceCredentialDict
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
+from authlib.oidc.core.grants.util import generate_id_token
 from flask import Flask, jsonify, request
 
 PORT, CLIENT_ID, REDIRECT_URI = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+DEVICE_FLOW = "--no-device" not in sys.argv[4:]
 ISSUER = f"http://127.0.0.1:{PORT}"
 KEY = JsonWebKey.generate_key("RSA", 2048, {"kid": secrets.token_hex(8), "use": "sig"}, is_private=True)
 USER = {"sub": "idp-user-7f3a", "preferred_username": "ada", "name": "Ada Lovelace",
         "email": "ada@example.test", "groups": ["ml-team", "auditors"]}
 codes = {}
 next_claims = {}
+devices = {}         # device_code -> its credential
+device_grants = {}   # user_code -> (user, approved), once the user has answered
 
 
 class Client:
@@ -57,7 +69,7 @@ class Client:
         return response_type == "code"
 
     def check_grant_type(self, grant_type):
-        return grant_type == "authorization_code"
+        return grant_type in ("authorization_code", DEVICE_CODE_GRANT_TYPE)
 
 
 CLIENT = Client()
@@ -123,22 +135,65 @@ class IdToken(OpenIDCode):
         return {"alg": "RS256", "kid": KEY.kid}
 
     def generate_user_info(self, user, scope):
-        info = UserInfo(user)
-        # Applied last by authlib, so a test's claims replace the issued ones.
-        info.update(next_claims)
-        next_claims.clear()
-        return info
+        return user_info(user)
+
+
+def user_info(user):
+    info = UserInfo(user)
+    # Applied last by authlib, so a test's claims replace the issued ones.
+    info.update(next_claims)
+    next_claims.clear()
+    return info
+
+
+class DeviceEndpoint(DeviceAuthorizationEndpoint):
+    INTERVAL = 1  # the tests poll often, and RFC 8628 leaves the interval to the provider
+    EXPIRES_IN = 600
+
+    def get_verification_uri(self):
+        return f"{ISSUER}/device"
+
+    def save_device_credential(self, client_id, scope, data):
+        devices[data["device_code"]] = DeviceCredentialDict(
+            client_id=client_id, scope=scope, expires_at=time.time() + self.EXPIRES_IN, **data)
+
+
+class DeviceGrant(DeviceCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
+
+    def query_device_credential(self, device_code):
+        return devices.get(device_code)
+
+    def query_user_grant(self, user_code):
+        return device_grants.get(user_code)
+
+    def should_slow_down(self, credential):
+        return False
+
+    def create_token_response(self):
+        status, token, headers = super().create_token_response()
+        # A device code is spent once it has given its tokens.
+        devices.pop(self.request.payload.data.get("device_code"), None)
+        token["id_token"] = generate_id_token(
+            token, user_info(self.request.user), KEY.as_dict(is_private=True), iss=ISSUER,
+            aud=[CLIENT_ID], exp=300, kid=KEY.kid)
+        return status, token, headers
 
 
 app = Flask(__name__)
 server = AuthorizationServer(app, query_client=lambda cid: CLIENT if cid == CLIENT_ID else None,
                              save_token=lambda token, req: None)
 server.register_grant(CodeGrant, [IdToken(require_nonce=True), CodeChallenge(required=True)])
+if DEVICE_FLOW:
+    server.register_grant(DeviceGrant)
+    server.register_endpoint(DeviceEndpoint)
 
 
 @app.get("/.well-known/openid-configuration")
 def discovery():
+    device = {"device_authorization_endpoint": f"{ISSUER}/device_authorization"} if DEVICE_FLOW else {}
     return jsonify({
+        **device,
         "issuer": ISSUER,
         "authorization_endpoint": f"{ISSUER}/authorize",
         "token_endpoint": f"{ISSUER}/token",
@@ -165,6 +220,26 @@ def authorize():
 @app.post("/token")
 def token():
     return server.create_token_response()
+
+
+@app.post("/device_authorization")
+def device_authorization():
+    return server.create_endpoint_response("device_authorization")
+
+
+@app.get("/device")
+def verify_device():
+    user_code = request.args.get("user_code", "")
+    if not any(d["user_code"] == user_code for d in devices.values()):
+        return "no such code", 404
+    device_grants[user_code] = (USER, True)
+    return "Signed in; return to your device."
+
+
+@app.post("/_test/deny-device")
+def deny_device():
+    device_grants[request.get_json()["user_code"]] = (USER, False)
+    return "", 204
 
 
 @app.post("/_test/next-claims")

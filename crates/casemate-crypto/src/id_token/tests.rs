@@ -19,7 +19,7 @@ fn expected() -> Expected<'static> {
     Expected {
         issuer: ISSUER,
         client_id: CLIENT,
-        nonce: NONCE,
+        nonce: Some(NONCE),
         now: now(),
         max_skew: Duration::seconds(60),
     }
@@ -192,7 +192,26 @@ fn a_nonce_from_another_sign_in_or_none_is_refused() {
     assert_eq!(check(&signer, other).unwrap_err(), IdTokenError::Nonce);
     let mut missing = good_claims();
     missing.as_object_mut().unwrap().remove("nonce");
-    assert_eq!(check(&signer, missing).unwrap_err(), IdTokenError::Nonce);
+    assert_eq!(
+        check(&signer, missing.clone()).unwrap_err(),
+        IdTokenError::Nonce
+    );
+    // A token casemate fetched itself with no nonce sent (the device flow) needs none, and
+    // every other check still holds for it.
+    let keys = Jwks {
+        keys: vec![signer.jwk("k1")],
+    };
+    let header = json!({"alg": signer.alg(), "kid": "k1", "typ": "JWT"});
+    let no_nonce = Expected {
+        nonce: None,
+        ..expected()
+    };
+    assert!(verify(&token(&signer, header.clone(), missing), &keys, &no_nonce).is_ok());
+    let elsewhere = with(good_claims(), "iss", json!("https://elsewhere.example"));
+    assert!(matches!(
+        verify(&token(&signer, header, elsewhere), &keys, &no_nonce),
+        Err(IdTokenError::Issuer(_))
+    ));
 }
 
 #[test]

@@ -14,6 +14,11 @@ impl Error {
             Error::Unauthenticated { .. } => (StatusCode::UNAUTHORIZED, "Unauthenticated"),
             Error::InvalidCredentials { .. } => (StatusCode::UNAUTHORIZED, "InvalidCredentials"),
             Error::MfaRequired => (StatusCode::UNAUTHORIZED, "MfaRequired"),
+            // RFC 8628 §3.5's authorization_pending and slow_down, in casemate's code style.
+            Error::DeviceSignInPending { slow_down: false } => {
+                (StatusCode::BAD_REQUEST, "AuthorizationPending")
+            }
+            Error::DeviceSignInPending { slow_down: true } => (StatusCode::BAD_REQUEST, "SlowDown"),
             Error::SignInRefused(_) => (StatusCode::UNAUTHORIZED, "SignInRefused"),
             Error::Forbidden { .. } | Error::ForbiddenOther(_) => {
                 (StatusCode::FORBIDDEN, "Forbidden")

@@ -52,6 +52,7 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(console::api::refresh))
         .routes(routes!(console::api::sign_in_options))
         .routes(routes!(sso::api::start))
+        .routes(routes!(sso::api::device))
         .routes(routes!(sso::api::callback))
         .routes(routes!(auth::openapi))
         .routes(routes!(auth::public_keys))

@@ -119,6 +119,9 @@ pub const ROUTES: &[RouteRule] = &[
     // Single sign-on: the provider's answer, checked against the state this server issued.
     public("GET", "/console/sso/start"),
     public("GET", "/console/sso/callback"),
+    // Begins a device sign-in at the provider; what it gives opens nothing until the user has
+    // signed in there.
+    public("POST", "/console/sso/device"),
     enrolling("GET", "/console/session", "console/session/read"),
     enrolling("DELETE", "/console/session", "console/session/delete"),
     public("GET", "/openapi.json"),

@@ -32,6 +32,7 @@ fn only_fields(request: &TokenRequest, grant: &str, takes: &[&str]) -> Result<()
         ("refresh_token", request.refresh_token.is_some()),
         ("code", request.code.is_some()),
         ("code_verifier", request.code_verifier.is_some()),
+        ("device_code", request.device_code.is_some()),
     ];
     match given
         .iter()
@@ -87,6 +88,12 @@ impl Services {
                 let code = required(&request.code, "code", grant)?;
                 let verifier = required(&request.code_verifier, "code_verifier", grant)?;
                 self.sso_handoff_grant(code, verifier).await
+            }
+            GrantType::DeviceCode => {
+                let grant = casemate_types::wire::DEVICE_CODE_GRANT_TYPE;
+                only_fields(request, grant, &["device_code"])?;
+                let device_code = required(&request.device_code, "device_code", grant)?;
+                self.sso_device_grant(device_code).await
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The HTTP face of single sign-on: the browser is sent to the provider and comes back to the
-//! callback, which opens the console's cookie session; administrators link subjects to users.
+//! callback, which opens the console's cookie session; the CLI begins device sign-ins;
+//! administrators link subjects to users.
 
 use super::service::{SIGN_IN_SECONDS, SsoCallback, SsoFinished};
 use super::{handoff, provider};
@@ -9,11 +10,12 @@ use crate::error::Error;
 use crate::gate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::gate::session_cookie::{self, SSO_BINDING_COOKIE};
 use crate::services::Services;
+use axum::Json;
 use axum::extract::State;
 use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use casemate_types::wire::LinkSsoIdentityRequest;
+use casemate_types::wire::{DeviceAuthorizationResponse, LinkSsoIdentityRequest};
 use casemate_types::{ErrorBody, Sensitive};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -57,6 +59,18 @@ pub async fn start(
             SIGN_IN_SECONDS,
         )],
     )
+}
+
+/// Begins a device sign-in (RFC 8628) at the provider, for `casemate login --sso --device`.
+#[utoipa::path(post, path = "/console/sso/device", tag = "console",
+    responses((status = 200, body = DeviceAuthorizationResponse),
+        (status = 404, body = ErrorBody, description = "No provider is configured"),
+        (status = 501, body = ErrorBody, description = "The provider offers no device flow"),
+        (status = 502, body = ErrorBody)))]
+pub async fn device(
+    State(services): State<Arc<Services>>,
+) -> ApiResult<Json<DeviceAuthorizationResponse>> {
+    Ok(Json(services.begin_sso_device_sign_in().await?))
 }
 
 /// Where the provider sends the browser back: opens the console session and goes to the page.

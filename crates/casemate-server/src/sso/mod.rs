@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod config;
+pub mod device;
 pub mod handoff;
 pub mod provider;
 pub mod service;

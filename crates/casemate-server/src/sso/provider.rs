@@ -41,12 +41,16 @@ struct Discovery {
     jwks_uri: String,
     #[serde(default)]
     code_challenge_methods_supported: Option<Vec<String>>,
+    /// RFC 8628 §4: present when the provider offers the device flow.
+    #[serde(default)]
+    device_authorization_endpoint: Option<String>,
 }
 
 /// What discovery said, with the keys.
 pub(crate) struct ProviderMetadata {
     pub authorization_endpoint: url::Url,
     pub token_endpoint: url::Url,
+    pub device_authorization_endpoint: Option<url::Url>,
     jwks_uri: url::Url,
     pub keys: Jwks,
     fetched_at: OffsetDateTime,
@@ -56,6 +60,28 @@ pub(crate) struct ProviderMetadata {
 struct TokenResponse {
     id_token: Option<String>,
     error: Option<String>,
+}
+
+/// The provider's answer to a device authorization request (RFC 8628 §3.2).
+#[derive(Deserialize)]
+pub(crate) struct DeviceAuthorization {
+    pub device_code: Sensitive,
+    pub user_code: String,
+    pub verification_uri: String,
+    #[serde(default)]
+    pub verification_uri_complete: Option<String>,
+    pub expires_in: i64,
+    #[serde(default)]
+    pub interval: Option<i64>,
+}
+
+/// Where a device sign-in stands at the provider (RFC 8628 §3.5).
+pub(crate) enum DevicePoll {
+    Signed(Sensitive),
+    Pending,
+    SlowDown,
+    /// It will not finish: denied, expired, or not a code of this client.
+    Ended(String),
 }
 
 pub struct Provider {
@@ -121,6 +147,20 @@ impl Provider {
             http,
             metadata: Mutex::new(None),
         })
+    }
+
+    /// The scopes a sign-in asks for: `openid` and the configured ones.
+    pub(crate) fn scope(&self) -> String {
+        std::iter::once("openid")
+            .chain(
+                self.settings
+                    .scopes
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|s| *s != "openid"),
+            )
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     fn unreachable(&self, what: &str, error: impl std::fmt::Display) -> Error {
@@ -191,6 +231,11 @@ impl Provider {
             authorization_endpoint: self
                 .endpoint("authorization_endpoint", &discovery.authorization_endpoint)?,
             token_endpoint: self.endpoint("token_endpoint", &discovery.token_endpoint)?,
+            device_authorization_endpoint: discovery
+                .device_authorization_endpoint
+                .as_deref()
+                .map(|url| self.endpoint("device_authorization_endpoint", url))
+                .transpose()?,
             keys: self.get_json("keys", &jwks_uri).await?,
             jwks_uri,
             fetched_at: now,
@@ -227,12 +272,61 @@ impl Provider {
         let fresh = Arc::new(ProviderMetadata {
             authorization_endpoint: current.authorization_endpoint.clone(),
             token_endpoint: current.token_endpoint.clone(),
+            device_authorization_endpoint: current.device_authorization_endpoint.clone(),
             jwks_uri: current.jwks_uri.clone(),
             keys,
             fetched_at: now,
         });
         *kept = Some(fresh.clone());
         Ok(Some(fresh))
+    }
+
+    /// A POST of `form` to one of the provider's endpoints, as this client (RFC 6749 §2.3.1:
+    /// client_secret_basic when there is a secret, each part form-encoded first): the status
+    /// and the body.
+    async fn post_form(
+        &self,
+        what: &str,
+        url: &url::Url,
+        form: &[(&str, &str)],
+    ) -> Result<(reqwest::StatusCode, Vec<u8>)> {
+        let mut request = self.http.post(url.clone()).form(form);
+        if let Some(secret) = &self.client_secret {
+            let encode = |text: &str| {
+                url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>()
+            };
+            request = request.basic_auth(
+                encode(&self.settings.client_id),
+                Some(encode(secret.expose())),
+            );
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.unreachable(what, e))?;
+        let status = response.status();
+        Ok((status, self.body(what, response).await?))
+    }
+
+    /// The token endpoint's answer to `form`: its ID token or its OAuth error code.
+    async fn token_call(
+        &self,
+        metadata: &ProviderMetadata,
+        form: &[(&str, &str)],
+    ) -> Result<std::result::Result<Sensitive, String>> {
+        let what = "token endpoint";
+        let (status, body) = self.post_form(what, &metadata.token_endpoint, form).await?;
+        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
+            self.unreachable(
+                what,
+                format!("answered {status} with no JSON token response"),
+            )
+        })?;
+        match (parsed.id_token, parsed.error) {
+            (Some(id_token), None) if status.is_success() => Ok(Ok(Sensitive::new(id_token))),
+            (_, Some(error)) => Ok(Err(error_code(&error))),
+            _ => Err(self.unreachable(what, format!("answered {status} with no id_token"))),
+        }
     }
 
     /// Trades an authorization code (with its PKCE verifier) for the provider's ID token.
@@ -249,39 +343,59 @@ impl Provider {
             ("client_id", &self.settings.client_id),
             ("code_verifier", verifier.expose()),
         ];
-        let mut request = self.http.post(metadata.token_endpoint.clone()).form(&form);
-        if let Some(secret) = &self.client_secret {
-            // RFC 6749 §2.3.1: client_secret_basic, each part form-encoded first.
-            let encode = |text: &str| {
-                url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>()
-            };
-            request = request.basic_auth(
-                encode(&self.settings.client_id),
-                Some(encode(secret.expose())),
-            );
+        self.token_call(metadata, &form).await?.map_err(|error| {
+            Error::SignInRefused(format!("the provider would not trade the code ({error})"))
+        })
+    }
+
+    /// Begins a device sign-in at the provider (RFC 8628 §3.1).
+    pub(crate) async fn authorize_device(
+        &self,
+        metadata: &ProviderMetadata,
+        scope: &str,
+    ) -> Result<DeviceAuthorization> {
+        let what = "device authorization endpoint";
+        let endpoint = metadata
+            .device_authorization_endpoint
+            .as_ref()
+            .ok_or_else(|| {
+                Error::NotSupported(format!(
+                    "the OpenID provider {} does not offer the device flow (its discovery document \
+                 names no device_authorization_endpoint); sign in through the browser instead",
+                    self.settings.issuer
+                ))
+            })?;
+        let form = [
+            ("client_id", self.settings.client_id.as_str()),
+            ("scope", scope),
+        ];
+        let (status, body) = self.post_form(what, endpoint, &form).await?;
+        if !status.is_success() {
+            let error = serde_json::from_slice::<TokenResponse>(&body)
+                .ok()
+                .and_then(|parsed| parsed.error)
+                .map_or_else(|| status.to_string(), |error| error_code(&error));
+            return Err(self.unreachable(what, format!("refused the request ({error})")));
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| self.unreachable("token endpoint", e))?;
-        let status = response.status();
-        let body = self.body("token endpoint", response).await?;
-        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
-            self.unreachable(
-                "token endpoint",
-                format!("answered {status} with no JSON token response"),
-            )
-        })?;
-        match (parsed.id_token, parsed.error) {
-            (Some(id_token), None) if status.is_success() => Ok(Sensitive::new(id_token)),
-            (_, Some(error)) => Err(Error::SignInRefused(format!(
-                "the provider would not trade the code ({})",
-                error_code(&error)
-            ))),
-            _ => Err(self.unreachable(
-                "token endpoint",
-                format!("answered {status} with no id_token"),
-            )),
-        }
+        serde_json::from_slice(&body).map_err(|e| self.unreachable(what, e))
+    }
+
+    /// Asks the token endpoint whether the user finished a device sign-in (RFC 8628 §3.4).
+    pub(crate) async fn poll_device(
+        &self,
+        metadata: &ProviderMetadata,
+        device_code: &Sensitive,
+    ) -> Result<DevicePoll> {
+        let form = [
+            ("grant_type", casemate_types::wire::DEVICE_CODE_GRANT_TYPE),
+            ("device_code", device_code.expose()),
+            ("client_id", &self.settings.client_id),
+        ];
+        Ok(match self.token_call(metadata, &form).await? {
+            Ok(id_token) => DevicePoll::Signed(id_token),
+            Err(error) if error == "authorization_pending" => DevicePoll::Pending,
+            Err(error) if error == "slow_down" => DevicePoll::SlowDown,
+            Err(error) => DevicePoll::Ended(error),
+        })
     }
 }

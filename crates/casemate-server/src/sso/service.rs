@@ -51,7 +51,7 @@ pub(super) fn refused(reason: impl std::fmt::Display) -> Error {
 }
 
 impl Services {
-    fn sso_provider(&self) -> Result<&Provider> {
+    pub(super) fn sso_provider(&self) -> Result<&Provider> {
         self.sso
             .as_ref()
             .ok_or_else(|| Error::NotFound("single sign-on (no [sso] issuer is configured)".into()))
@@ -78,16 +78,7 @@ impl Services {
             .await?;
         let challenge = pkce_challenge(&pkce_verifier(&binding));
         let settings = &provider.settings;
-        let scope = std::iter::once("openid")
-            .chain(
-                settings
-                    .scopes
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|s| *s != "openid"),
-            )
-            .collect::<Vec<_>>()
-            .join(" ");
+        let scope = provider.scope();
         let mut location = metadata.authorization_endpoint.clone();
         location
             .query_pairs_mut()
@@ -145,13 +136,9 @@ impl Services {
             .id_token_for(&metadata, &callback.code, &pkce_verifier(binding))
             .await?;
         let verified = self
-            .verified_id_token(provider, metadata, &id_token, &sign_in.nonce)
+            .verified_id_token(provider, metadata, &id_token, Some(&sign_in.nonce))
             .await?;
-        let principal = self.principal_for(provider, &verified).await?;
-        let groups = verified.strings_claim(&provider.settings.groups_claim);
-        self.store
-            .replace_sso_memberships(principal.id, &groups)
-            .await?;
+        let principal = self.signed_in_user(provider, &verified).await?;
         match sign_in.cli {
             Some(cli) => Ok(SsoFinished::Cli {
                 port: cli.port,
@@ -164,12 +151,27 @@ impl Services {
         }
     }
 
-    async fn verified_id_token(
+    /// The user a verified token signs in as, their groups from the provider's claim
+    /// replacing those of their last sign-in.
+    pub(super) async fn signed_in_user(
+        &self,
+        provider: &Provider,
+        verified: &IdToken,
+    ) -> Result<PrincipalRecord> {
+        let principal = self.principal_for(provider, verified).await?;
+        let groups = verified.strings_claim(&provider.settings.groups_claim);
+        self.store
+            .replace_sso_memberships(principal.id, &groups)
+            .await?;
+        Ok(principal)
+    }
+
+    pub(super) async fn verified_id_token(
         &self,
         provider: &Provider,
         metadata: std::sync::Arc<ProviderMetadata>,
         id_token: &Sensitive,
-        nonce: &str,
+        nonce: Option<&str>,
     ) -> Result<IdToken> {
         let settings = &provider.settings;
         let expected = Expected {

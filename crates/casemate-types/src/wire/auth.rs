@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// RFC 8628 §3.4's grant type, at casemate's token endpoint and at the provider's.
+pub const DEVICE_CODE_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantType {
@@ -14,6 +17,10 @@ pub enum GrantType {
     /// casemate's own: the code single sign-on hands `casemate login --sso` on its loopback
     /// port, traded with the CLI's PKCE verifier.
     SsoHandoff,
+    /// RFC 8628's device flow: the device code `POST /console/sso/device` gave, polled until
+    /// the user has signed in at the provider.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode,
 }
 
 /// `POST /oauth2/token`, as a form (`application/x-www-form-urlencoded`) or as JSON.
@@ -39,6 +46,9 @@ pub struct TokenRequest {
     pub code: Option<Sensitive>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_verifier: Option<Sensitive>,
+    /// The device code of a device sign-in (grant `urn:ietf:params:oauth:grant-type:device_code`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_code: Option<Sensitive>,
 }
 
 impl TokenRequest {
@@ -54,6 +64,7 @@ impl TokenRequest {
             refresh_token: None,
             code: None,
             code_verifier: None,
+            device_code: None,
         }
     }
 
@@ -90,6 +101,30 @@ impl TokenRequest {
             ..Self::of(GrantType::SsoHandoff)
         }
     }
+
+    /// Polls a device sign-in (RFC 8628 §3.4).
+    pub fn device_code(device_code: Sensitive) -> Self {
+        Self {
+            device_code: Some(device_code),
+            ..Self::of(GrantType::DeviceCode)
+        }
+    }
+}
+
+/// `POST /console/sso/device`: a device sign-in begun at the OpenID provider (RFC 8628 §3.2).
+/// The user opens `verification_uri` on any device and enters `user_code`; meanwhile the CLI
+/// polls the token endpoint with `device_code`, no more often than every `interval` seconds.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeviceAuthorizationResponse {
+    pub device_code: Sensitive,
+    pub user_code: String,
+    pub verification_uri: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_uri_complete: Option<String>,
+    /// Seconds until the device code expires.
+    pub expires_in: i64,
+    /// Seconds to wait between polls.
+    pub interval: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -257,4 +292,17 @@ pub struct ConsoleSignInOptions {
     pub password: bool,
     /// Through the configured OpenID provider, starting at `/console/sso/start`.
     pub sso: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_device_code_grant_is_named_as_rfc_8628_names_it() {
+        let named = serde_json::to_value(GrantType::DeviceCode).unwrap();
+        assert_eq!(named, DEVICE_CODE_GRANT_TYPE);
+        let read: GrantType = serde_json::from_value(named).unwrap();
+        assert_eq!(read, GrantType::DeviceCode);
+    }
 }
