@@ -95,15 +95,21 @@ impl IdToken {
 
     /// A claim holding a list of strings (or one string), such as a groups claim.
     pub fn strings_claim(&self, name: &str) -> Vec<String> {
-        match self.claims.get(name) {
-            Some(Value::String(one)) => vec![one.clone()],
-            Some(Value::Array(many)) => many
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect(),
-            _ => Vec::new(),
-        }
+        strings_in(&self.claims, name)
+    }
+}
+
+/// The claim `name` of `claims` as a list of strings (one string being a list of one); empty
+/// when absent or of another type. For claims from elsewhere too, such as a userinfo response.
+pub fn strings_in(claims: &Map<String, Value>, name: &str) -> Vec<String> {
+    match claims.get(name) {
+        Some(Value::String(one)) => vec![one.clone()],
+        Some(Value::Array(many)) => many
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

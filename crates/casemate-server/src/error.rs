@@ -42,8 +42,11 @@ pub enum Error {
     MethodNotAllowed,
     #[error("the request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
-    #[error("too many failed sign-in attempts; retry after {retry_after_seconds} seconds")]
-    Throttled { retry_after_seconds: u64 },
+    #[error("{reason}; retry after {retry_after_seconds} seconds")]
+    Throttled {
+        reason: &'static str,
+        retry_after_seconds: u64,
+    },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     /// Something casemate relies on upstream failed to answer properly (502): a web service's

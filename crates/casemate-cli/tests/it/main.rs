@@ -51,6 +51,7 @@ mod secrets;
 mod server_process;
 mod sso;
 mod sso_device;
+mod sso_userinfo;
 mod tokens;
 mod webservices;
 mod workspaces;

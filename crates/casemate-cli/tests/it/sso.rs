@@ -188,7 +188,7 @@ async fn callback(browser: &Client, path: &str, cookie: Option<&str>) -> RawResp
 }
 
 /// Asserts a refused callback: the status, a message containing `says`, and no session.
-fn assert_refused(response: &RawResponse, status: u16, says: &str) {
+pub(crate) fn assert_refused(response: &RawResponse, status: u16, says: &str) {
     let body = String::from_utf8_lossy(&response.body);
     assert_eq!(response.status, status, "{body}");
     let message = serde_json::from_slice::<Value>(&response.body).unwrap()["error"]["message"]
@@ -200,7 +200,7 @@ fn assert_refused(response: &RawResponse, status: u16, says: &str) {
 }
 
 /// The whole trip; returns the callback's answer.
-async fn sign_in(provider: &Provider, browser: &Client) -> RawResponse {
+pub(crate) async fn sign_in(provider: &Provider, browser: &Client) -> RawResponse {
     let begun = begin(browser).await;
     let back = provider.authorize(&begun.location).await;
     callback(browser, &back, Some(&begun.binding)).await

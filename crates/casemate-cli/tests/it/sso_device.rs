@@ -14,7 +14,7 @@ use casemate_types::wire::{DeviceAuthorizationResponse, TokenRequest};
 use serde_json::{Value, json};
 
 /// The user, at another device, signs in at the provider's verification page.
-async fn approve(provider: &Provider, device: &DeviceAuthorizationResponse) {
+pub(crate) async fn approve(provider: &Provider, device: &DeviceAuthorizationResponse) {
     let page = device.verification_uri_complete.as_deref().unwrap();
     assert!(page.starts_with(&format!("{}/device?user_code=", provider.issuer)));
     let response = provider.http.get(page).send().await.unwrap();
@@ -183,4 +183,34 @@ async fn without_single_sign_on_there_is_no_device_sign_in() {
         message.contains("no [sso] issuer is configured"),
         "{message}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_ins_begun_from_one_address_are_bounded() {
+    let (_provider, server) = provider_and_server(creating_users(), None).await;
+    let anonymous = server.anonymous();
+    let budget = 60;
+    for _ in 0..budget - 1 {
+        let begun = anonymous
+            .raw("GET", "/console/sso/start", &[], vec![])
+            .await
+            .unwrap();
+        assert_eq!(begun.status, 303);
+    }
+    anonymous.begin_device_sign_in().await.unwrap();
+    let recorded = server.count_rows("sso_sign_ins").await;
+    // The budget is spent, browser and device sign-ins alike: nothing more is written.
+    let refused = anonymous
+        .raw("GET", "/console/sso/start", &[], vec![])
+        .await
+        .unwrap();
+    let message = crate::raw_error(&refused, 429, "Throttled");
+    assert!(
+        message.starts_with("too many single sign-ins begun from this address; retry after"),
+        "{message}"
+    );
+    assert!(refused.header("retry-after").is_some());
+    crate::api_error(anonymous.begin_device_sign_in().await, 429, "Throttled");
+    assert_eq!(server.count_rows("sso_sign_ins").await, recorded);
+    assert_eq!(server.count_rows("sso_device_sign_ins").await, 1);
 }

@@ -1,6 +1,6 @@
 """An OpenID provider for the tests, built on authlib's authorization server (from PyPI).
 
-Usage: provider.py PORT CLIENT_ID REDIRECT_URI [--no-device]
+Usage: provider.py PORT CLIENT_ID REDIRECT_URI [--no-device] [--groups-in-userinfo]
 
 Serves discovery, JWKS (an RS256 key made at start), the authorization endpoint (which signs
 in one fixed user without a login page: the tests are about what the relying party does) and
@@ -11,6 +11,9 @@ carrying an ID token, as OpenID providers' do) and the verification page, where 
 {"user_code": ...} refuses the sign-in instead. POST /_test/next-claims with a JSON
 object makes the next ID token carry those claims instead (another iss, a wrong aud, an expired
 exp, an old nonce): how the tests get tokens a misbehaving or hostile issuer would send.
+The userinfo endpoint answers for the access tokens it issued; with --groups-in-userinfo the
+groups claim is there only, not in ID tokens (as providers that keep ID tokens small do), and
+POST /_test/next-userinfo-claims makes its next answer carry those claims instead.
 """
 
 import secrets
@@ -32,12 +35,15 @@ from flask import Flask, jsonify, request
 
 PORT, CLIENT_ID, REDIRECT_URI = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 DEVICE_FLOW = "--no-device" not in sys.argv[4:]
+GROUPS_IN_USERINFO = "--groups-in-userinfo" in sys.argv[4:]
 ISSUER = f"http://127.0.0.1:{PORT}"
 KEY = JsonWebKey.generate_key("RSA", 2048, {"kid": secrets.token_hex(8), "use": "sig"}, is_private=True)
 USER = {"sub": "idp-user-7f3a", "preferred_username": "ada", "name": "Ada Lovelace",
         "email": "ada@example.test", "groups": ["ml-team", "auditors"]}
 codes = {}
 next_claims = {}
+next_userinfo_claims = {}
+access_tokens = {}   # access token -> the user it was issued for
 devices = {}         # device_code -> its credential
 device_grants = {}   # user_code -> (user, approved), once the user has answered
 
@@ -139,6 +145,8 @@ class IdToken(OpenIDCode):
 
 
 def user_info(user):
+    if GROUPS_IN_USERINFO:
+        user = {name: value for name, value in user.items() if name != "groups"}
     info = UserInfo(user)
     # Applied last by authlib, so a test's claims replace the issued ones.
     info.update(next_claims)
@@ -181,8 +189,14 @@ class DeviceGrant(DeviceCodeGrant):
 
 
 app = Flask(__name__)
+
+
+def save_token(token, req):
+    access_tokens[token["access_token"]] = req.user
+
+
 server = AuthorizationServer(app, query_client=lambda cid: CLIENT if cid == CLIENT_ID else None,
-                             save_token=lambda token, req: None)
+                             save_token=save_token)
 server.register_grant(CodeGrant, [IdToken(require_nonce=True), CodeChallenge(required=True)])
 if DEVICE_FLOW:
     server.register_grant(DeviceGrant)
@@ -198,6 +212,7 @@ def discovery():
         "authorization_endpoint": f"{ISSUER}/authorize",
         "token_endpoint": f"{ISSUER}/token",
         "jwks_uri": f"{ISSUER}/jwks",
+        "userinfo_endpoint": f"{ISSUER}/userinfo",
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
@@ -239,6 +254,23 @@ def verify_device():
 @app.post("/_test/deny-device")
 def deny_device():
     device_grants[request.get_json()["user_code"]] = (USER, False)
+    return "", 204
+
+
+@app.get("/userinfo")
+def userinfo():
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    user = access_tokens.get(token) if scheme == "Bearer" else None
+    if user is None:
+        return jsonify({"error": "invalid_token"}), 401
+    claims = {**user, **next_userinfo_claims}
+    next_userinfo_claims.clear()
+    return jsonify(claims)
+
+
+@app.post("/_test/next-userinfo-claims")
+def set_next_userinfo_claims():
+    next_userinfo_claims.update(request.get_json())
     return "", 204
 
 

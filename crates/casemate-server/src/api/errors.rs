@@ -70,6 +70,7 @@ impl IntoResponse for Error {
             }
             Error::Throttled {
                 retry_after_seconds,
+                ..
             } => {
                 if let Ok(value) = HeaderValue::from_str(&retry_after_seconds.to_string()) {
                     headers.insert(RETRY_AFTER, value);

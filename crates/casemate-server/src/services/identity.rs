@@ -131,6 +131,7 @@ impl Services {
                 format!("unauthenticated:{address}"),
                 super::limiter::UNAUTHENTICATED_PER_ADDRESS,
             ),
+            "too many requests without a valid credential from this address",
             self.now(),
         )
     }

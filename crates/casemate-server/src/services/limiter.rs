@@ -13,6 +13,10 @@ pub const FAILURES_PER_ADDRESS: u32 = 20;
 /// address in a window they are refused with 429 and no longer recorded, so nobody without a
 /// credential can make the server write without bound.
 pub const UNAUTHENTICATED_PER_ADDRESS: u32 = 60;
+/// Each single sign-on begun (browser or device) writes a row before anyone has signed in, and a
+/// device sign-in calls the provider: past this many from one address in a window, 429. Generous,
+/// as an office behind one address signs in together.
+pub const SSO_BEGINS_PER_ADDRESS: u32 = 60;
 const MAX_TRACKED: usize = 100_000;
 
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +52,7 @@ impl SignInLimiter {
             {
                 let remaining = (window.started + WINDOW - now).whole_seconds().max(1);
                 return Err(Error::Throttled {
+                    reason: "too many failed sign-in attempts",
                     retry_after_seconds: u64::try_from(remaining).unwrap_or(1),
                 });
             }
@@ -76,8 +81,14 @@ impl SignInLimiter {
     }
 
     /// Counts one failure against `key` if its budget is not used up: how many remain after it,
-    /// or 429 (counting nothing) while the window's budget is spent. Check and count are one step.
-    pub fn spend(&self, key: &(String, u32), now: OffsetDateTime) -> Result<u32> {
+    /// or 429 for `reason` (counting nothing) while the window's budget is spent. Check and count
+    /// are one step.
+    pub fn spend(
+        &self,
+        key: &(String, u32),
+        reason: &'static str,
+        now: OffsetDateTime,
+    ) -> Result<u32> {
         let (key, limit) = key;
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         if windows.len() >= MAX_TRACKED {
@@ -96,6 +107,7 @@ impl SignInLimiter {
         if window.failures >= *limit {
             let remaining = (window.started + WINDOW - now).whole_seconds().max(1);
             return Err(Error::Throttled {
+                reason,
                 retry_after_seconds: u64::try_from(remaining).unwrap_or(1),
             });
         }
@@ -127,6 +139,7 @@ mod tests {
         limiter.record_failure(&keys, start);
         let Err(Error::Throttled {
             retry_after_seconds,
+            ..
         }) = limiter.check(&keys, start + Duration::minutes(5))
         else {
             panic!("not throttled");
@@ -140,17 +153,18 @@ mod tests {
         let limiter = SignInLimiter::default();
         let start = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let key = ("unauthenticated:192.0.2.7".to_string(), 2);
-        assert_eq!(limiter.spend(&key, start).unwrap(), 1);
-        assert_eq!(limiter.spend(&key, start).unwrap(), 0);
+        assert_eq!(limiter.spend(&key, "too many", start).unwrap(), 1);
+        assert_eq!(limiter.spend(&key, "too many", start).unwrap(), 0);
         let Err(Error::Throttled {
+            reason,
             retry_after_seconds,
-        }) = limiter.spend(&key, start + Duration::minutes(1))
+        }) = limiter.spend(&key, "too many", start + Duration::minutes(1))
         else {
             panic!("not throttled");
         };
-        assert_eq!(retry_after_seconds, 840);
+        assert_eq!((reason, retry_after_seconds), ("too many", 840));
         let other = ("unauthenticated:192.0.2.8".to_string(), 2);
-        assert_eq!(limiter.spend(&other, start).unwrap(), 1);
-        assert_eq!(limiter.spend(&key, start + WINDOW).unwrap(), 1);
+        assert_eq!(limiter.spend(&other, "too many", start).unwrap(), 1);
+        assert_eq!(limiter.spend(&key, "too many", start + WINDOW).unwrap(), 1);
     }
 }

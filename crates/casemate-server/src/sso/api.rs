@@ -7,14 +7,15 @@ use super::{handoff, provider};
 use crate::api::ApiResult;
 use crate::console::api::{session_cookies, with_cookies};
 use crate::error::Error;
+use crate::gate::ClientAddress;
 use crate::gate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::gate::session_cookie::{self, SSO_BINDING_COOKIE};
 use crate::services::Services;
-use axum::Json;
 use axum::extract::State;
 use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
+use axum::{Extension, Json};
 use casemate_types::wire::{DeviceAuthorizationResponse, LinkSsoIdentityRequest};
 use casemate_types::{ErrorBody, Sensitive};
 use serde::Deserialize;
@@ -45,13 +46,15 @@ pub struct StartQuery {
     responses((status = 303, description = "To the provider's authorization endpoint"),
         (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "No provider is configured"),
+        (status = 429, body = ErrorBody, description = "Too many sign-ins begun from this address"),
         (status = 502, body = ErrorBody)))]
 pub async fn start(
     State(services): State<Arc<Services>>,
+    Extension(address): Extension<ClientAddress>,
     ApiQuery(query): ApiQuery<StartQuery>,
 ) -> ApiResult<Response> {
     let cli = handoff::cli_request(query.cli_port, query.cli_challenge)?;
-    let redirect = services.begin_sso_sign_in(cli).await?;
+    let redirect = services.begin_sso_sign_in(cli, address.0).await?;
     with_cookies(
         (StatusCode::SEE_OTHER, [(LOCATION, redirect.location)]),
         vec![session_cookie::sso_binding_cookie(
@@ -65,12 +68,14 @@ pub async fn start(
 #[utoipa::path(post, path = "/console/sso/device", tag = "console",
     responses((status = 200, body = DeviceAuthorizationResponse),
         (status = 404, body = ErrorBody, description = "No provider is configured"),
+        (status = 429, body = ErrorBody, description = "Too many sign-ins begun from this address"),
         (status = 501, body = ErrorBody, description = "The provider offers no device flow"),
         (status = 502, body = ErrorBody)))]
 pub async fn device(
     State(services): State<Arc<Services>>,
+    Extension(address): Extension<ClientAddress>,
 ) -> ApiResult<Json<DeviceAuthorizationResponse>> {
-    Ok(Json(services.begin_sso_device_sign_in().await?))
+    Ok(Json(services.begin_sso_device_sign_in(address.0).await?))
 }
 
 /// Where the provider sends the browser back: opens the console session and goes to the page.

@@ -27,8 +27,12 @@ fn showable_user_code(code: &str) -> bool {
 
 impl Services {
     /// Begins a device sign-in at the provider and records it.
-    pub async fn begin_sso_device_sign_in(&self) -> Result<DeviceAuthorizationResponse> {
+    pub async fn begin_sso_device_sign_in(
+        &self,
+        address: std::net::IpAddr,
+    ) -> Result<DeviceAuthorizationResponse> {
         let provider = self.sso_provider()?;
+        self.spend_sso_begin(address)?;
         let metadata = provider.metadata(self.now()).await?;
         let device = provider
             .authorize_device(&metadata, &provider.scope())
@@ -106,15 +110,17 @@ impl Services {
                     "the provider ended the device sign-in ({error})"
                 )))
             }
-            DevicePoll::Signed(id_token) => {
+            DevicePoll::Signed(tokens) => {
                 // Taken before the token is checked: a refused token ends the sign-in too.
                 if !self.store.take_sso_device_sign_in(&hash).await? {
                     return Err(refused("that device sign-in was finished already"));
                 }
                 let verified = self
-                    .verified_id_token(provider, metadata, &id_token, None)
+                    .verified_id_token(provider, &metadata, &tokens.id_token, None)
                     .await?;
-                let principal = self.signed_in_user(provider, &verified).await?;
+                let principal = self
+                    .signed_in_user(provider, &metadata, &tokens, &verified)
+                    .await?;
                 self.start_session(&principal, TokenScope::Full, true).await
             }
         }

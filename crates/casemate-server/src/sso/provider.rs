@@ -44,6 +44,8 @@ struct Discovery {
     /// RFC 8628 §4: present when the provider offers the device flow.
     #[serde(default)]
     device_authorization_endpoint: Option<String>,
+    #[serde(default)]
+    userinfo_endpoint: Option<String>,
 }
 
 /// What discovery said, with the keys.
@@ -51,6 +53,7 @@ pub(crate) struct ProviderMetadata {
     pub authorization_endpoint: url::Url,
     pub token_endpoint: url::Url,
     pub device_authorization_endpoint: Option<url::Url>,
+    pub userinfo_endpoint: Option<url::Url>,
     jwks_uri: url::Url,
     pub keys: Jwks,
     fetched_at: OffsetDateTime,
@@ -58,8 +61,15 @@ pub(crate) struct ProviderMetadata {
 
 #[derive(Deserialize)]
 struct TokenResponse {
-    id_token: Option<String>,
+    id_token: Option<Sensitive>,
+    access_token: Option<Sensitive>,
     error: Option<String>,
+}
+
+/// What the token endpoint gave: the ID token, and the access token the userinfo endpoint takes.
+pub(crate) struct ProviderTokens {
+    pub id_token: Sensitive,
+    pub access_token: Option<Sensitive>,
 }
 
 /// The provider's answer to a device authorization request (RFC 8628 §3.2).
@@ -77,7 +87,7 @@ pub(crate) struct DeviceAuthorization {
 
 /// Where a device sign-in stands at the provider (RFC 8628 §3.5).
 pub(crate) enum DevicePoll {
-    Signed(Sensitive),
+    Signed(ProviderTokens),
     Pending,
     SlowDown,
     /// It will not finish: denied, expired, or not a code of this client.
@@ -87,7 +97,7 @@ pub(crate) enum DevicePoll {
 pub struct Provider {
     pub settings: SsoSettings,
     client_secret: Option<Sensitive>,
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     metadata: Mutex<Option<Arc<ProviderMetadata>>>,
 }
 
@@ -191,9 +201,16 @@ impl Provider {
         what: &str,
         url: &url::Url,
     ) -> Result<T> {
-        let response = self
-            .http
-            .get(url.clone())
+        self.json_answer(what, self.http.get(url.clone())).await
+    }
+
+    /// The JSON answer to `request`, which must succeed.
+    pub(super) async fn json_answer<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T> {
+        let response = request
             .send()
             .await
             .map_err(|e| self.unreachable(what, e))?;
@@ -236,6 +253,11 @@ impl Provider {
                 .as_deref()
                 .map(|url| self.endpoint("device_authorization_endpoint", url))
                 .transpose()?,
+            userinfo_endpoint: discovery
+                .userinfo_endpoint
+                .as_deref()
+                .map(|url| self.endpoint("userinfo_endpoint", url))
+                .transpose()?,
             keys: self.get_json("keys", &jwks_uri).await?,
             jwks_uri,
             fetched_at: now,
@@ -273,6 +295,7 @@ impl Provider {
             authorization_endpoint: current.authorization_endpoint.clone(),
             token_endpoint: current.token_endpoint.clone(),
             device_authorization_endpoint: current.device_authorization_endpoint.clone(),
+            userinfo_endpoint: current.userinfo_endpoint.clone(),
             jwks_uri: current.jwks_uri.clone(),
             keys,
             fetched_at: now,
@@ -308,12 +331,12 @@ impl Provider {
         Ok((status, self.body(what, response).await?))
     }
 
-    /// The token endpoint's answer to `form`: its ID token or its OAuth error code.
+    /// The token endpoint's answer to `form`: its tokens or its OAuth error code.
     async fn token_call(
         &self,
         metadata: &ProviderMetadata,
         form: &[(&str, &str)],
-    ) -> Result<std::result::Result<Sensitive, String>> {
+    ) -> Result<std::result::Result<ProviderTokens, String>> {
         let what = "token endpoint";
         let (status, body) = self.post_form(what, &metadata.token_endpoint, form).await?;
         let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
@@ -323,19 +346,22 @@ impl Provider {
             )
         })?;
         match (parsed.id_token, parsed.error) {
-            (Some(id_token), None) if status.is_success() => Ok(Ok(Sensitive::new(id_token))),
+            (Some(id_token), None) if status.is_success() => Ok(Ok(ProviderTokens {
+                id_token,
+                access_token: parsed.access_token,
+            })),
             (_, Some(error)) => Ok(Err(error_code(&error))),
             _ => Err(self.unreachable(what, format!("answered {status} with no id_token"))),
         }
     }
 
-    /// Trades an authorization code (with its PKCE verifier) for the provider's ID token.
-    pub(crate) async fn id_token_for(
+    /// Trades an authorization code (with its PKCE verifier) for the provider's tokens.
+    pub(crate) async fn tokens_for(
         &self,
         metadata: &ProviderMetadata,
         code: &Sensitive,
         verifier: &Sensitive,
-    ) -> Result<Sensitive> {
+    ) -> Result<ProviderTokens> {
         let form = [
             ("grant_type", "authorization_code"),
             ("code", code.expose()),
@@ -392,7 +418,7 @@ impl Provider {
             ("client_id", &self.settings.client_id),
         ];
         Ok(match self.token_call(metadata, &form).await? {
-            Ok(id_token) => DevicePoll::Signed(id_token),
+            Ok(tokens) => DevicePoll::Signed(tokens),
             Err(error) if error == "authorization_pending" => DevicePoll::Pending,
             Err(error) if error == "slow_down" => DevicePoll::SlowDown,
             Err(error) => DevicePoll::Ended(error),

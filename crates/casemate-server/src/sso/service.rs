@@ -2,9 +2,10 @@
 //! state bound to the browser that began it, ending in the same cookie session a password
 //! sign-in opens.
 
-use super::provider::{Provider, ProviderMetadata};
+use super::provider::{Provider, ProviderMetadata, ProviderTokens};
 use crate::error::{Error, Result};
 use crate::services::Services;
+use crate::services::limiter::SSO_BEGINS_PER_ADDRESS;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use casemate_crypto::id_token::{self, Expected, IdToken, IdTokenError};
@@ -13,6 +14,7 @@ use casemate_store::{CliHandoffRequest, PrincipalRecord, SsoSignInRecord, StoreE
 use casemate_types::Sensitive;
 use casemate_types::names::validate_label;
 use casemate_types::wire::{PrincipalKind, TokenResponse, TokenScope};
+use std::net::IpAddr;
 
 /// How long a sign-in may spend at the provider before its state is no longer accepted.
 pub const SIGN_IN_SECONDS: i64 = 600;
@@ -57,10 +59,22 @@ impl Services {
             .ok_or_else(|| Error::NotFound("single sign-on (no [sso] issuer is configured)".into()))
     }
 
+    /// Counts a sign-in begun from `address`, refused with 429 past the window's budget.
+    pub(super) fn spend_sso_begin(&self, address: IpAddr) -> Result<()> {
+        let budget = (format!("sso-begin:{address}"), SSO_BEGINS_PER_ADDRESS);
+        let reason = "too many single sign-ins begun from this address";
+        self.limiter.spend(&budget, reason, self.now()).map(drop)
+    }
+
     /// Begins a sign-in: records its state and nonce (and the CLI waiting for it, if one is),
     /// and says where to send the browser.
-    pub async fn begin_sso_sign_in(&self, cli: Option<CliHandoffRequest>) -> Result<SsoRedirect> {
+    pub async fn begin_sso_sign_in(
+        &self,
+        cli: Option<CliHandoffRequest>,
+        address: IpAddr,
+    ) -> Result<SsoRedirect> {
         let provider = self.sso_provider()?;
+        self.spend_sso_begin(address)?;
         let metadata = provider.metadata(self.now()).await?;
         let (state, binding, nonce) = (random_text()?, random_text()?, random_text()?);
         let now = self.now_unix();
@@ -132,13 +146,15 @@ impl Services {
             return Err(refused("the sign-in was begun in another browser"));
         }
         let metadata = provider.metadata(self.now()).await?;
-        let id_token = provider
-            .id_token_for(&metadata, &callback.code, &pkce_verifier(binding))
+        let tokens = provider
+            .tokens_for(&metadata, &callback.code, &pkce_verifier(binding))
             .await?;
         let verified = self
-            .verified_id_token(provider, metadata, &id_token, Some(&sign_in.nonce))
+            .verified_id_token(provider, &metadata, &tokens.id_token, Some(&sign_in.nonce))
             .await?;
-        let principal = self.signed_in_user(provider, &verified).await?;
+        let principal = self
+            .signed_in_user(provider, &metadata, &tokens, &verified)
+            .await?;
         match sign_in.cli {
             Some(cli) => Ok(SsoFinished::Cli {
                 port: cli.port,
@@ -152,14 +168,26 @@ impl Services {
     }
 
     /// The user a verified token signs in as, their groups from the provider's claim
-    /// replacing those of their last sign-in.
+    /// replacing those of their last sign-in. The claim is the ID token's; when the ID token
+    /// has none, the userinfo endpoint's, if the provider has one.
     pub(super) async fn signed_in_user(
         &self,
         provider: &Provider,
+        metadata: &ProviderMetadata,
+        tokens: &ProviderTokens,
         verified: &IdToken,
     ) -> Result<PrincipalRecord> {
         let principal = self.principal_for(provider, verified).await?;
-        let groups = verified.strings_claim(&provider.settings.groups_claim);
+        let claim = &provider.settings.groups_claim;
+        let groups = match (&metadata.userinfo_endpoint, &tokens.access_token) {
+            (Some(endpoint), Some(access_token)) if !verified.claims.contains_key(claim) => {
+                let claims = provider
+                    .userinfo(endpoint, access_token, &verified.subject)
+                    .await?;
+                id_token::strings_in(&claims, claim)
+            }
+            _ => verified.strings_claim(claim),
+        };
         self.store
             .replace_sso_memberships(principal.id, &groups)
             .await?;
@@ -169,7 +197,7 @@ impl Services {
     pub(super) async fn verified_id_token(
         &self,
         provider: &Provider,
-        metadata: std::sync::Arc<ProviderMetadata>,
+        metadata: &ProviderMetadata,
         id_token: &Sensitive,
         nonce: Option<&str>,
     ) -> Result<IdToken> {
