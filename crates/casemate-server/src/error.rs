@@ -3,6 +3,11 @@
 
 use casemate_types::error::FieldError;
 
+/// The message an error answered with, kept on the response for the gate's activity record of
+/// a refused sign-in (the same words the client was shown, so nothing more is disclosed).
+#[derive(Debug, Clone)]
+pub struct AnsweredError(pub String);
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Bad input: names the field and the rule it broke.

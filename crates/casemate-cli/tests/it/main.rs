@@ -49,6 +49,7 @@ mod run_images;
 mod runs;
 mod secrets;
 mod server_process;
+mod sign_in_activity;
 mod sso;
 mod sso_device;
 mod sso_userinfo;

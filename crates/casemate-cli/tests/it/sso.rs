@@ -335,6 +335,15 @@ async fn signing_in_through_a_real_provider_opens_a_session_and_bad_answers_are_
         400,
         "code",
     );
+
+    // Each callback is in the activity log: the sign-ins by ada, the refusals with their reason.
+    let admin = server.admin().await;
+    let recorded = crate::sign_in_activity::records_of(&admin, "console/sso/callback/action").await;
+    let by = |outcome: &'static str| recorded.iter().filter(move |e| e.outcome == outcome);
+    assert!(by("Succeeded").count() >= 2, "{recorded:?}");
+    assert!(by("Succeeded").all(|e| e.caller_name == "ada"));
+    assert!(by("Denied").any(|e| e.detail.contains("used already")));
+    assert!(by("Denied").all(|e| e.caller_name == "(unauthenticated)"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

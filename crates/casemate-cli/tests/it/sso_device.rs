@@ -90,6 +90,14 @@ async fn the_device_grant_waits_for_the_user_and_refuses_what_it_did_not_begin()
     let tokens = terminal.token(&request).await.unwrap();
     let session = terminal.with_bearer(tokens.access_token);
     assert_eq!(session.userinfo().await.unwrap().name, "ada");
+    let admin = server.admin().await;
+    let recorded = crate::sign_in_activity::records_of(&admin, "oauth2/token/action").await;
+    assert!(
+        recorded
+            .iter()
+            .any(|e| e.caller_name == "ada" && e.outcome == "Succeeded"),
+        "the device sign-in is recorded by ada: {recorded:?}"
+    );
     // The code opened its one session.
     let message = poll(&terminal, &device).await;
     assert!(message.contains("finished already"), "{message}");

@@ -1,6 +1,6 @@
 //! The one table from service errors to HTTP statuses and error codes.
 
-use crate::error::Error;
+use crate::error::{AnsweredError, Error};
 use axum::Json;
 use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
@@ -57,7 +57,8 @@ impl IntoResponse for Error {
             }
             _ => self.to_string(),
         };
-        let mut response = (status, Json(ErrorBody::new(code, message))).into_response();
+        let mut response = (status, Json(ErrorBody::new(code, message.clone()))).into_response();
+        response.extensions_mut().insert(AnsweredError(message));
         let headers = response.headers_mut();
         match &self {
             Error::Unauthenticated { .. }

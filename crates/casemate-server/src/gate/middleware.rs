@@ -4,6 +4,7 @@ use super::{AnsweredRoute, BodyLimit, ClientAddress, RequestId};
 use crate::error::Error;
 use crate::monitoring::Metrics;
 use crate::services::activity::{NewActivity, Outcome};
+use crate::services::sign_ins::SignedIn;
 use crate::services::{Caller, Services};
 use axum::extract::{ConnectInfo, MatchedPath, RawPathParams, Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -155,6 +156,23 @@ fn query_scope(request: &Request) -> Option<String> {
         .map(|(_, value)| value)
 }
 
+/// The client's address as the listener saw it (unspecified if none was recorded).
+pub(super) fn client_address_of(request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ClientAddress>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.0)
+}
+
+/// The request's id, for the activity record's correlation id.
+pub(super) fn request_id_of(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default()
+}
+
 /// The client's user agent, at most 256 characters of it.
 pub(super) fn user_agent_of(request: &Request) -> String {
     request
@@ -175,6 +193,8 @@ const UNAUTHENTICATED_CALLER: &str = "(unauthenticated)";
 pub(super) struct Audit<'a> {
     pub(super) services: &'a Services,
     pub(super) caller: Option<&'a Caller>,
+    /// Whom a sign-in route signed in: the record's caller when there is no `caller`.
+    pub(super) signed_in: Option<SignedIn>,
     pub(super) operation: &'a str,
     pub(super) resource_id: String,
     pub(super) correlation_id: String,
@@ -183,7 +203,12 @@ pub(super) struct Audit<'a> {
 }
 
 impl Audit<'_> {
-    async fn record(&self, outcome: Outcome, status: u16, detail: String) -> Result<(), Error> {
+    pub(super) async fn record(
+        &self,
+        outcome: Outcome,
+        status: u16,
+        detail: String,
+    ) -> Result<(), Error> {
         // A run token's calls carry the run's id beside the submitter's name.
         let detail = match (self.caller.and_then(Caller::run_id), detail.is_empty()) {
             (Some(run), true) => format!("run {run}"),
@@ -197,13 +222,16 @@ impl Audit<'_> {
                 operation: self.operation.to_owned(),
                 outcome,
                 status,
-                caller_id: self
-                    .caller
-                    .map(|c| c.principal_id.to_string())
-                    .unwrap_or_default(),
-                caller_name: self
-                    .caller
-                    .map_or_else(|| UNAUTHENTICATED_CALLER.to_owned(), |c| c.name.clone()),
+                caller_id: match (self.caller, &self.signed_in) {
+                    (Some(caller), _) => caller.principal_id.to_string(),
+                    (None, Some(signed_in)) => signed_in.principal_id.to_string(),
+                    (None, None) => String::new(),
+                },
+                caller_name: match (self.caller, &self.signed_in) {
+                    (Some(caller), _) => caller.name.clone(),
+                    (None, Some(signed_in)) => signed_in.name.clone(),
+                    (None, None) => UNAUTHENTICATED_CALLER.to_owned(),
+                },
                 resource_id: self.resource_id.clone(),
                 correlation_id: self.correlation_id.clone(),
                 client_address: self.client_address.clone(),
@@ -286,7 +314,9 @@ pub async fn gate(
         route: rule.path,
         action: match rule.access {
             Access::Action { action, .. } => Some(action),
-            Access::Public | Access::SignedIn { .. } | Access::Scoring => None,
+            Access::Public | Access::SignedIn { .. } | Access::SignIn { .. } | Access::Scoring => {
+                None
+            }
             Access::Registry => Some(registry_action(&method)),
         },
     });
@@ -305,6 +335,9 @@ async fn admit(
     let (operation, scope_template, enrollment_ok) = match rule.access {
         Access::Public => return next.run(request).await,
         Access::Scoring => return super::scoring::admit(services, params, request, next).await,
+        Access::SignIn { operation } => {
+            return super::sign_in::admit(services, operation, request, next).await;
+        }
         Access::SignedIn {
             operation,
             enrollment,
@@ -338,22 +371,16 @@ async fn admit(
         }
     };
     let user_agent = user_agent_of(&request);
-    let client_address = request
-        .extensions()
-        .get::<ClientAddress>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.0);
+    let client_address = client_address_of(&request);
     let mut audit = Audit {
         services,
         caller: None,
+        signed_in: None,
         operation,
         resource_id: scope
             .as_ref()
             .map_or_else(|_| Scope::root().to_string(), Scope::to_string),
-        correlation_id: request
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default(),
+        correlation_id: request_id_of(&request),
         client_address: client_address.to_string(),
         user_agent,
     };

@@ -5,6 +5,7 @@ pub mod extract;
 mod middleware;
 mod scoring;
 pub mod session_cookie;
+mod sign_in;
 pub mod table;
 
 pub use middleware::{RequestContext, gate, request_context};

@@ -4,9 +4,9 @@
 //! activity log too, as every refusal is.
 
 use super::middleware::{
-    Audit, Presented, presented_credential, refuse_unauthenticated, user_agent_of,
+    Audit, Presented, client_address_of, presented_credential, refuse_unauthenticated,
+    request_id_of, user_agent_of,
 };
-use super::{ClientAddress, RequestId};
 use crate::error::Error;
 use crate::services::Services;
 use crate::webservices::api::ModelTime;
@@ -17,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 use casemate_store::ScoringRecord;
 use casemate_types::Sensitive;
 use casemate_types::clock::unix_millis;
-use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 fn micros(duration: std::time::Duration) -> i64 {
@@ -39,15 +38,8 @@ pub(super) async fn admit(
             .unwrap_or_default()
     };
     let (rg, ws, name) = (param("rg"), param("ws"), param("name"));
-    let client_address = request
-        .extensions()
-        .get::<ClientAddress>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.0);
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
+    let client_address = client_address_of(&request);
+    let request_id = request_id_of(&request);
     let user_agent = user_agent_of(&request);
     let method = request.method().to_string();
     let url = request.uri().path().to_owned();
@@ -77,6 +69,7 @@ pub(super) async fn admit(
             let audit = Audit {
                 services,
                 caller: None,
+                signed_in: None,
                 operation: SCORE_ACTION,
                 resource_id: format!("/resourceGroups/{rg}/workspaces/{ws}/services/{name}"),
                 correlation_id: request_id.clone(),

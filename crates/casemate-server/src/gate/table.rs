@@ -5,7 +5,8 @@
 /// What a route demands of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// No credential needed (sign-in itself, public keys, health). Not in the activity log.
+    /// No credential needed (public keys, health, the console's files, beginning a single
+    /// sign-on). Not in the activity log.
     Public,
     /// Any signed-in principal acting on itself, logged as `operation`. `enrollment` admits tokens
     /// that may only enrol a second factor.
@@ -19,6 +20,10 @@ pub enum Access {
         action: &'static str,
         scope: &'static str,
     },
+    /// Signing in (a password, a client secret, a refresh token, a provider's answer): no
+    /// credential needed, and each answer is in the activity log as `operation`, by the
+    /// principal signed in, or unauthenticated when refused.
+    SignIn { operation: &'static str },
     /// A web service's scoring route: admitted by the service's own key or token (never a
     /// general access token), recorded in its scoring log; refusals in the activity log too.
     Scoring,
@@ -44,6 +49,14 @@ const fn public(method: &'static str, path: &'static str) -> RouteRule {
         method,
         path,
         access: Access::Public,
+    }
+}
+
+const fn sign_in(method: &'static str, path: &'static str, operation: &'static str) -> RouteRule {
+    RouteRule {
+        method,
+        path,
+        access: Access::SignIn { operation },
     }
 }
 
@@ -113,12 +126,20 @@ pub const ROUTES: &[RouteRule] = &[
     public("GET", "/health"),
     public("GET", "/"),
     public("GET", "/console/{file}"),
-    public("POST", "/console/session"),
-    public("POST", "/console/session/refresh"),
+    sign_in("POST", "/console/session", "console/session/action"),
+    sign_in(
+        "POST",
+        "/console/session/refresh",
+        "console/session/refresh/action",
+    ),
     public("GET", "/console/sign-in-options"),
     // Single sign-on: the provider's answer, checked against the state this server issued.
     public("GET", "/console/sso/start"),
-    public("GET", "/console/sso/callback"),
+    sign_in(
+        "GET",
+        "/console/sso/callback",
+        "console/sso/callback/action",
+    ),
     // Begins a device sign-in at the provider; what it gives opens nothing until the user has
     // signed in there.
     public("POST", "/console/sso/device"),
@@ -126,7 +147,7 @@ pub const ROUTES: &[RouteRule] = &[
     enrolling("DELETE", "/console/session", "console/session/delete"),
     public("GET", "/openapi.json"),
     public("GET", "/.well-known/casemate-keys"),
-    public("POST", "/oauth2/token"),
+    sign_in("POST", "/oauth2/token", "oauth2/token/action"),
     // The registry token flow's realm: it authenticates the Basic credentials it is given, as
     // `/oauth2/token` does.
     public("GET", "/oauth2/registry-token"),

@@ -22,6 +22,7 @@ pub mod resources;
 pub mod run_io;
 pub mod runs;
 pub mod search_filter;
+pub mod sign_ins;
 pub mod signing;
 pub mod snapshots;
 pub mod tokens;

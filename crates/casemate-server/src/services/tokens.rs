@@ -300,8 +300,11 @@ impl Services {
                 ENROLLMENT_TOKEN_SECONDS.min(self.settings.access_token_ttl_seconds)
             }
         };
-        self.sign_claims(principal, Some(session_id), scope, lifetime)
-            .await
+        let response = self
+            .sign_claims(principal, Some(session_id), scope, lifetime)
+            .await?;
+        super::sign_ins::note_signed_in(principal);
+        Ok(response)
     }
 
     async fn sign_claims(

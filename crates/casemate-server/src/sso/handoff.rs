@@ -63,6 +63,7 @@ impl Services {
                 now - HANDOFF_SECONDS,
             )
             .await?;
+        crate::services::sign_ins::note_signed_in(principal);
         Ok(code)
     }
 
