@@ -188,6 +188,26 @@ async fn the_admin_user_is_off_by_default_and_pushes_its_registry_only_while_ena
         .await
         .unwrap();
     assert_eq!(minted.status, 200);
+    // The token flow's answers are sign-ins in the activity log: the guessed password refused,
+    // the real ones signed in.
+    let recorded =
+        crate::sign_in_activity::records_of(&admin, "oauth2/registry-token/action").await;
+    assert!(
+        recorded
+            .iter()
+            .any(|e| e.outcome == "Denied" && e.caller_name == "(unauthenticated)"),
+        "{recorded:?}"
+    );
+    assert!(
+        recorded
+            .iter()
+            .any(|e| e.outcome == "Succeeded" && !e.caller_id.is_empty()),
+        "{recorded:?}"
+    );
+    assert!(
+        !format!("{recorded:?}").contains(&second),
+        "no password recorded"
+    );
     let token: serde_json::Value = serde_json::from_slice(&minted.body).unwrap();
     let bearer = format!("Bearer {}", token["token"].as_str().unwrap());
     let head = || async {

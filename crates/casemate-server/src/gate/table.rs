@@ -150,7 +150,11 @@ pub const ROUTES: &[RouteRule] = &[
     sign_in("POST", "/oauth2/token", "oauth2/token/action"),
     // The registry token flow's realm: it authenticates the Basic credentials it is given, as
     // `/oauth2/token` does.
-    public("GET", "/oauth2/registry-token"),
+    sign_in(
+        "GET",
+        "/oauth2/registry-token",
+        "oauth2/registry-token/action",
+    ),
     enrolling("GET", "/oauth2/userinfo", "oauth2/userinfo/read"),
     enrolling("POST", "/oauth2/logout", "oauth2/logout/action"),
     enrolling("POST", "/me/mfa/totp", "me/mfa/write"),

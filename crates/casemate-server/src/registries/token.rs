@@ -10,6 +10,7 @@ use crate::api::ApiResult;
 use crate::error::{Error, Result};
 use crate::gate::ClientAddress;
 use crate::services::Services;
+use crate::services::sign_ins::{note_signed_in, note_signed_in_as};
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -66,6 +67,7 @@ impl Services {
             let minted = self
                 .sign_identity_token(&principal, REGISTRY_TOKEN_SECONDS)
                 .await?;
+            note_signed_in(&principal);
             (minted.access_token, minted.expires_in)
         } else if secret.expose().starts_with(opaque::CLIENT_SECRET_PREFIX) {
             let minted = self
@@ -80,9 +82,11 @@ impl Services {
             let minted = self
                 .sign_identity_token(&admin, REGISTRY_TOKEN_SECONDS)
                 .await?;
+            note_signed_in(&admin);
             (minted.access_token, minted.expires_in)
         } else {
             let caller = self.authenticate_bearer(secret).await?;
+            note_signed_in_as(caller.principal_id, &caller.name);
             let expires_in = (caller.token_info().expires_at - self.now()).whole_seconds();
             (secret.clone(), expires_in)
         };

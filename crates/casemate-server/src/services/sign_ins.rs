@@ -32,9 +32,14 @@ pub async fn noting_sign_in<F: Future>(work: F) -> (F::Output, Option<SignedIn>)
 
 /// Notes that the request signed `principal` in; outside a sign-in route, nothing is noted.
 pub(crate) fn note_signed_in(principal: &PrincipalRecord) {
+    note_signed_in_as(principal.id, &principal.name);
+}
+
+/// As [`note_signed_in`], by the principal's id and name.
+pub(crate) fn note_signed_in_as(principal_id: Uuid, name: &str) {
     let signed_in = SignedIn {
-        principal_id: principal.id,
-        name: principal.name.clone(),
+        principal_id,
+        name: name.to_owned(),
     };
     let _outside_a_sign_in_route =
         SIGNED_IN.try_with(|noted| *noted.borrow_mut() = Some(signed_in));
