@@ -28,6 +28,8 @@ impl MembershipSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupMemberRecord {
     pub member_id: Uuid,
+    pub name: String,
+    pub kind: String,
     pub from_sso: bool,
 }
 
@@ -69,8 +71,11 @@ impl Store {
 
     pub async fn group_members(&self, group_id: Uuid) -> StoreResult<Vec<GroupMemberRecord>> {
         on_db!(self, |pool, durable| {
+            // One query with the members' names, not one read per member.
             let rows = sqlx::query(
-                "SELECT member_id, source FROM group_members WHERE group_id = $1 ORDER BY member_id",
+                "SELECT m.member_id, m.source, p.name, p.kind FROM group_members m \
+                 JOIN principals p ON p.id = m.member_id \
+                 WHERE m.group_id = $1 ORDER BY p.name",
             )
             .bind(group_id.to_string())
             .fetch_all(pool)
@@ -80,6 +85,8 @@ impl Store {
                     let source: String = row.value("source")?;
                     Ok(GroupMemberRecord {
                         member_id: parse_uuid("group_members.member_id", row.value("member_id")?)?,
+                        name: row.value("name")?,
+                        kind: row.value("kind")?,
                         from_sso: source == "sso",
                     })
                 })

@@ -48,18 +48,16 @@ impl Services {
 
     pub async fn group_members(&self, reference: &str) -> Result<Vec<GroupMember>> {
         let group = self.find_principal(reference, PrincipalKind::Group).await?;
-        let mut members = Vec::new();
-        for member in self.store.group_members(group.id).await? {
-            if let Some(principal) = self.store.principal_by_id(member.member_id).await? {
-                members.push(GroupMember {
-                    object_id: principal.id,
-                    name: principal.name,
-                    kind: principal.kind,
-                    from_sso: member.from_sso,
-                });
-            }
-        }
-        Ok(members)
+        let members = self.store.group_members(group.id).await?;
+        Ok(members
+            .into_iter()
+            .map(|member| GroupMember {
+                object_id: member.member_id,
+                name: member.name,
+                kind: member.kind,
+                from_sso: member.from_sso,
+            })
+            .collect())
     }
 
     /// Adds a user or service principal to the group; groups do not nest.

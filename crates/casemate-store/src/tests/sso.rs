@@ -179,6 +179,8 @@ async fn a_member_holds_its_groups_assignments_and_sso_memberships_follow_the_cl
         store.group_members(auditors.id).await.unwrap(),
         [GroupMemberRecord {
             member_id: ada.id,
+            name: "ada".into(),
+            kind: "user".into(),
             from_sso: false
         }]
     );
