@@ -328,6 +328,27 @@ async fn signing_in_through_a_real_provider_opens_a_session_and_bad_answers_are_
     let response = callback(&browser, denied, None).await;
     assert_refused(&response, 401, "access_denied");
     assert!(!String::from_utf8_lossy(&response.body).contains("script"));
+    // A browser is shown a page instead: the same status and reason, markup shown as text,
+    // under the console's content security policy.
+    let hostile = "/console/sso/callback?error=%3Cscript%3Ealert(1)%3C/script%3E";
+    let html = [("accept", "text/html,application/xhtml+xml,*/*;q=0.8")];
+    let page = browser.raw("GET", hostile, &html, vec![]).await.unwrap();
+    let body = String::from_utf8_lossy(&page.body);
+    assert_eq!(page.status, 401, "{body}");
+    assert!(
+        page.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        body.contains("the provider answered &lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{body}"
+    );
+    assert!(!body.contains("<script"), "{body}");
+    let policy = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    assert_eq!(cookie_pair(&set_cookies(&page), ACCESS_COOKIE), None);
     let state = query_param(&begun.location, "state");
     let codeless = format!("/console/sso/callback?state={state}");
     assert_refused(

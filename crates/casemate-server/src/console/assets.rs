@@ -52,21 +52,28 @@ pub fn find(name: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|asset| asset.name == name)
 }
 
+/// The headers every page the console's browser loads carries: the policy, no framing, no
+/// sniffing, no referrer.
+pub fn page_security_headers() -> [(HeaderName, HeaderValue); 4] {
+    [
+        (
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY_VALUE),
+        ),
+        (X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+    ]
+}
+
 impl IntoResponse for &'static Asset {
     fn into_response(self) -> Response {
-        let headers: [(HeaderName, HeaderValue); 6] = [
+        let headers: [(HeaderName, HeaderValue); 2] = [
             (CONTENT_TYPE, HeaderValue::from_static(self.content_type)),
-            (
-                CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(CONTENT_SECURITY_POLICY_VALUE),
-            ),
-            (X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
-            (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-            (REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
             // The files change with the binary; a browser must not keep an old script.
             (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ];
-        (headers, self.body).into_response()
+        (page_security_headers(), headers, self.body).into_response()
     }
 }
 

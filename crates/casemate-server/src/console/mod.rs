@@ -6,4 +6,4 @@
 //! repository to review. The session lives in HttpOnly cookies (see `gate::session_cookie`).
 
 pub mod api;
-mod assets;
+pub mod assets;

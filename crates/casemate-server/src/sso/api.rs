@@ -3,7 +3,7 @@
 //! administrators link subjects to users.
 
 use super::service::{SIGN_IN_SECONDS, SsoCallback, SsoFinished};
-use super::{handoff, provider};
+use super::{handoff, provider, refusal_page};
 use crate::api::ApiResult;
 use crate::console::api::{session_cookies, with_cookies};
 use crate::error::Error;
@@ -14,7 +14,7 @@ use crate::services::Services;
 use axum::extract::State;
 use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use casemate_types::wire::{DeviceAuthorizationResponse, LinkSsoIdentityRequest};
 use casemate_types::{ErrorBody, Sensitive};
@@ -88,7 +88,25 @@ pub async fn device(
 pub async fn callback(
     State(services): State<Arc<Services>>,
     headers: HeaderMap,
-    ApiQuery(query): ApiQuery<CallbackQuery>,
+    query: Result<ApiQuery<CallbackQuery>, Error>,
+) -> Response {
+    let finished = match query {
+        Ok(ApiQuery(query)) => finish(&services, &headers, query).await,
+        Err(error) => Err(error),
+    };
+    match finished {
+        Ok(response) => response,
+        Err(error) if refusal_page::wants_a_page(&headers) => {
+            refusal_page::as_page(error.into_response())
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn finish(
+    services: &Arc<Services>,
+    headers: &HeaderMap,
+    query: CallbackQuery,
 ) -> ApiResult<Response> {
     if let Some(error) = query.error {
         // RFC 6749 §4.1.2.1; its free-text description is not shown.
@@ -107,13 +125,13 @@ pub async fn callback(
         state: required(query.state, "state")?,
         issuer: query.iss,
     };
-    let binding = session_cookie::cookie(&headers, SSO_BINDING_COOKIE);
+    let binding = session_cookie::cookie(headers, SSO_BINDING_COOKIE);
     match services
         .finish_sso_sign_in(&callback, binding.as_ref())
         .await?
     {
         SsoFinished::Browser(tokens) => {
-            let mut cookies = session_cookies(&services, &tokens);
+            let mut cookies = session_cookies(services, &tokens);
             cookies.push(session_cookie::clear_sso_binding_cookie());
             with_cookies((StatusCode::SEE_OTHER, [(LOCATION, "/")]), cookies)
         }

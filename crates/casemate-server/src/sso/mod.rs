@@ -9,6 +9,7 @@ pub mod config;
 pub mod device;
 pub mod handoff;
 pub mod provider;
+pub mod refusal_page;
 pub mod service;
 pub mod userinfo;
 
