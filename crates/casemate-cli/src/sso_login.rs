@@ -76,6 +76,13 @@ pub async fn sign_in(client: &Client, server_url: &str) -> anyhow::Result<TokenR
         "{}/console/sso/start?cli_port={port}&cli_challenge={challenge}",
         server_url.trim_end_matches('/')
     );
+    if std::env::var_os("SSH_CONNECTION").is_some() {
+        // The browser comes back to this machine's loopback, which a laptop's browser cannot reach.
+        eprintln!(
+            "This shell is over SSH: the browser must run on this machine. To sign in from \
+             another device instead, use `casemate login {server_url} --sso --device`."
+        );
+    }
     eprintln!("Open this address in a browser on this machine to sign in:\n  {start}");
     let code = match tokio::time::timeout(WAIT, wait_for_code(listener)).await {
         Ok(code) => code?,

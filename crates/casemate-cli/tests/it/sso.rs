@@ -598,6 +598,8 @@ pub(crate) fn start_sso_login(
         .args(["login", &server.url, "--sso", "--accept-fingerprint"])
         .args(options)
         .env("CASEMATE_CONFIG_DIR", config)
+        // As over SSH, so the browser flow's hint about the device flow is printed.
+        .env("SSH_CONNECTION", "192.0.2.10 50000 192.0.2.20 22")
         .env_remove("CASEMATE_OUTPUT")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -612,11 +614,17 @@ pub(crate) fn start_sso_login(
 /// `casemate login --sso` started, and the address it asks the user to open.
 async fn cli_login(server: &TestServer, config: &Path) -> (tokio::process::Child, String) {
     let (child, mut lines) = start_sso_login(server, config, &[]);
+    let mut hinted = false;
     while let Some(line) = lines.next_line().await.unwrap() {
+        hinted |= line.contains("over SSH") && line.contains("--sso --device");
         if let Some(address) = line
             .trim()
             .strip_prefix(&format!("{}/console/sso/start?", server.url))
         {
+            assert!(
+                hinted,
+                "over SSH, the device flow is suggested before the address"
+            );
             return (child, format!("/console/sso/start?{address}"));
         }
     }
