@@ -6,7 +6,11 @@ use casemate_types::error::FieldError;
 /// The message an error answered with, kept on the response for the gate's activity record of
 /// a refused sign-in (the same words the client was shown, so nothing more is disclosed).
 #[derive(Debug, Clone)]
-pub struct AnsweredError(pub String);
+pub struct AnsweredError {
+    pub message: String,
+    /// A device sign-in that is not finished yet: "poll again", not a refusal.
+    pub pending: bool,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -79,8 +79,9 @@ async fn the_device_grant_waits_for_the_user_and_refuses_what_it_did_not_begin()
 
     let device = terminal.begin_device_sign_in().await.unwrap();
     assert_eq!((device.interval, device.expires_in), (1, 600));
-    // Before the user has signed in: pending, and again pending.
-    for _ in 0..2 {
+    // Before the user has signed in: pending, for as long as the CLI polls. Polling is no
+    // refusal: it spends no budget of unauthenticated requests (60), and is not recorded.
+    for _ in 0..65 {
         let request = TokenRequest::device_code(device.device_code.clone());
         let message = crate::api_error(terminal.token(&request).await, 400, "AuthorizationPending");
         assert!(message.contains("not finished"), "{message}");
@@ -97,6 +98,10 @@ async fn the_device_grant_waits_for_the_user_and_refuses_what_it_did_not_begin()
             .iter()
             .any(|e| e.caller_name == "ada" && e.outcome == "Succeeded"),
         "the device sign-in is recorded by ada: {recorded:?}"
+    );
+    assert!(
+        recorded.iter().all(|e| e.status != 400),
+        "no pending poll is recorded: {recorded:?}"
     );
     // The code opened its one session.
     let message = poll(&terminal, &device).await;

@@ -58,7 +58,10 @@ impl IntoResponse for Error {
             _ => self.to_string(),
         };
         let mut response = (status, Json(ErrorBody::new(code, message.clone()))).into_response();
-        response.extensions_mut().insert(AnsweredError(message));
+        response.extensions_mut().insert(AnsweredError {
+            message,
+            pending: matches!(self, Error::DeviceSignInPending { .. }),
+        });
         let headers = response.headers_mut();
         match &self {
             Error::Unauthenticated { .. }

@@ -4,7 +4,8 @@
 //! in, or, refused, as unauthenticated with the reason the client was given. Refusals spend the
 //! address's budget of unauthenticated records, as any request without a valid credential does;
 //! a 429 (the sign-in throttle's, or that budget's) is not recorded, so nobody can make the
-//! server write without bound.
+//! server write without bound. A device sign-in's "not finished yet" is no answer either: the
+//! CLI polls until the user is done, and the poll that ends it is recorded.
 
 use super::middleware::{Audit, client_address_of, request_id_of, user_agent_of};
 use crate::error::AnsweredError;
@@ -28,9 +29,11 @@ pub(super) async fn admit(
     let user_agent = user_agent_of(&request);
     let (response, signed_in) = noting_sign_in(next.run(request)).await;
     let status = response.status();
-    if status == StatusCode::TOO_MANY_REQUESTS {
+    let answered = response.extensions().get::<AnsweredError>();
+    if status == StatusCode::TOO_MANY_REQUESTS || answered.is_some_and(|a| a.pending) {
         return response;
     }
+    let detail = answered.map(|a| a.message.clone()).unwrap_or_default();
     let refused = status.is_client_error() || status.is_server_error();
     if refused && let Err(throttled) = services.spend_unauthenticated(client_address) {
         return throttled.into_response();
@@ -40,11 +43,6 @@ pub(super) async fn admit(
         _ if refused => Outcome::Failed,
         _ => Outcome::Succeeded,
     };
-    let detail = response
-        .extensions()
-        .get::<AnsweredError>()
-        .map(|answered| answered.0.clone())
-        .unwrap_or_default();
     let audit = Audit {
         services,
         caller: None,

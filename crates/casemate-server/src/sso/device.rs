@@ -38,10 +38,10 @@ impl Services {
             .authorize_device(&metadata, &provider.scope())
             .await?;
         let unusable = |what: &str| {
-            Error::BadGateway(format!(
-                "the OpenID provider {} answered the device authorization request with {what}",
-                provider.settings.issuer
-            ))
+            provider.unreachable(
+                "device authorization endpoint",
+                format!("it answered {what}"),
+            )
         };
         if !showable_user_code(&device.user_code) {
             return Err(unusable(

@@ -49,6 +49,7 @@ struct Discovery {
 }
 
 /// What discovery said, with the keys.
+#[derive(Clone)]
 pub(crate) struct ProviderMetadata {
     pub authorization_endpoint: url::Url,
     pub token_endpoint: url::Url,
@@ -173,7 +174,7 @@ impl Provider {
             .join(" ")
     }
 
-    fn unreachable(&self, what: &str, error: impl std::fmt::Display) -> Error {
+    pub(super) fn unreachable(&self, what: &str, error: impl std::fmt::Display) -> Error {
         Error::BadGateway(format!(
             "the OpenID provider {} ({what}): {error}",
             self.settings.issuer
@@ -292,13 +293,9 @@ impl Provider {
         }
         let keys = self.get_json("keys", &current.jwks_uri).await?;
         let fresh = Arc::new(ProviderMetadata {
-            authorization_endpoint: current.authorization_endpoint.clone(),
-            token_endpoint: current.token_endpoint.clone(),
-            device_authorization_endpoint: current.device_authorization_endpoint.clone(),
-            userinfo_endpoint: current.userinfo_endpoint.clone(),
-            jwks_uri: current.jwks_uri.clone(),
             keys,
             fetched_at: now,
+            ..ProviderMetadata::clone(current)
         });
         *kept = Some(fresh.clone());
         Ok(Some(fresh))

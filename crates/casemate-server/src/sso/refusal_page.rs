@@ -37,7 +37,7 @@ pub fn as_page(json: Response) -> Response {
     let reason = parts
         .extensions
         .get::<AnsweredError>()
-        .map(|answered| answered.0.clone())
+        .map(|answered| answered.message.clone())
         .unwrap_or_default();
     let page = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\

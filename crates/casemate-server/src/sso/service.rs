@@ -177,7 +177,7 @@ impl Services {
         tokens: &ProviderTokens,
         verified: &IdToken,
     ) -> Result<PrincipalRecord> {
-        let principal = self.principal_for(provider, verified).await?;
+        // The groups first: a userinfo answer that is refused must not leave a user made.
         let claim = &provider.settings.groups_claim;
         let groups = match (&metadata.userinfo_endpoint, &tokens.access_token) {
             (Some(endpoint), Some(access_token)) if !verified.claims.contains_key(claim) => {
@@ -188,6 +188,7 @@ impl Services {
             }
             _ => verified.strings_claim(claim),
         };
+        let principal = self.principal_for(provider, verified).await?;
         self.store
             .replace_sso_memberships(principal.id, &groups)
             .await?;
