@@ -43,16 +43,59 @@ async fn bench_casemate(backend: &Backend) -> anyhow::Result<Vec<Figures>> {
         let clients = (0..connections)
             .map(|_| Ok(server.client()?.with_bearer(token.clone())))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let before = ActivitySyncs::scrape(&admin).await?;
         let mut figures = load(clients, MEASURE, |client: Client| async move {
             client.get_secret(SCOPE, "db-password").await.is_ok()
         })
         .await;
         figures.rss_kib = memory_kib(server.pid(), "VmRSS:");
         figures.peak_rss_kib = memory_kib(server.pid(), "VmHWM:");
+        let during = ActivitySyncs::scrape(&admin).await?.since(&before);
+        println!(
+            "  activity log at {connections:>3} conns: {:.1} records per sync, {:.2} ms per sync",
+            during.records / during.syncs.max(1.0),
+            during.sync_seconds * 1e3 / during.syncs.max(1.0)
+        );
         all.push(figures);
     }
     drop(server);
     Ok(all)
+}
+
+/// The server's own counts of activity records appended and syncs made, from its metrics: how
+/// many requests each sync carried is what group commit buys.
+struct ActivitySyncs {
+    records: f64,
+    syncs: f64,
+    sync_seconds: f64,
+}
+
+impl ActivitySyncs {
+    async fn scrape(admin: &Client) -> anyhow::Result<Self> {
+        let response = admin.raw("GET", "/metrics", &[], Vec::new()).await?;
+        if response.status != 200 {
+            bail!("GET /metrics answered {}", response.status);
+        }
+        let text = String::from_utf8(response.body)?;
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name)?.trim().parse::<f64>().ok())
+                .with_context(|| format!("{name} is not in the server's metrics"))
+        };
+        Ok(Self {
+            records: value("casemate_activity_records_appended_total ")?,
+            syncs: value("casemate_activity_sync_duration_seconds_count ")?,
+            sync_seconds: value("casemate_activity_sync_duration_seconds_sum ")?,
+        })
+    }
+
+    fn since(&self, before: &Self) -> Self {
+        Self {
+            records: self.records - before.records,
+            syncs: self.syncs - before.syncs,
+            sync_seconds: self.sync_seconds - before.sync_seconds,
+        }
+    }
 }
 
 async fn bench_openbao(bao: &Path) -> anyhow::Result<Vec<Figures>> {
