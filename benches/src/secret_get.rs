@@ -52,7 +52,7 @@ async fn bench_casemate(backend: &Backend) -> anyhow::Result<Vec<Figures>> {
         figures.peak_rss_kib = memory_kib(server.pid(), "VmHWM:");
         let during = ActivitySyncs::scrape(&admin).await?.since(&before);
         println!(
-            "  activity log at {connections:>3} conns: {:.1} records per sync, {:.2} ms per sync",
+            "  activity log at {connections:>3} conns: {:.1} records per sync, {:.2} ms from a batch's append to its sync",
             during.records / during.syncs.max(1.0),
             during.sync_seconds * 1e3 / during.syncs.max(1.0)
         );
