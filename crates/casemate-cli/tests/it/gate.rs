@@ -100,7 +100,19 @@ async fn request_ids_are_echoed_when_well_formed_and_made_otherwise() {
         .await
         .unwrap();
     let made = replaced.header("x-request-id").unwrap();
-    assert!(uuid::Uuid::try_parse(made).is_ok(), "not a UUID: {made}");
+    // Made ids are version 7 UUIDs of the server's clock, so the activity log's index on them
+    // grows at its end.
+    let made = uuid::Uuid::try_parse(made).unwrap();
+    assert_eq!(made.get_version_num(), 7, "not a version 7 UUID: {made}");
+    server.clock.advance(time::Duration::days(400));
+    let later = client.raw("GET", "/health", &[], vec![]).await.unwrap();
+    let later = uuid::Uuid::try_parse(later.header("x-request-id").unwrap()).unwrap();
+    let (made_at, _) = made.get_timestamp().unwrap().to_unix();
+    let (later_at, _) = later.get_timestamp().unwrap().to_unix();
+    assert!(
+        (400 * 86_400..=400 * 86_400 + 5).contains(&(later_at - made_at)),
+        "ids follow the server's clock, {made_at} then {later_at}"
+    );
     let denied = client.raw("GET", "/users", &[], vec![]).await.unwrap();
     raw_error(&denied, 401, "Unauthenticated");
     assert!(

@@ -305,6 +305,7 @@ pub fn gate_router(
             gate::RequestContext {
                 body_limit: max_body_bytes,
                 metrics: services.metrics.clone(),
+                clock: services.clock.clone(),
             },
             gate::request_context,
         ))

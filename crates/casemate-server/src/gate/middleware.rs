@@ -3,7 +3,7 @@ use super::table::{self, Access};
 use super::{AnsweredRoute, BodyLimit, ClientAddress, RequestId};
 use crate::error::Error;
 use crate::monitoring::Metrics;
-use crate::services::activity::{NewActivity, Outcome};
+use crate::services::activity::{NewActivity, Outcome, time_ordered_id};
 use crate::services::sign_ins::SignedIn;
 use crate::services::{Caller, Services};
 use axum::extract::{ConnectInfo, MatchedPath, RawPathParams, Request, State};
@@ -13,8 +13,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use casemate_authz::Scope;
-use casemate_types::Sensitive;
 use casemate_types::wire::TokenScope;
+use casemate_types::{Clock, Sensitive};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,6 +31,7 @@ fn well_formed_request_id(value: &str) -> bool {
 pub struct RequestContext {
     pub body_limit: usize,
     pub metrics: Arc<Metrics>,
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Outermost layer, on every request: assigns the request id, notes the client address and the
@@ -46,7 +47,7 @@ pub async fn request_context(
         .and_then(|v| v.to_str().ok())
         .filter(|v| well_formed_request_id(v))
         .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        .unwrap_or_else(|| time_ordered_id(context.clock.now()));
     let address = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

@@ -91,10 +91,11 @@ pub fn chain_hash(record: &ActivityRecord) -> [u8; 32] {
     casemate_crypto::sha256(&buffer)
 }
 
-/// A record's id is a version 7 UUID of its time (the rest random): ids made one after another
-/// sort together, so each batch adds to the last pages of the log's unique index on `id`. With
-/// random ids every record wrote a page of that index at random, a page of write-ahead log to sync.
-fn record_id(time: OffsetDateTime) -> String {
+/// A version 7 UUID of `time` (the rest random), for a record's id and a request id the gate
+/// makes: ids made one after another sort together, so each batch adds to the last pages of the
+/// log's indexes on `id` and `correlation_id`. With random ids every record wrote a page of each
+/// at random, a page of write-ahead log to sync.
+pub fn time_ordered_id(time: OffsetDateTime) -> String {
     let seconds = u64::try_from(time.unix_timestamp()).unwrap_or(0);
     Uuid::new_v7(Timestamp::from_unix(NoContext, seconds, time.nanosecond())).to_string()
 }
@@ -102,7 +103,7 @@ fn record_id(time: OffsetDateTime) -> String {
 fn to_record(activity: &NewActivity, seq: i64, prev_hash: &[u8]) -> ActivityRecord {
     let mut record = ActivityRecord {
         seq,
-        id: record_id(activity.time),
+        id: time_ordered_id(activity.time),
         time_ms: unix_millis(activity.time),
         operation: activity.operation.clone(),
         phase: activity.outcome.as_str().to_owned(),
@@ -382,16 +383,16 @@ impl Services {
 
 #[cfg(test)]
 mod tests {
-    use super::record_id;
+    use super::time_ordered_id;
     use time::{Duration, OffsetDateTime};
 
     #[test]
-    fn record_ids_sort_by_their_time_and_are_distinct_within_a_millisecond() {
+    fn time_ordered_ids_sort_by_their_time_and_are_distinct_within_a_millisecond() {
         let earlier = OffsetDateTime::from_unix_timestamp(1_796_000_000).unwrap();
         let later = earlier + Duration::milliseconds(1);
-        let (first, second) = (record_id(earlier), record_id(earlier));
+        let (first, second) = (time_ordered_id(earlier), time_ordered_id(earlier));
         assert_ne!(first, second);
-        assert!(record_id(later) > first && record_id(later) > second);
+        assert!(time_ordered_id(later) > first && time_ordered_id(later) > second);
         assert!(uuid::Uuid::parse_str(&first).is_ok_and(|id| id.get_version_num() == 7));
     }
 }
