@@ -1,4 +1,4 @@
-//! The activity log. One writer task appends records in batches (one transaction, one fsync per
+//! The activity log. One writer task appends records in batches (one statement, one sync per
 //! batch: group commit) and chains each record to the one before by SHA-256. A request waits for
 //! its record to be durable; if it cannot be written, the request fails closed.
 
