@@ -13,6 +13,7 @@ mod server;
 mod startup;
 mod stats;
 mod stream;
+mod symbol_order;
 
 fn main() -> anyhow::Result<()> {
     let name = std::env::args().nth(1).unwrap_or_default();
@@ -29,6 +30,7 @@ fn main() -> anyhow::Result<()> {
         "startup" => runtime.block_on(startup::run()),
         "scoring" => runtime.block_on(scoring::run()),
         "registry" => runtime.block_on(registry::run()),
+        "symbol-order" => runtime.block_on(symbol_order::run()),
         "all" => {
             runtime.block_on(authz::run())?;
             stream::run()?;
@@ -41,7 +43,7 @@ fn main() -> anyhow::Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: casemate-bench <authz|stream|secret-get [--backend sqlite|postgres]|runs [--compute local|ray]|mlflow [--backend sqlite|postgres]|startup|scoring|registry|all>"
+                "usage: casemate-bench <authz|stream|secret-get [--backend sqlite|postgres]|runs [--compute local|ray]|mlflow [--backend sqlite|postgres]|startup|scoring|registry|all|symbol-order>"
             );
             std::process::exit(2);
         }

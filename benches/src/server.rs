@@ -69,7 +69,7 @@ pub fn memory_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn casemate_binary() -> anyhow::Result<PathBuf> {
+pub fn casemate_binary() -> anyhow::Result<PathBuf> {
     let runner = std::env::current_exe()?;
     let binary = runner
         .parent()
@@ -99,7 +99,16 @@ impl CasemateServer {
     /// Starts `casemate server`, its metadata in `database_url` when given, and reads its URL
     /// and certificate fingerprint from stdout.
     pub fn start_on(home: &Path, database_url: Option<&str>) -> anyhow::Result<Self> {
-        let mut command = Command::new(casemate_binary()?);
+        Self::start_with(Command::new(casemate_binary()?), home, database_url)
+    }
+
+    /// Starts `casemate server` through `command`: the binary itself, or a wrapper (a profiler)
+    /// already given the binary's path.
+    pub fn start_with(
+        mut command: Command,
+        home: &Path,
+        database_url: Option<&str>,
+    ) -> anyhow::Result<Self> {
         command
             .args(["server", "--listen", "127.0.0.1:0", "--home"])
             .arg(home)
@@ -136,6 +145,17 @@ impl CasemateServer {
 
     pub fn pid(&self) -> u32 {
         self.process.0.id()
+    }
+
+    /// Stops the server with SIGTERM, as a service manager would, and waits for it to exit.
+    pub fn terminate(mut self) -> anyhow::Result<()> {
+        let pid = i32::try_from(self.pid())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+            .context("no process id")?;
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM)?;
+        self.process.0.wait()?;
+        Ok(())
     }
 
     /// A new connection that trusts the server's certificate by its fingerprint.
