@@ -47,7 +47,8 @@ pub fn defined_functions(binary: &Path) -> anyhow::Result<HashMap<String, u64>> 
 
 /// How many of the ordering file's functions `binary` still defines, of how many listed.
 pub fn listed_functions_found(binary: &Path) -> anyhow::Result<(usize, usize)> {
-    let listed = std::fs::read_to_string(order_file()).unwrap_or_default();
+    let listed = std::fs::read_to_string(order_file())
+        .with_context(|| format!("reading {}", order_file().display()))?;
     let defined = defined_functions(binary)?;
     let names: Vec<&str> = listed.lines().filter(|name| !name.is_empty()).collect();
     let found = names
