@@ -4,6 +4,7 @@ use anyhow::Context;
 use casemate_server::config::{ConfigLayer, KeyProviderKind, LogFormat, ServerConfig};
 use casemate_types::{Sensitive, SystemClock};
 use clap::Args;
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -110,6 +111,8 @@ fn init_logging(config: &ServerConfig) -> anyhow::Result<()> {
         .with_context(|| format!("log_level: '{}' is not a valid filter", config.log_level))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colour codes only for a person at a terminal, never into a file or a log collector.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let result = match config.log_format {
         LogFormat::Text => builder.try_init(),

@@ -23,8 +23,8 @@ use crate::{
 };
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
 /// Past this many rows of one kind, that kind is dropped and read afresh: memory stays bounded
@@ -64,7 +64,8 @@ pub(crate) struct Kept {
 pub(crate) struct GateRows {
     pub(crate) sessions: HashMap<Uuid, Option<SessionRecord>>,
     pub(crate) principals: HashMap<Uuid, Option<PrincipalRecord>>,
-    pub(crate) assignments: HashMap<Uuid, Vec<RoleAssignmentRecord>>,
+    /// Shared, not copied, with each request that authorizes by them.
+    pub(crate) assignments: HashMap<Uuid, Arc<[RoleAssignmentRecord]>>,
     /// Keyed by `()`: there is one list, kept the way every other kind is.
     pub(crate) custom_roles: HashMap<(), Vec<CustomRoleRecord>>,
     pub(crate) pats: HashMap<Uuid, Option<PatRecord>>,
@@ -254,12 +255,13 @@ impl Store {
     pub async fn role_assignments_for_gate(
         &self,
         principal_id: Uuid,
-    ) -> StoreResult<Vec<RoleAssignmentRecord>> {
-        self.gate_cached(
-            |k| &mut k.gate.assignments,
-            principal_id,
-            self.effective_role_assignments_for(principal_id),
-        )
+    ) -> StoreResult<Arc<[RoleAssignmentRecord]>> {
+        self.gate_cached(|k| &mut k.gate.assignments, principal_id, async {
+            Ok(self
+                .effective_role_assignments_for(principal_id)
+                .await?
+                .into())
+        })
         .await
     }
 

@@ -1,6 +1,7 @@
 //! Who is calling: resolving a presented credential to a principal.
 
 use super::Services;
+use super::signing::VerifiedToken;
 use crate::error::{Error, Result};
 use casemate_crypto::opaque;
 use casemate_crypto::token::AccessClaims;
@@ -179,7 +180,7 @@ impl Services {
 
     async fn authenticate_access_token(&self, token: &str) -> Result<Caller> {
         let now = self.now();
-        let claims = self
+        let VerifiedToken { kid, claims } = self
             .signing
             .verify(
                 &self.store,
@@ -210,8 +211,6 @@ impl Services {
             }
         }
         let principal = self.enabled_principal(claims.sub).await?;
-        let kid = casemate_crypto::token::token_kid(token)
-            .map_err(|e| Error::unauthenticated(e.to_string()))?;
         caller_from(principal, Credential::AccessToken { claims, kid })
     }
 

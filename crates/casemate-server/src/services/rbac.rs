@@ -12,6 +12,7 @@ use casemate_types::wire::{
     CreateRoleAssignmentRequest, PermissionCheck, Permissions, RoleAssignment,
     RoleDefinitionDocument,
 };
+use std::borrow::Cow;
 use uuid::Uuid;
 
 /// An assignment with its role resolved and its scope parsed.
@@ -90,6 +91,16 @@ fn with_custom_roles(custom: Vec<CustomRoleRecord>) -> Result<Vec<RoleDefinition
     Ok(roles)
 }
 
+/// The definition an assignment names, if it still exists (role names are case-insensitive).
+fn role_in<'r>(
+    roles: &'r [RoleDefinition],
+    record: &RoleAssignmentRecord,
+) -> Option<&'r RoleDefinition> {
+    roles
+        .iter()
+        .find(|role| role.name.eq_ignore_ascii_case(&record.role_name))
+}
+
 impl Services {
     pub async fn role_definitions(&self) -> Result<Vec<RoleDefinition>> {
         with_custom_roles(self.store.custom_roles().await?)
@@ -109,36 +120,37 @@ impl Services {
         principal_id: Uuid,
     ) -> Result<Vec<ResolvedAssignment>> {
         let records = self.store.role_assignments_for_gate(principal_id).await?;
-        if records.is_empty() {
-            return Ok(vec![]);
-        }
-        let all_builtin = records.iter().all(|r| {
-            builtin_roles()
-                .iter()
-                .any(|b| b.name.eq_ignore_ascii_case(&r.role_name))
-        });
-        let with_custom;
-        let roles: &[RoleDefinition] = if all_builtin {
-            builtin_roles()
-        } else {
-            with_custom = with_custom_roles(self.store.custom_roles_for_gate().await?)?;
-            &with_custom
-        };
+        let roles = self.roles_of(&records).await?;
         Ok(records
-            .into_iter()
+            .iter()
             .filter_map(|record| {
-                let role = roles
-                    .iter()
-                    .find(|role| role.name.eq_ignore_ascii_case(&record.role_name))?
-                    .clone();
+                let role = role_in(&roles, record)?.clone();
                 let scope = Scope::parse(&record.scope).ok()?;
                 Some(ResolvedAssignment {
-                    record,
+                    record: record.clone(),
                     role,
                     scope,
                 })
             })
             .collect())
+    }
+
+    /// The role definitions that `records` may name: the built-in ones alone unless one of the
+    /// records names a custom role, so that the gate reads the custom roles only when it must.
+    async fn roles_of(
+        &self,
+        records: &[RoleAssignmentRecord],
+    ) -> Result<Cow<'static, [RoleDefinition]>> {
+        let all_builtin = records
+            .iter()
+            .all(|r| role_in(builtin_roles(), r).is_some());
+        Ok(if all_builtin {
+            Cow::Borrowed(builtin_roles())
+        } else {
+            Cow::Owned(with_custom_roles(
+                self.store.custom_roles_for_gate().await?,
+            )?)
+        })
     }
 
     /// The decision the gate asks for. Denied names the action and the scope.
@@ -165,13 +177,14 @@ impl Services {
     ) -> Result<()> {
         let definition = action_def(action)
             .map_err(|_| Error::internal(format!("route action {action} is not catalogued")))?;
-        let resolved = self.resolved_assignments(principal).await?;
-        // Only the assignments at or above the scope can matter; decide over those alone.
-        let applicable: Vec<&ResolvedAssignment> = resolved
-            .iter()
-            .filter(|r| r.scope.contains(scope))
-            .collect();
-        if applicable.iter().any(|r| r.role.grants(definition)) {
+        // Borrowed from the kept rows, not resolved into copies: this runs on every request.
+        let records = self.store.role_assignments_for_gate(principal).await?;
+        let roles = self.roles_of(&records).await?;
+        let granted = records.iter().any(|record| {
+            Scope::parse(&record.scope).is_ok_and(|at| at.contains(scope))
+                && role_in(&roles, record).is_some_and(|role| role.grants(definition))
+        });
+        if granted {
             Ok(())
         } else {
             Err(Error::Forbidden {

@@ -27,6 +27,13 @@ struct Ring {
 /// Past this many, the tokens already verified are forgotten and verified again.
 const MAX_VERIFIED: usize = 10_000;
 
+/// A token whose signature, issuer and window were checked: its claims and the key that signed it.
+#[derive(Clone, Debug)]
+pub struct VerifiedToken {
+    pub kid: String,
+    pub claims: AccessClaims,
+}
+
 pub struct SigningKeyRing {
     ring: RwLock<Ring>,
     /// Tokens whose signature this process has checked, by the SHA-256 of the token (never the
@@ -34,7 +41,7 @@ pub struct SigningKeyRing {
     /// token on every request until it expires, and an Ed25519 check is most of a request's CPU.
     /// The key must still be in the ring with its window open, and the claims are checked
     /// against the clock, on every use.
-    verified: Mutex<HashMap<[u8; 32], (String, AccessClaims)>>,
+    verified: Mutex<HashMap<[u8; 32], VerifiedToken>>,
 }
 
 fn wrap_context(kid: &str) -> Vec<u8> {
@@ -150,7 +157,7 @@ impl SigningKeyRing {
         token: &str,
         issuer: &str,
         now: OffsetDateTime,
-    ) -> Result<AccessClaims, TokenError> {
+    ) -> Result<VerifiedToken, TokenError> {
         let first = self.verify_loaded(token, issuer, now);
         let stale = self.read().loaded_at + RELOAD_INTERVAL <= now;
         match first {
@@ -169,7 +176,7 @@ impl SigningKeyRing {
         token: &str,
         issuer: &str,
         now: OffsetDateTime,
-    ) -> Result<AccessClaims, TokenError> {
+    ) -> Result<VerifiedToken, TokenError> {
         let ring = self.read();
         let trusted = |kid: &str| {
             ring.verifiers
@@ -183,23 +190,26 @@ impl SigningKeyRing {
         };
         let digest = casemate_crypto::sha256(token.as_bytes());
         let seen = self.verified().get(&digest).cloned();
-        if let Some((kid, claims)) = seen
-            && trusted(&kid).is_some()
+        if let Some(seen) = seen
+            && trusted(&seen.kid).is_some()
         {
-            casemate_crypto::token::check_claims(&claims, issuer, now)?;
-            return Ok(claims);
+            casemate_crypto::token::check_claims(&seen.claims, issuer, now)?;
+            return Ok(seen);
         }
         let claims = casemate_crypto::token::verify(token, issuer, now, trusted)?;
-        let kid = casemate_crypto::token::token_kid(token)?;
+        let fresh = VerifiedToken {
+            kid: casemate_crypto::token::token_kid(token)?,
+            claims,
+        };
         let mut verified = self.verified();
         if verified.len() >= MAX_VERIFIED {
             verified.clear();
         }
-        verified.insert(digest, (kid, claims.clone()));
-        Ok(claims)
+        verified.insert(digest, fresh.clone());
+        Ok(fresh)
     }
 
-    fn verified(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], (String, AccessClaims)>> {
+    fn verified(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], VerifiedToken>> {
         self.verified.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -334,7 +344,8 @@ mod tests {
             .verify(&store, &root_key, &token, issuer, after_interval)
             .await
             .unwrap();
-        assert_eq!(verified.jti, claims.jti);
+        assert_eq!(verified.claims.jti, claims.jti);
+        assert_eq!(verified.kid, new_kid, "the key that signed it is named");
     }
 
     /// A token verified once is not trusted past its expiry, nor past its key's window, nor

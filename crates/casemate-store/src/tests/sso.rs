@@ -146,8 +146,8 @@ async fn a_member_holds_its_groups_assignments_and_sso_memberships_follow_the_cl
             .role_assignments_for_gate(ada.id)
             .await
             .unwrap()
-            .into_iter()
-            .map(|a| a.role_name)
+            .iter()
+            .map(|a| a.role_name.clone())
             .collect();
         roles.sort();
         roles
