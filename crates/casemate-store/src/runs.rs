@@ -2,7 +2,7 @@
 use crate::backend::{Conn, StoreRow, on_conn, on_db};
 
 use crate::records::{name_values, parse_uuid};
-use crate::run_metrics::{MetricRecord, MetricTarget, insert_metric_rows, stored_all};
+use crate::run_metrics::{MetricRecord, MetricTarget, blocks_of, insert_metric_rows, stored_all};
 use crate::{Store, StoreError, StoreResult};
 use uuid::Uuid;
 
@@ -471,10 +471,7 @@ impl Store {
                 run: &run,
                 live_in: None,
             };
-            stored_all(
-                insert_metric_rows(&mut *tx, &target, &batch.metrics).await?,
-                &batch.metrics,
-            )?;
+            stored_all(insert_metric_rows(&mut *tx, &target, blocks_of(&batch.metrics)).await?)?;
             upsert_tags(Conn::from(&mut *tx), run_id, &batch.tags).await?;
             insert_params(Conn::from(&mut *tx), run_id, &batch.params).await?;
             tx.commit().await?;

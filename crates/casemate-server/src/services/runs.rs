@@ -1149,12 +1149,12 @@ impl Services {
     ) -> Result<Vec<Metric>> {
         let storage = self.workspace_storage(rg, ws).await?;
         self.run_in(&storage, run).await?;
-        Ok(self
-            .store
-            .metrics(run)
-            .await?
+        let points = match name {
+            Some(name) => self.store.metric_history(run, name).await?,
+            None => self.store.metrics(run).await?,
+        };
+        Ok(points
             .into_iter()
-            .filter(|m| name.is_none_or(|n| m.name == n))
             .map(|m| Metric {
                 name: m.name,
                 value: m.value,

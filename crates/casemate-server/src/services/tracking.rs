@@ -957,10 +957,9 @@ impl Services {
         self.run_in(&storage, run).await?;
         let history: Vec<Metric> = self
             .store
-            .metrics(run)
+            .metric_history(run, key)
             .await?
             .iter()
-            .filter(|m| m.name == key)
             .map(to_metric)
             .collect();
         let limit = match request.max_results {

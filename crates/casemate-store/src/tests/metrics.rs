@@ -1,4 +1,5 @@
-//! Metric points on either backend, and the migration that keyed them by an integer run key.
+//! Metric points on either backend, and the migrations that keyed them by an integer run key
+//! and kept them in blocks.
 
 use super::{open_temp, submitted_run};
 use crate::backend::on_db;
@@ -14,13 +15,16 @@ fn point(name: &str, step: i64) -> MetricRecord {
     }
 }
 
-/// Every point row in the database, whichever run it belongs to.
+/// Every point in the database, whichever run it belongs to: a block without `points` is one.
 async fn stored_points(store: &Store) -> i64 {
     on_db!(store, |pool, durable| {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM run_metrics")
-            .fetch_one(pool)
-            .await
-            .unwrap()
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COALESCE(SUM(CASE WHEN points IS NULL THEN 1 ELSE length(points) / 24 END), 0) \
+             FROM run_metric_blocks",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
     })
 }
 
@@ -32,12 +36,15 @@ async fn points_are_stored_all_or_none_and_go_with_their_run() {
     let (second, token) = submitted_run(None, 2);
     store.insert_run(&second, &token).await.unwrap();
 
-    // More points than one statement binds, kept in the order they came.
+    // Two names' points, each name's kept in the order they came.
     let many: Vec<_> = (0..2_500)
         .map(|step| point(if step % 2 == 0 { "loss" } else { "acc" }, step))
         .collect();
+    let (loss, acc): (Vec<_>, Vec<_>) = many.iter().cloned().partition(|p| p.name == "loss");
+    let by_name = [loss.clone(), acc].concat();
     store.insert_metrics(first.id, &many).await.unwrap();
-    assert_eq!(store.metrics(first.id).await.unwrap(), many);
+    assert_eq!(store.metrics(first.id).await.unwrap(), by_name);
+    assert_eq!(store.metric_history(first.id, "loss").await.unwrap(), loss);
     assert!(store.metrics(second.id).await.unwrap().is_empty());
 
     // The one-statement path stores only for a live run of the workspace named.
@@ -62,17 +69,20 @@ async fn points_are_stored_all_or_none_and_go_with_their_run() {
             .await
             .unwrap()
     );
+    let many_names: Vec<_> = (0..2_000)
+        .map(|step| point(&format!("m{step}"), step))
+        .collect();
     assert!(
         !store
-            .insert_metrics_for_live_run("ws", second.id, &many)
+            .insert_metrics_for_live_run("ws", second.id, &many_names)
             .await
             .unwrap(),
-        "more than one statement holds is left to the slow path"
+        "more names than one statement holds are left to the slow path"
     );
 
     // A run that is not there: refused, nothing stored, however many points.
     let missing = Uuid::new_v4();
-    for points in [&one[..], &many[..]] {
+    for points in [&one[..], &many[..], &many_names[..]] {
         assert!(matches!(
             store.insert_metrics(missing, points).await,
             Err(StoreError::NotFound("run"))
@@ -119,8 +129,94 @@ async fn points_are_stored_all_or_none_and_go_with_their_run() {
     store.insert_run(&third, &token).await.unwrap();
     assert!(store.metrics(third.id).await.unwrap().is_empty());
     store.log_batch(third.id, &batch).await.unwrap();
-    assert_eq!(store.metrics(third.id).await.unwrap(), many);
+    assert_eq!(store.metrics(third.id).await.unwrap(), by_name);
     assert_eq!(store.metrics(second.id).await.unwrap(), one);
+
+    // Many names in one request: more blocks than one statement holds, in one transaction.
+    store.insert_metrics(third.id, &many_names).await.unwrap();
+    assert_eq!(
+        store.metrics(third.id).await.unwrap(),
+        [by_name, many_names].concat()
+    );
+}
+
+#[tokio::test]
+async fn a_block_keeps_each_point_exactly_and_its_latest_by_step_then_time_then_value() {
+    let (_dir, store) = open_temp().await;
+    let (run, token) = submitted_run(None, 1);
+    store.insert_run(&run, &token).await.unwrap();
+    let at = |value: f64, step: i64, timestamp: i64| MetricRecord {
+        name: "loss".into(),
+        value,
+        step,
+        timestamp,
+    };
+    // Out of order: the latest is neither the first nor the last point logged.
+    let batch = vec![
+        at(f64::INFINITY, 3, 10),
+        at(0.1 + 0.2, 9, 5),
+        at(-0.0, i64::MIN, i64::MAX),
+        at(7.5, 9, 5),
+        at(f64::MIN_POSITIVE, 9, 4),
+        at(1e308, 2, -1),
+    ];
+    store.insert_metrics(run.id, &batch).await.unwrap();
+    let stored = store.metric_history(run.id, "loss").await.unwrap();
+    assert_eq!(stored.len(), batch.len());
+    for (stored, logged) in stored.iter().zip(&batch) {
+        assert_eq!(stored.value.to_bits(), logged.value.to_bits(), "{logged:?}");
+        assert_eq!(
+            (stored.step, stored.timestamp),
+            (logged.step, logged.timestamp)
+        );
+    }
+    let latest = store.latest_metrics("ws", Some(run.id)).await.unwrap();
+    assert_eq!(latest.len(), 1);
+    assert_eq!(latest[0].metric, batch[3]);
+
+    // A later single point outranks the block; logging the batch again adds no point.
+    store
+        .insert_metrics(run.id, &[at(0.5, 10, 1)])
+        .await
+        .unwrap();
+    store.insert_metrics(run.id, &batch).await.unwrap();
+    assert_eq!(
+        store.metric_history(run.id, "loss").await.unwrap(),
+        [batch.clone(), vec![at(0.5, 10, 1)]].concat()
+    );
+    let latest = store.latest_metrics("ws", Some(run.id)).await.unwrap();
+    assert_eq!(latest[0].metric, at(0.5, 10, 1));
+    assert!(
+        store
+            .metric_history(run.id, "acc")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_block_that_is_not_whole_points_is_reported_not_misread() {
+    let (_dir, store) = open_temp().await;
+    let (run, token) = submitted_run(None, 1);
+    store.insert_run(&run, &token).await.unwrap();
+    store
+        .insert_metrics(run.id, &[point("loss", 1), point("loss", 2)])
+        .await
+        .unwrap();
+    on_db!(store, |pool, durable| {
+        sqlx::query("UPDATE run_metric_blocks SET points = $1")
+            .bind(vec![0_u8; 25])
+            .execute(pool)
+            .await
+            .unwrap()
+            .rows_affected()
+    });
+    let error = store.metrics(run.id).await.unwrap_err().to_string();
+    assert!(
+        error.contains("metric 'loss'") && error.contains("25 bytes"),
+        "{error}"
+    );
 }
 
 /// Two runs and their points, interleaved, as the schema before the run keys held them.
