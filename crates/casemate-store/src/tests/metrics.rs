@@ -219,8 +219,9 @@ async fn a_block_that_is_not_whole_points_is_reported_not_misread() {
     );
 }
 
-/// Two runs and their points, interleaved, as the schema before the run keys held them.
-async fn rows_before_the_run_keys<DB>(pool: &sqlx::Pool<DB>) -> [(Uuid, Vec<MetricRecord>); 2]
+/// Two runs and their points, interleaved, as an earlier schema held them: by run id (before
+/// migration 0019) or by run key in one row per point (before 0021).
+async fn rows_before<DB>(pool: &sqlx::Pool<DB>, keyed: bool) -> [(Uuid, Vec<MetricRecord>); 2]
 where
     DB: sqlx::Database,
     for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
@@ -247,10 +248,13 @@ where
     for step in 0..6 {
         let which = usize::from(step % 3 == 0);
         let metric = point(["loss", "acc"][which], step);
-        sqlx::query(
+        sqlx::query(if keyed {
+            "INSERT INTO run_metrics (run_key, name, value, step, timestamp) \
+             VALUES ((SELECT metric_key FROM runs WHERE id = $1), $2, $3, $4, $5)"
+        } else {
             "INSERT INTO run_metrics (run_id, name, value, step, timestamp) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
+             VALUES ($1, $2, $3, $4, $5)"
+        })
         .bind(runs[which].to_string())
         .bind(metric.name.clone())
         .bind(metric.value)
@@ -287,21 +291,23 @@ async fn check_upgraded(store: &Store, before: [(Uuid, Vec<MetricRecord>); 2]) {
 
 #[tokio::test]
 async fn upgrading_sqlite_keeps_every_point_under_its_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("casemate.db");
-    let options = SqliteConnectOptions::from_str("sqlite:")
-        .unwrap()
-        .filename(&path)
-        .foreign_keys(true)
-        .create_if_missing(true);
-    let previous = SqlitePoolOptions::new()
-        .connect_with(options)
-        .await
-        .unwrap();
-    MIGRATOR.run_to(18, &previous).await.unwrap();
-    let before = rows_before_the_run_keys(&previous).await;
-    previous.close().await;
-    check_upgraded(&Store::open(&path).await.unwrap(), before).await;
+    for (version, keyed) in [(18, false), (20, true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("casemate.db");
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .unwrap()
+            .filename(&path)
+            .foreign_keys(true)
+            .create_if_missing(true);
+        let previous = SqlitePoolOptions::new()
+            .connect_with(options)
+            .await
+            .unwrap();
+        MIGRATOR.run_to(version, &previous).await.unwrap();
+        let before = rows_before(&previous, keyed).await;
+        previous.close().await;
+        check_upgraded(&Store::open(&path).await.unwrap(), before).await;
+    }
 }
 
 /// Run by `.ci/run`'s PostgreSQL pass, which sets `CASEMATE_TEST_DATABASE_URL`.
@@ -310,13 +316,15 @@ async fn upgrading_postgres_keeps_every_point_under_its_run() {
     let Ok(admin) = std::env::var("CASEMATE_TEST_DATABASE_URL") else {
         return;
     };
-    let name = format!("casemate_store_{}", Uuid::new_v4().simple());
-    let url = Store::create_postgres_database(&admin, &name)
-        .await
-        .unwrap();
-    let previous = sqlx::postgres::PgPool::connect(&url).await.unwrap();
-    POSTGRES_MIGRATOR.run_to(6, &previous).await.unwrap();
-    let before = rows_before_the_run_keys(&previous).await;
-    previous.close().await;
-    check_upgraded(&Store::open_postgres(&url).await.unwrap(), before).await;
+    for (version, keyed) in [(6, false), (8, true)] {
+        let name = format!("casemate_store_{}", Uuid::new_v4().simple());
+        let url = Store::create_postgres_database(&admin, &name)
+            .await
+            .unwrap();
+        let previous = sqlx::postgres::PgPool::connect(&url).await.unwrap();
+        POSTGRES_MIGRATOR.run_to(version, &previous).await.unwrap();
+        let before = rows_before(&previous, keyed).await;
+        previous.close().await;
+        check_upgraded(&Store::open_postgres(&url).await.unwrap(), before).await;
+    }
 }
