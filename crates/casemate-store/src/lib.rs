@@ -104,11 +104,11 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// the largest batches the services send (1,000 metrics, 512 activity records) in one statement.
 const MAX_BINDS_PER_STATEMENT: usize = 8_000;
 
-/// Whether a multi-row statement of this many rows stays prepared: one row (a single metric,
-/// one activity record) and a full MLflow batch (its clients send at most 1,000 metrics a
-/// request) recur; other sizes vary and would crowd the statement cache.
+/// Whether a multi-row statement of this many rows stays prepared: one row (one activity
+/// record, one tag) recurs; other sizes vary and would crowd the statement cache. (Metric
+/// blocks decide for themselves, in `run_metrics`.)
 fn keep_prepared(rows: usize) -> bool {
-    rows == 1 || rows == 1_000
+    rows == 1
 }
 
 /// Inserts `rows` with multi-row INSERTs (`insert` is `INSERT INTO table (columns) `, `bind`
