@@ -140,11 +140,17 @@ async fn points_are_stored_all_or_none_and_go_with_their_run() {
     );
 }
 
-#[tokio::test]
-async fn a_block_keeps_each_point_exactly_and_its_latest_by_step_then_time_then_value() {
-    let (_dir, store) = open_temp().await;
+/// A new store holding one run of workspace `ws`.
+async fn store_with_a_run() -> (tempfile::TempDir, Store, RunRecord) {
+    let (dir, store) = open_temp().await;
     let (run, token) = submitted_run(None, 1);
     store.insert_run(&run, &token).await.unwrap();
+    (dir, store, run)
+}
+
+#[tokio::test]
+async fn a_block_keeps_each_point_exactly_and_its_latest_by_step_then_time_then_value() {
+    let (_dir, store, run) = store_with_a_run().await;
     let at = |value: f64, step: i64, timestamp: i64| MetricRecord {
         name: "loss".into(),
         value,
@@ -197,9 +203,7 @@ async fn a_block_keeps_each_point_exactly_and_its_latest_by_step_then_time_then_
 
 #[tokio::test]
 async fn a_block_that_is_not_whole_points_is_reported_not_misread() {
-    let (_dir, store) = open_temp().await;
-    let (run, token) = submitted_run(None, 1);
-    store.insert_run(&run, &token).await.unwrap();
+    let (_dir, store, run) = store_with_a_run().await;
     store
         .insert_metrics(run.id, &[point("loss", 1), point("loss", 2)])
         .await
