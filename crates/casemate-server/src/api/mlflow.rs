@@ -323,7 +323,7 @@ pub async fn log_metric(
     MlflowRequest(r): MlflowRequest<LogMetric>,
 ) -> ApiResult<Json<Value>> {
     Ok({
-        s.mlflow_log_batch(&rg, &ws, &metric_batch(r)?).await?;
+        s.mlflow_log_batch(&rg, &ws, metric_batch(r)?).await?;
         Json(json!({}))
     })
 }
@@ -340,7 +340,7 @@ pub async fn log_param(
     MlflowRequest(r): MlflowRequest<RunItem>,
 ) -> ApiResult<Json<Value>> {
     Ok({
-        s.mlflow_log_batch(&rg, &ws, &item_batch(r, ItemKind::Param)?)
+        s.mlflow_log_batch(&rg, &ws, item_batch(r, ItemKind::Param)?)
             .await?;
         Json(json!({}))
     })
@@ -358,7 +358,7 @@ pub async fn log_batch(
     MlflowRequest(r): MlflowRequest<LogBatch>,
 ) -> ApiResult<Json<Value>> {
     Ok({
-        s.mlflow_log_batch(&rg, &ws, &r).await?;
+        s.mlflow_log_batch(&rg, &ws, r).await?;
         Json(json!({}))
     })
 }
@@ -375,7 +375,7 @@ pub async fn set_tag(
     MlflowRequest(r): MlflowRequest<RunItem>,
 ) -> ApiResult<Json<Value>> {
     Ok({
-        s.mlflow_log_batch(&rg, &ws, &item_batch(r, ItemKind::Tag)?)
+        s.mlflow_log_batch(&rg, &ws, item_batch(r, ItemKind::Tag)?)
             .await?;
         Json(json!({}))
     })

@@ -769,7 +769,7 @@ impl Services {
     }
 
     /// Stores metrics, params and tags for a run in one transaction, after checking every item.
-    pub async fn mlflow_log_batch(&self, rg: &str, ws: &str, request: &LogBatch) -> Result<()> {
+    pub async fn mlflow_log_batch(&self, rg: &str, ws: &str, request: LogBatch) -> Result<()> {
         let run = parse_run_id("run_id", request.run_id.as_deref())?;
         if request.metrics.len() > MAX_BATCH_METRICS {
             return Err(Error::invalid(
@@ -785,7 +785,7 @@ impl Services {
         }
         let now = unix_millis(self.now());
         let mut batch = TrackingBatch::default();
-        for metric in &request.metrics {
+        for metric in request.metrics {
             validate_key("metrics", &metric.key)?;
             if metric.value.is_nan() {
                 return Err(Error::invalid(
@@ -794,7 +794,7 @@ impl Services {
                 ));
             }
             batch.metrics.push(MetricRecord {
-                name: metric.key.clone(),
+                name: metric.key,
                 value: metric.value,
                 step: metric.step,
                 timestamp: if metric.timestamp == 0 {
