@@ -20,6 +20,7 @@ pub mod registry_changes;
 pub mod replicas;
 pub mod resources;
 pub mod run_io;
+mod run_logs;
 pub mod runs;
 pub mod search_filter;
 pub mod sign_ins;

@@ -1,24 +1,23 @@
 //! Runs: submission (the run id and its token), the lifecycle Queued → Preparing → Running →
-//! Completed / Failed / Canceled persisted at each step, the run's captured output (masked,
-//! sealed, in chunks), and what a run writes back: metrics, tags and outputs.
+//! Completed / Failed / Canceled persisted at each step, and what a run writes back: metrics,
+//! tags and outputs. Its captured output is `run_logs`'s.
 //!
 //! The lifecycle knows executors only through [`Executor`]; it never asks which engine runs it.
 
 use super::computes::ComputeTarget;
-use super::executor::{Execution, Executor, Exit, Launch, OutputStream, make_private_dir};
-use super::masking::{FetchedSecrets, Masker};
+use super::executor::{Execution, Executor, Exit, Launch, make_private_dir};
+use super::masking::FetchedSecrets;
 use super::resources::WorkspaceStorage;
+use super::run_logs::LogWriter;
 use super::{Caller, Credential, Services};
 use crate::error::{Error, Result};
 use crate::registries::image::RunImagePull;
 use casemate_crypto::opaque;
-use casemate_store::{LogChunkRecord, MetricRecord, RunRecord, RunTokenRecord, SnapshotRecord};
+use casemate_store::{MetricRecord, RunRecord, RunTokenRecord, SnapshotRecord};
 use casemate_types::Sensitive;
 use casemate_types::clock::{from_unix_millis, unix_millis};
 use casemate_types::names::validate_child_name;
-use casemate_types::wire::{
-    LogChunk, Metric, MetricPoint, Run, RunLogs, RunStatus, SubmitRunRequest,
-};
+use casemate_types::wire::{Metric, MetricPoint, Run, RunStatus, SubmitRunRequest};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -30,8 +29,6 @@ use uuid::Uuid;
 pub const RUN_TOKEN_PREFIX: &str = "cmrun";
 /// Output is sealed and stored at least this often while a run writes.
 const LOG_FLUSH: Duration = Duration::from_millis(250);
-const LOG_CHUNK_BYTES: usize = 64 * 1024;
-const LOG_PAGE: i64 = 256;
 const MAX_ENVIRONMENT: usize = 100;
 const MAX_METRICS: usize = 1000;
 const MAX_TAGS: usize = 100;
@@ -167,10 +164,6 @@ fn environment_context(workspace: &str, run: Uuid) -> Vec<u8> {
     format!("{}/runs/{run}/environment", workspace.to_ascii_lowercase()).into_bytes()
 }
 
-fn log_context(workspace: &str, run: Uuid, seq: i64) -> Vec<u8> {
-    format!("{}/runs/{run}/logs/{seq}", workspace.to_ascii_lowercase()).into_bytes()
-}
-
 fn validate_command(command: &str) -> Result<()> {
     if command.trim().is_empty() || command.len() > 8192 || command.contains('\0') {
         return Err(Error::invalid(
@@ -242,140 +235,6 @@ fn validate_metric(point: &MetricPoint) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Cuts `bytes` after the last complete UTF-8 character; returns the incomplete rest.
-fn split_incomplete_utf8(bytes: &mut Vec<u8>) -> Vec<u8> {
-    match std::str::from_utf8(bytes) {
-        Ok(_) => Vec::new(),
-        Err(error) if error.error_len().is_none() => bytes.split_off(error.valid_up_to()),
-        Err(_) => Vec::new(),
-    }
-}
-
-/// A run's output on its way to the store: masked per stream, collected, sealed in chunks.
-struct LogWriter {
-    run: Uuid,
-    workspace: String,
-    seq: i64,
-    pending: Vec<(OutputStream, Vec<u8>)>,
-    pending_bytes: usize,
-    stdout: Masker,
-    stderr: Masker,
-    carry: BTreeMap<&'static str, Vec<u8>>,
-}
-
-impl LogWriter {
-    fn new(run: Uuid, workspace: &str, secrets: Arc<FetchedSecrets>) -> Self {
-        Self {
-            run,
-            workspace: workspace.to_owned(),
-            seq: 0,
-            pending: Vec::new(),
-            pending_bytes: 0,
-            stdout: Masker::new(secrets.clone()),
-            stderr: Masker::new(secrets),
-            carry: BTreeMap::new(),
-        }
-    }
-
-    fn take(&mut self, stream: OutputStream, bytes: &[u8]) {
-        let released = match stream {
-            OutputStream::Stdout => self.stdout.push(bytes),
-            OutputStream::Stderr => self.stderr.push(bytes),
-        };
-        self.queue(stream, released);
-    }
-
-    fn queue(&mut self, stream: OutputStream, bytes: Vec<u8>) {
-        if bytes.is_empty() {
-            return;
-        }
-        self.pending_bytes += bytes.len();
-        match self.pending.last_mut() {
-            Some((last, buffer)) if *last == stream => buffer.extend(bytes),
-            _ => self.pending.push((stream, bytes)),
-        }
-    }
-
-    /// The streams ended: everything held back (for masking, or an unfinished character) is stored.
-    async fn finish(&mut self, services: &Services, storage: &WorkspaceStorage) -> Result<()> {
-        let out = self.stdout.finish();
-        self.queue(OutputStream::Stdout, out);
-        let err = self.stderr.finish();
-        self.queue(OutputStream::Stderr, err);
-        self.flush(services, storage).await?;
-        for (name, rest) in std::mem::take(&mut self.carry) {
-            self.store(services, storage, name, &rest).await?;
-        }
-        Ok(())
-    }
-
-    async fn flush(&mut self, services: &Services, storage: &WorkspaceStorage) -> Result<()> {
-        let pending = std::mem::take(&mut self.pending);
-        self.pending_bytes = 0;
-        for (stream, bytes) in pending {
-            let name = stream.as_str();
-            let mut text = self.carry.remove(name).unwrap_or_default();
-            text.extend(bytes);
-            let rest = split_incomplete_utf8(&mut text);
-            if !rest.is_empty() {
-                self.carry.insert(name, rest);
-            }
-            self.store(services, storage, name, &text).await?;
-        }
-        Ok(())
-    }
-
-    /// Stores a note from casemate itself in the log.
-    async fn note(
-        &mut self,
-        services: &Services,
-        storage: &WorkspaceStorage,
-        text: &str,
-    ) -> Result<()> {
-        self.store(
-            services,
-            storage,
-            "casemate",
-            format!("{text}\n").as_bytes(),
-        )
-        .await
-    }
-
-    async fn store(
-        &mut self,
-        services: &Services,
-        storage: &WorkspaceStorage,
-        stream: &str,
-        text: &[u8],
-    ) -> Result<()> {
-        if text.is_empty() {
-            return Ok(());
-        }
-        let (data_key, key) = services
-            .current_data_key("", &storage.id, &storage.kek)
-            .await?;
-        self.seq += 1;
-        let sealed = casemate_crypto::aead::seal(
-            &key,
-            text,
-            &log_context(&self.workspace, self.run, self.seq),
-        )?;
-        services
-            .store
-            .insert_log_chunk(
-                self.run,
-                &LogChunkRecord {
-                    seq: self.seq,
-                    stream: stream.to_owned(),
-                    data_key,
-                    sealed,
-                },
-            )
-            .await?;
-        Ok(())
-    }
 }
 
 /// How a run ended, before it is recorded.
@@ -837,7 +696,7 @@ impl Services {
                 chunk = output.recv(), if output_open => match chunk {
                     Some((stream, bytes)) => {
                         log.take(stream, &bytes);
-                        if log.pending_bytes >= LOG_CHUNK_BYTES {
+                        if log.is_full() {
                             log.flush(self, &prepared.storage).await?;
                         }
                     }
@@ -1075,37 +934,6 @@ impl Services {
         let prefix = format!("artifacts/runs/{run}/outputs");
         self.delete_blob_tree(&storage, &prefix).await;
         Ok(())
-    }
-
-    /// Up to a page of log chunks after `after`, unsealed.
-    pub async fn run_logs(&self, rg: &str, ws: &str, run: Uuid, after: i64) -> Result<RunLogs> {
-        let storage = self.workspace_storage(rg, ws).await?;
-        let record = self.run_in(&storage, run).await?;
-        let status = RunStatus::parse(&record.status)
-            .ok_or_else(|| Error::internal(format!("run {run} has status {}", record.status)))?;
-        let chunks = self.store.log_chunks(run, after.max(0), LOG_PAGE).await?;
-        let mut out = Vec::with_capacity(chunks.len());
-        for chunk in &chunks {
-            let key = self.data_key_by_id("", &chunk.data_key).await?;
-            let text = casemate_crypto::aead::open(
-                &key,
-                &chunk.sealed,
-                &log_context(&storage.id, run, chunk.seq),
-            )
-            .map_err(|e| Error::internal(format!("run {run} log chunk {}: {e}", chunk.seq)))?;
-            out.push(LogChunk {
-                seq: chunk.seq,
-                stream: chunk.stream.clone(),
-                text: String::from_utf8_lossy(&text).into_owned(),
-            });
-        }
-        let next = chunks.last().map_or(after.max(0), |c| c.seq);
-        Ok(RunLogs {
-            complete: status.is_final() && (chunks.len() as i64) < LOG_PAGE,
-            chunks: out,
-            next,
-            status,
-        })
     }
 
     pub async fn log_metrics(
