@@ -1,6 +1,7 @@
 //! Keeps each service's scoring process running: lays out its files, starts it through the
-//! compute's [`Executor`], waits until it answers, restarts it with back-off when it dies, and
-//! hands over to a new process (a rolling update) only once the new one answers.
+//! compute's [`Executor`](crate::services::executor::Executor), waits until it answers, restarts
+//! it with back-off when it dies, and hands over to a new process (a rolling update) only once the
+//! new one answers.
 
 use super::proxy::{Backend, InFlight};
 use super::service::{Definition, STATE_HEALTHY, STATE_UNHEALTHY};
