@@ -2,10 +2,11 @@
 //! so that `MLFLOW_TRACKING_URI` names the workspace. Every endpoint is a row of the
 //! route-to-action table and passes the gate like any other route; these handlers only translate
 //! MLflow's shapes (`casemate_types::wire::mlflow`) to the tracking and registry services.
-//! Errors take MLflow's shape in [`errors`].
+//! Errors take MLflow's shape in [`errors`]; the model registry's endpoints are in [`registry`].
 
 pub mod changes;
 pub mod errors;
+pub mod registry;
 
 use super::ApiResult;
 use crate::gate::extract::{ApiPath, MlflowRequest, RequestHost};
@@ -17,11 +18,9 @@ use axum::extract::{Extension, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use casemate_types::wire::mlflow::{
-    CreateExperiment, CreateLoggedModel, CreateModelVersion, CreateRegisteredModel, CreateRun,
-    ExperimentRef, ExperimentTag, KeyValue, ListArtifactsResponse, LogBatch, LogMetric, Metric,
-    MetricHistoryQuery, ModelRef, ModelVersionsResponse, RunItem, SearchExperiments,
-    SearchLoggedModels, SearchRegisteredModelsResponse, SearchRegistry, SearchRuns,
-    UpdateLoggedModel, UpdateRun,
+    CreateExperiment, CreateLoggedModel, CreateRun, ExperimentRef, ExperimentTag, KeyValue,
+    ListArtifactsResponse, LogBatch, LogMetric, Metric, MetricHistoryQuery, RunItem,
+    SearchExperiments, SearchLoggedModels, SearchRuns, UpdateLoggedModel, UpdateRun,
 };
 use futures_util::TryStreamExt;
 use serde::Deserialize;
@@ -29,7 +28,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use uuid::Uuid;
 
-type Workspace = ApiPath<(String, String)>;
+pub(super) type Workspace = ApiPath<(String, String)>;
 
 fn run_of(request: &RunItem) -> crate::error::Result<Uuid> {
     parse_run_id(
@@ -441,223 +440,6 @@ pub async fn metric_history(
     MlflowRequest(r): MlflowRequest<MetricHistoryQuery>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!(s.mlflow_metric_history(&rg, &ws, &r).await?)))
-}
-
-/// MLflow CreateRegisteredModel.
-#[utoipa::path(post, path = "/mlflow/resourceGroups/{rg}/workspaces/{ws}/api/2.0/mlflow/registered-models/create", tag = "mlflow",
-    params(("rg" = String, Path), ("ws" = String, Path)),
-    responses((status = 200, description = "MLflow's response message as JSON"),
-        (status = 400, description = "INVALID_PARAMETER_VALUE or RESOURCE_ALREADY_EXISTS"),
-        (status = 404, description = "RESOURCE_DOES_NOT_EXIST")))]
-pub async fn create_registered_model(
-    State(s): State<Arc<Services>>,
-    Extension(caller): Extension<Caller>,
-    ApiPath((rg, ws)): Workspace,
-    MlflowRequest(r): MlflowRequest<CreateRegisteredModel>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({"registered_model": s.create_registered_model(&caller, &rg, &ws, &r).await?}),
-    ))
-}
-
-/// MLflow GetRegisteredModel.
-#[utoipa::path(get, path = "/mlflow/resourceGroups/{rg}/workspaces/{ws}/api/2.0/mlflow/registered-models/get", tag = "mlflow",
-    params(("rg" = String, Path), ("ws" = String, Path)),
-    responses((status = 200, description = "MLflow's response message as JSON"),
-        (status = 400, description = "INVALID_PARAMETER_VALUE or RESOURCE_ALREADY_EXISTS"),
-        (status = 404, description = "RESOURCE_DOES_NOT_EXIST")))]
-pub async fn get_registered_model(
-    State(s): State<Arc<Services>>,
-    ApiPath((rg, ws)): Workspace,
-    MlflowRequest(r): MlflowRequest<ModelRef>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({"registered_model": s.registered_model(&rg, &ws, required("name", r.name.as_deref())?).await?}),
-    ))
-}
-
-/// MLflow SearchRegisteredModels.
-#[utoipa::path(get, path = "/mlflow/resourceGroups/{rg}/workspaces/{ws}/api/2.0/mlflow/registered-models/search", tag = "mlflow",
-    params(("rg" = String, Path), ("ws" = String, Path)),
-    responses((status = 200, description = "MLflow's response message as JSON"),
-        (status = 400, description = "INVALID_PARAMETER_VALUE or RESOURCE_ALREADY_EXISTS"),
-        (status = 404, description = "RESOURCE_DOES_NOT_EXIST")))]
-pub async fn search_registered_models(
-    State(s): State<Arc<Services>>,
-    ApiPath((rg, ws)): Workspace,
-    MlflowRequest(r): MlflowRequest<SearchRegistry>,
-) -> ApiResult<Json<Value>> {
-    Ok({
-        let (registered_models, next_page_token) = s.search_registered_models(&rg, &ws, &r).await?;
-        Json(json!(SearchRegisteredModelsResponse {
-            registered_models,
-            next_page_token
-        }))
-    })
-}
-
-/// MLflow GetLatestVersions.
-#[utoipa::path(post, path = "/mlflow/resourceGroups/{rg}/workspaces/{ws}/api/2.0/mlflow/registered-models/get-latest-versions", tag = "mlflow",
-    params(("rg" = String, Path), ("ws" = String, Path)),
-    responses((status = 200, description = "MLflow's response message as JSON"),
-        (status = 400, description = "INVALID_PARAMETER_VALUE or RESOURCE_ALREADY_EXISTS"),
-        (status = 404, description = "RESOURCE_DOES_NOT_EXIST")))]
-pub async fn latest_versions(
-    State(s): State<Arc<Services>>,
-    ApiPath((rg, ws)): Workspace,
-    MlflowRequest(r): MlflowRequest<ModelRef>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({"model_versions": s.latest_model_versions(&rg, &ws, required("name", r.name.as_deref())?, &r.stages).await?}),
-    ))
-}
-
-/// MLflow SetRegisteredModelAlias.
-#[utoipa::path(post, path = "/mlflow/resourceGroups/{rg}/workspaces/{ws}/api/2.0/mlflow/registered-models/alias", tag = "mlflow",
-    params(("rg" = String, Path), ("ws" = String, Path)),
-    responses((status = 200, description = "MLflow's response message as JSON"),
-        (status = 400, description = "INVALID_PARAMETER_VALUE or RESOURCE_ALREADY_EXISTS"),
-        (status = 404, description = "RESOURCE_DOES_NOT_EXIST")))]
-pub async fn set_alias(
-    State(s): State<Arc<Services>>,
-    ApiPath((rg, ws)): Workspace,
-    MlflowRequest(r): MlflowRequest<ModelRef>,
-) -> ApiResult<Json<Value>> {
-    Ok({
-        s.set_model_alias(
-            &rg,
-            &ws,
-            required("name", r.name.as_deref())?,
-            required("alias", r.alias.as_deref())?,
-            r.version.as_deref(),
-        )
-        .await?;
-        Json(json!({}))
-    })
-}
-
-/// MLflow DeleteRegisteredModelAlias.
-#[utoipa::path(delete, path = "/mlflow/resourceGroups/{rg}/workspaces/{ws}/api/2.0/mlflow/registered-models/alias", tag = "mlflow",
-    params(("rg" = String, Path), ("ws" = String, Path)),
-    responses((status = 200, description = "MLflow's response message as JSON"),
-        (status = 400, description = "INVALID_PARAMETER_VALUE or RESOURCE_ALREADY_EXISTS"),
-        (status = 404, description = "RESOURCE_DOES_NOT_EXIST")))]
-pub async fn delete_alias(
-    State(s): State<Arc<Services>>,
-    ApiPath((rg, ws)): Workspace,
-    MlflowRequest(r): MlflowRequest<ModelRef>,
-) -> ApiResult<Json<Value>> {
-    Ok({
-        s.delete_model_alias(
-            &rg,
-            &ws,
-            required("name", r.name.as_deref())?,
-            required("alias", r.alias.as_deref())?,
-        )
-        .await?;
-        Json(json!({}))
-    })
-}
-
-/// MLflow GetModelVersionByAlias.
-#[utoipa::path(get, path = "/mlflow/resourceGroups/{rg}/workspaces/{ws}/api/2.0/mlflow/registered-models/alias", tag = "mlflow",
-    params(("rg" = String, Path), ("ws" = String, Path)),
-    responses((status = 200, description = "MLflow's response message as JSON"),
-        (status = 400, description = "INVALID_PARAMETER_VALUE or RESOURCE_ALREADY_EXISTS"),
-        (status = 404, description = "RESOURCE_DOES_NOT_EXIST")))]
-pub async fn version_by_alias(
-    State(s): State<Arc<Services>>,
-    ApiPath((rg, ws)): Workspace,
-    MlflowRequest(r): MlflowRequest<ModelRef>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({"model_version": s.model_version_by_alias(&rg, &ws, required("name", r.name.as_deref())?, required("alias", r.alias.as_deref())?).await?}),
-    ))
-}
-
-/// MLflow CreateModelVersion.
-#[utoipa::path(post, path = "/mlflow/resourceGroups/{rg}/workspaces/{ws}/api/2.0/mlflow/model-versions/create", tag = "mlflow",
-    params(("rg" = String, Path), ("ws" = String, Path)),
-    responses((status = 200, description = "MLflow's response message as JSON"),
-        (status = 400, description = "INVALID_PARAMETER_VALUE or RESOURCE_ALREADY_EXISTS"),
-        (status = 404, description = "RESOURCE_DOES_NOT_EXIST")))]
-pub async fn create_model_version(
-    State(s): State<Arc<Services>>,
-    Extension(caller): Extension<Caller>,
-    ApiPath((rg, ws)): Workspace,
-    MlflowRequest(r): MlflowRequest<CreateModelVersion>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({"model_version": s.create_model_version(&caller, &rg, &ws, &r).await?}),
-    ))
-}
-
-/// MLflow GetModelVersion.
-#[utoipa::path(get, path = "/mlflow/resourceGroups/{rg}/workspaces/{ws}/api/2.0/mlflow/model-versions/get", tag = "mlflow",
-    params(("rg" = String, Path), ("ws" = String, Path)),
-    responses((status = 200, description = "MLflow's response message as JSON"),
-        (status = 400, description = "INVALID_PARAMETER_VALUE or RESOURCE_ALREADY_EXISTS"),
-        (status = 404, description = "RESOURCE_DOES_NOT_EXIST")))]
-pub async fn get_model_version(
-    State(s): State<Arc<Services>>,
-    ApiPath((rg, ws)): Workspace,
-    MlflowRequest(r): MlflowRequest<ModelRef>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({"model_version": s.model_version(&rg, &ws, required("name", r.name.as_deref())?, r.version.as_deref()).await?}),
-    ))
-}
-
-/// MLflow SearchModelVersions.
-#[utoipa::path(get, path = "/mlflow/resourceGroups/{rg}/workspaces/{ws}/api/2.0/mlflow/model-versions/search", tag = "mlflow",
-    params(("rg" = String, Path), ("ws" = String, Path)),
-    responses((status = 200, description = "MLflow's response message as JSON"),
-        (status = 400, description = "INVALID_PARAMETER_VALUE or RESOURCE_ALREADY_EXISTS"),
-        (status = 404, description = "RESOURCE_DOES_NOT_EXIST")))]
-pub async fn search_model_versions(
-    State(s): State<Arc<Services>>,
-    ApiPath((rg, ws)): Workspace,
-    MlflowRequest(r): MlflowRequest<SearchRegistry>,
-) -> ApiResult<Json<Value>> {
-    Ok({
-        let (model_versions, next_page_token) = s.search_model_versions(&rg, &ws, &r).await?;
-        Json(json!(ModelVersionsResponse {
-            model_versions,
-            next_page_token
-        }))
-    })
-}
-
-/// MLflow GetModelVersionDownloadUri.
-#[utoipa::path(get, path = "/mlflow/resourceGroups/{rg}/workspaces/{ws}/api/2.0/mlflow/model-versions/get-download-uri", tag = "mlflow",
-    params(("rg" = String, Path), ("ws" = String, Path)),
-    responses((status = 200, description = "MLflow's response message as JSON"),
-        (status = 400, description = "INVALID_PARAMETER_VALUE or RESOURCE_ALREADY_EXISTS"),
-        (status = 404, description = "RESOURCE_DOES_NOT_EXIST")))]
-pub async fn download_uri(
-    State(s): State<Arc<Services>>,
-    ApiPath((rg, ws)): Workspace,
-    MlflowRequest(r): MlflowRequest<ModelRef>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({"artifact_uri": s.model_version_download_uri(&rg, &ws, required("name", r.name.as_deref())?, r.version.as_deref()).await?}),
-    ))
-}
-
-/// MLflow TransitionModelVersionStage.
-#[utoipa::path(post, path = "/mlflow/resourceGroups/{rg}/workspaces/{ws}/api/2.0/mlflow/model-versions/transition-stage", tag = "mlflow",
-    params(("rg" = String, Path), ("ws" = String, Path)),
-    responses((status = 200, description = "MLflow's response message as JSON"),
-        (status = 400, description = "INVALID_PARAMETER_VALUE or RESOURCE_ALREADY_EXISTS"),
-        (status = 404, description = "RESOURCE_DOES_NOT_EXIST")))]
-pub async fn transition_stage(
-    State(s): State<Arc<Services>>,
-    ApiPath((rg, ws)): Workspace,
-    MlflowRequest(r): MlflowRequest<ModelRef>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({"model_version": s.transition_model_version_stage(&rg, &ws, required("name", r.name.as_deref())?, r.version.as_deref(), required("stage", r.stage.as_deref())?, r.archive_existing_versions.unwrap_or(false)).await?}),
-    ))
 }
 
 /// MLflow CreateLoggedModel.

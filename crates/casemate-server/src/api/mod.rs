@@ -223,20 +223,20 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(mlflow::get_run))
         .routes(routes!(mlflow::search_runs))
         .routes(routes!(mlflow::metric_history))
-        .routes(routes!(mlflow::create_registered_model))
-        .routes(routes!(mlflow::get_registered_model))
-        .routes(routes!(mlflow::search_registered_models))
-        .routes(routes!(mlflow::latest_versions))
+        .routes(routes!(mlflow::registry::create_registered_model))
+        .routes(routes!(mlflow::registry::get_registered_model))
+        .routes(routes!(mlflow::registry::search_registered_models))
+        .routes(routes!(mlflow::registry::latest_versions))
         .routes(routes!(
-            mlflow::set_alias,
-            mlflow::delete_alias,
-            mlflow::version_by_alias
+            mlflow::registry::set_alias,
+            mlflow::registry::delete_alias,
+            mlflow::registry::version_by_alias
         ))
-        .routes(routes!(mlflow::create_model_version))
-        .routes(routes!(mlflow::get_model_version))
-        .routes(routes!(mlflow::search_model_versions))
-        .routes(routes!(mlflow::download_uri))
-        .routes(routes!(mlflow::transition_stage))
+        .routes(routes!(mlflow::registry::create_model_version))
+        .routes(routes!(mlflow::registry::get_model_version))
+        .routes(routes!(mlflow::registry::search_model_versions))
+        .routes(routes!(mlflow::registry::download_uri))
+        .routes(routes!(mlflow::registry::transition_stage))
         .routes(routes!(mlflow::create_logged_model))
         .routes(routes!(
             mlflow::get_logged_model,
