@@ -1,6 +1,8 @@
-//! A run's metric points (migrations 0005, 0019 and 0021), kept in blocks: the points of one
-//! name that one request logged, in one row. Each block names its run by the run's integer
+//! A run's metric points (migrations 0005, 0019, 0021 and 0022), kept in blocks: the points of
+//! one name that one request logged, in one row. Each block names its run by the run's integer
 //! metric key, which the statements storing and reading blocks look up from `runs` themselves.
+
+mod packed;
 
 use crate::backend::{StoreRow, on_db};
 use crate::records::parse_uuid;
@@ -31,14 +33,18 @@ const BLOCKS_PER_STATEMENT: usize = crate::MAX_BINDS_PER_STATEMENT / BLOCK_COLUM
 /// A training loop logs the same few names at every step, so statements of up to this many
 /// blocks recur and stay prepared; longer ones vary and would crowd the statement cache.
 const PREPARED_BLOCKS: usize = 16;
-/// The 8-byte words of one point in a block's `points`: value, step and time.
+/// The 8-byte words of one point in a block's `points` in the fixed layout: value, step, time.
 const POINT_WORDS: usize = 3;
+/// `points_format` of a block whose points are 24-byte words (migration 0021).
+const FIXED_POINTS: i32 = 0;
+/// `points_format` of a block whose points are packed (migration 0022), as every new block is.
+const PACKED_POINTS: i32 = 1;
 
 /// The points of one name in one request, as a row stores them.
 pub(crate) struct Block {
     name: String,
     latest: (f64, i64, i64),
-    /// Every point, encoded, when there is more than one; the latest alone says it otherwise.
+    /// Every point, packed, when there is more than one; the latest alone says it otherwise.
     points: Option<Vec<u8>>,
 }
 
@@ -71,29 +77,21 @@ pub(crate) fn blocks_of(metrics: &[MetricRecord]) -> Vec<Block> {
                 .iter()
                 .copied()
                 .reduce(|latest, point| if later(point, latest) { point } else { latest })?;
-            let encoded = (points.len() > 1).then(|| {
-                let mut bytes = Vec::with_capacity(points.len() * POINT_WORDS * 8);
-                for point in &points {
-                    bytes.extend_from_slice(&point.value.to_le_bytes());
-                    bytes.extend_from_slice(&point.step.to_le_bytes());
-                    bytes.extend_from_slice(&point.timestamp.to_le_bytes());
-                }
-                bytes
-            });
             Some(Block {
                 name: name.to_owned(),
                 latest: (latest.value, latest.step, latest.timestamp),
-                points: encoded,
+                points: (points.len() > 1).then(|| packed::pack(&points)),
             })
         })
         .collect()
 }
 
-/// Appends a stored block's points to `into`.
-fn decode_block(
+/// Appends a stored block's points, laid out as `format` says, to `into`.
+pub(crate) fn decode_block(
     name: String,
     latest: (f64, i64, i64),
     points: Option<&[u8]>,
+    format: i32,
     into: &mut Vec<MetricRecord>,
 ) -> StoreResult<()> {
     let Some(bytes) = points else {
@@ -106,6 +104,26 @@ fn decode_block(
         });
         return Ok(());
     };
+    match format {
+        PACKED_POINTS => packed::unpack(&name, bytes, into).map_err(|flaw| {
+            StoreError::Corrupt(format!(
+                "a block of metric '{name}' ({} bytes) {flaw}",
+                bytes.len()
+            ))
+        }),
+        FIXED_POINTS => decode_fixed_points(name, bytes, into),
+        other => Err(StoreError::Corrupt(format!(
+            "a block of metric '{name}' is in points format {other}, which this release does not read"
+        ))),
+    }
+}
+
+/// Appends points in the fixed layout of migration 0021 to `into`.
+fn decode_fixed_points(
+    name: String,
+    bytes: &[u8],
+    into: &mut Vec<MetricRecord>,
+) -> StoreResult<()> {
     let (words, rest) = bytes.as_chunks::<8>();
     if !rest.is_empty() || words.len() % POINT_WORDS != 0 {
         return Err(StoreError::Corrupt(format!(
@@ -157,11 +175,12 @@ where
     while blocks.peek().is_some() {
         let chunk: Vec<Block> = blocks.by_ref().take(BLOCKS_PER_STATEMENT).collect();
         let count = chunk.len();
-        let mut builder = sqlx::QueryBuilder::<DB>::new(
-            "INSERT INTO run_metric_blocks (run_key, name, value, step, timestamp, points) \
+        let mut builder = sqlx::QueryBuilder::<DB>::new(format!(
+            "INSERT INTO run_metric_blocks \
+             (run_key, name, value, step, timestamp, points, points_format) \
              SELECT r.metric_key, batch.column1, batch.column2, batch.column3, batch.column4, \
-             batch.column5 FROM (",
-        );
+             batch.column5, {PACKED_POINTS} FROM ("
+        ));
         builder.push_values(chunk, |mut row, block| {
             let (value, step, timestamp) = block.latest;
             row.push_bind(block.name)
@@ -285,7 +304,7 @@ impl Store {
     ) -> StoreResult<Vec<MetricRecord>> {
         on_db!(self, |pool, durable| {
             let rows = sqlx::query(
-                "SELECT name, value, step, timestamp, points FROM run_metric_blocks \
+                "SELECT name, value, step, timestamp, points, points_format FROM run_metric_blocks \
                  WHERE run_key = (SELECT metric_key FROM runs WHERE id = $1) \
                  AND ($2 IS NULL OR name = $2) ORDER BY seq",
             )
@@ -304,8 +323,9 @@ impl Store {
                     row.value("timestamp")?,
                 );
                 let encoded: Option<&[u8]> = row.value("points")?;
+                let format: i32 = row.value("points_format")?;
                 let seen = seen.entry(name.clone()).or_default();
-                decode_block(name, latest, encoded, &mut block)?;
+                decode_block(name, latest, encoded, format, &mut block)?;
                 points.extend(block.drain(..).filter(|point| {
                     seen.insert((point.value.to_bits(), point.step, point.timestamp))
                 }));

@@ -1,5 +1,5 @@
 //! Metric points on either backend, and the migrations that keyed them by an integer run key
-//! and kept them in blocks.
+//! and kept them in blocks, their points first in fixed words and then packed.
 
 use super::{open_temp, submitted_run};
 use crate::backend::on_db;
@@ -15,17 +15,31 @@ fn point(name: &str, step: i64) -> MetricRecord {
     }
 }
 
-/// Every point in the database, whichever run it belongs to: a block without `points` is one.
+/// A stored block's columns: name, latest value, step and time, points and their format.
+type StoredBlock = (String, f64, i64, i64, Option<Vec<u8>>, i32);
+
+/// Every point in the database, whichever run it belongs to.
 async fn stored_points(store: &Store) -> i64 {
-    on_db!(store, |pool, durable| {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT COALESCE(SUM(CASE WHEN points IS NULL THEN 1 ELSE length(points) / 24 END), 0) \
-             FROM run_metric_blocks",
+    let blocks: Vec<StoredBlock> = on_db!(store, |pool, durable| {
+        sqlx::query_as(
+            "SELECT name, value, step, timestamp, points, points_format FROM run_metric_blocks",
         )
-        .fetch_one(pool)
+        .fetch_all(pool)
         .await
         .unwrap()
-    })
+    });
+    let mut points = Vec::new();
+    for (name, value, step, timestamp, encoded, format) in blocks {
+        crate::run_metrics::decode_block(
+            name,
+            (value, step, timestamp),
+            encoded.as_deref(),
+            format,
+            &mut points,
+        )
+        .unwrap();
+    }
+    i64::try_from(points.len()).unwrap()
 }
 
 #[tokio::test]
@@ -202,30 +216,51 @@ async fn a_block_keeps_each_point_exactly_and_its_latest_by_step_then_time_then_
 }
 
 #[tokio::test]
-async fn a_block_that_is_not_whole_points_is_reported_not_misread() {
+async fn a_damaged_block_is_reported_not_misread() {
     let (_dir, store, run) = store_with_a_run().await;
     store
         .insert_metrics(run.id, &[point("loss", 1), point("loss", 2)])
         .await
         .unwrap();
-    on_db!(store, |pool, durable| {
-        sqlx::query("UPDATE run_metric_blocks SET points = $1")
-            .bind(vec![0_u8; 25])
-            .execute(pool)
-            .await
-            .unwrap()
-            .rows_affected()
-    });
-    let error = store.metrics(run.id).await.unwrap_err().to_string();
-    assert!(
-        error.contains("metric 'loss'") && error.contains("25 bytes"),
-        "{error}"
-    );
+    for (points, format, says) in [
+        (vec![0_u8; 25], 0, "25 bytes, not a whole number of points"),
+        (vec![0x80, 0x02], 1, "(2 bytes) ends inside a point"),
+        (
+            vec![0x80; 2],
+            7,
+            "points format 7, which this release does not read",
+        ),
+    ] {
+        on_db!(store, |pool, durable| {
+            sqlx::query("UPDATE run_metric_blocks SET points = $1, points_format = $2")
+                .bind(points.clone())
+                .bind(format)
+                .execute(pool)
+                .await
+                .unwrap()
+                .rows_affected()
+        });
+        let error = store.metrics(run.id).await.unwrap_err().to_string();
+        assert!(
+            error.contains("metric 'loss'") && error.contains(says),
+            "{error}"
+        );
+    }
 }
 
-/// Two runs and their points, interleaved, as an earlier schema held them: by run id (before
-/// migration 0019) or by run key in one row per point (before 0021).
-async fn rows_before<DB>(pool: &sqlx::Pool<DB>, keyed: bool) -> [(Uuid, Vec<MetricRecord>); 2]
+/// How an earlier schema held a run's points.
+#[derive(Clone, Copy, PartialEq)]
+enum Held {
+    /// One row per point, by run id (before migration 0019).
+    ByRunId,
+    /// One row per point, by run key (before 0021).
+    ByRunKey,
+    /// In blocks whose points are 24-byte words (before 0022).
+    InFixedBlocks,
+}
+
+/// Two runs and their points, interleaved, as an earlier schema held them.
+async fn rows_before<DB>(pool: &sqlx::Pool<DB>, held: Held) -> [(Uuid, Vec<MetricRecord>); 2]
 where
     DB: sqlx::Database,
     for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
@@ -233,6 +268,7 @@ where
     String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     f64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<Vec<u8>>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     let runs = [Uuid::new_v4(), Uuid::new_v4()];
     for (at, run) in (1_i64..).zip(runs) {
@@ -252,7 +288,11 @@ where
     for step in 0..6 {
         let which = usize::from(step % 3 == 0);
         let metric = point(["loss", "acc"][which], step);
-        sqlx::query(if keyed {
+        points[which].push(metric.clone());
+        if held == Held::InFixedBlocks {
+            continue;
+        }
+        sqlx::query(if held == Held::ByRunKey {
             "INSERT INTO run_metrics (run_key, name, value, step, timestamp) \
              VALUES ((SELECT metric_key FROM runs WHERE id = $1), $2, $3, $4, $5)"
         } else {
@@ -267,7 +307,37 @@ where
         .execute(pool)
         .await
         .unwrap();
-        points[which].push(metric);
+    }
+    if held == Held::InFixedBlocks {
+        // The first run's points in one block of 24-byte words; the second's in blocks of one.
+        let fixed: Vec<u8> = points[0]
+            .iter()
+            .flat_map(|p| {
+                [
+                    p.value.to_le_bytes(),
+                    p.step.to_le_bytes(),
+                    p.timestamp.to_le_bytes(),
+                ]
+                .concat()
+            })
+            .collect();
+        let blocks = points[0].last().map(|latest| (0, latest, Some(fixed)));
+        let singles = points[1].iter().map(|p| (1, p, None));
+        for (which, latest, encoded) in blocks.into_iter().chain(singles) {
+            sqlx::query(
+                "INSERT INTO run_metric_blocks (run_key, name, value, step, timestamp, points) \
+                 VALUES ((SELECT metric_key FROM runs WHERE id = $1), $2, $3, $4, $5, $6)",
+            )
+            .bind(runs[which].to_string())
+            .bind(latest.name.clone())
+            .bind(latest.value)
+            .bind(latest.step)
+            .bind(latest.timestamp)
+            .bind(encoded)
+            .execute(pool)
+            .await
+            .unwrap();
+        }
     }
     let [first, second] = points;
     [(runs[0], first), (runs[1], second)]
@@ -282,7 +352,7 @@ async fn check_upgraded(store: &Store, before: [(Uuid, Vec<MetricRecord>); 2]) {
     let (new, token) = submitted_run(None, 3);
     store.insert_run(&new, &token).await.unwrap();
     assert!(store.metrics(new.id).await.unwrap().is_empty());
-    let added = [point("loss", 10)];
+    let added = [point("loss", 10), point("loss", 11)];
     store.insert_metrics(new.id, &added).await.unwrap();
     assert_eq!(store.metrics(new.id).await.unwrap(), added);
     store.delete_run(before[0].0).await.unwrap();
@@ -295,7 +365,11 @@ async fn check_upgraded(store: &Store, before: [(Uuid, Vec<MetricRecord>); 2]) {
 
 #[tokio::test]
 async fn upgrading_sqlite_keeps_every_point_under_its_run() {
-    for (version, keyed) in [(18, false), (20, true)] {
+    for (version, held) in [
+        (18, Held::ByRunId),
+        (20, Held::ByRunKey),
+        (21, Held::InFixedBlocks),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("casemate.db");
         let options = SqliteConnectOptions::from_str("sqlite:")
@@ -308,7 +382,7 @@ async fn upgrading_sqlite_keeps_every_point_under_its_run() {
             .await
             .unwrap();
         MIGRATOR.run_to(version, &previous).await.unwrap();
-        let before = rows_before(&previous, keyed).await;
+        let before = rows_before(&previous, held).await;
         previous.close().await;
         check_upgraded(&Store::open(&path).await.unwrap(), before).await;
     }
@@ -320,14 +394,18 @@ async fn upgrading_postgres_keeps_every_point_under_its_run() {
     let Ok(admin) = std::env::var("CASEMATE_TEST_DATABASE_URL") else {
         return;
     };
-    for (version, keyed) in [(6, false), (8, true)] {
+    for (version, held) in [
+        (6, Held::ByRunId),
+        (8, Held::ByRunKey),
+        (9, Held::InFixedBlocks),
+    ] {
         let name = format!("casemate_store_{}", Uuid::new_v4().simple());
         let url = Store::create_postgres_database(&admin, &name)
             .await
             .unwrap();
         let previous = sqlx::postgres::PgPool::connect(&url).await.unwrap();
         POSTGRES_MIGRATOR.run_to(version, &previous).await.unwrap();
-        let before = rows_before(&previous, keyed).await;
+        let before = rows_before(&previous, held).await;
         previous.close().await;
         check_upgraded(&Store::open_postgres(&url).await.unwrap(), before).await;
     }
