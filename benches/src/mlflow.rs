@@ -42,11 +42,16 @@ fn batch_body(run_id: &str, step: &mut u64) -> anyhow::Result<String> {
     for i in 0..BATCH {
         *step += 1;
         let separator = if i == 0 { "" } else { "," };
+        // A falling, noisy 32-bit loss as frameworks report it (PyTorch's `loss.item()`): a
+        // double holding a 32-bit float, written as the client writes it, in the shortest form
+        // that reads back exactly.
+        let noise = (step.wrapping_mul(2_654_435_761) % 1000) as f32 * 1e-5;
+        let loss = 1.0_f32 / (1.0 + *step as f32 * 1e-4) + noise;
         write!(
             body,
             r#"{separator}{{"key":"m{}","value":{},"timestamp":{},"step":{}}}"#,
             i % 10,
-            i as f64 * 0.5,
+            f64::from(loss),
             1_700_000_000_000_u64 + *step,
             *step
         )?;
